@@ -1,0 +1,145 @@
+//! Command-line interface of `cargo xtask`.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::stack::{StackName, parameters::StackParameterFlags};
+
+/// `cargo xtask`: provision the Cognito stack and manage the env files that point at it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    about = "mcp-auth-kit: put an MCP server on the internet with OAuth 2.1 and AWS Cognito",
+    term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the Cognito stack, then write the env files the server and clients read
+    Deploy(DeployArgs),
+    /// Delete the stack (user pool, clients, table and every registration) and its env files
+    Cleanup(CleanupArgs),
+    /// Show the stack's status and outputs
+    Outputs(OutputsArgs),
+}
+
+/// Where the stack lives and how to reach AWS.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Named profile from the AWS config files [default: AWS_PROFILE, else the default profile]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region [default: AWS_REGION, else the profile's region]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// CloudFormation stack name
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MCP_AUTH_KIT_STACK",
+        hide_env_values = true,
+        default_value = "mcp-auth-kit"
+    )]
+    pub stack_name: StackName,
+}
+
+/// Options of `deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub parameters: StackParameterFlags,
+    /// CloudFormation template to deploy [default: stacks/mcp-auth.yaml in the workspace]
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// If an earlier create failed (ROLLBACK_COMPLETE), delete that stack and create it anew
+    #[arg(long)]
+    pub replace_failed: bool,
+    /// Give up waiting after this long, e.g. 90s, 20m, 1h (the stack operation itself goes on)
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = duration)]
+    pub timeout: Duration,
+    /// Folder the env files are written under [default: the workspace root]
+    #[arg(long, value_name = "DIR")]
+    pub env_dir: Option<PathBuf>,
+}
+
+/// Options of `cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Leave the env files in place
+    #[arg(long)]
+    pub keep_env: bool,
+    /// Give up waiting after this long, e.g. 90s, 20m, 1h (the deletion itself goes on)
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = duration)]
+    pub timeout: Duration,
+    /// Folder the env files were written under [default: the workspace root]
+    #[arg(long, value_name = "DIR")]
+    pub env_dir: Option<PathBuf>,
+}
+
+/// Options of `outputs`.
+#[derive(Debug, Args)]
+pub struct OutputsArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// If an operation is under way, follow its events until it settles first
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up waiting after this long, e.g. 90s, 20m, 1h
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = duration)]
+    pub timeout: Duration,
+}
+
+/// Parses `90s`, `20m`, `1h`; a bare number is minutes.
+fn duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 20m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "" | "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?} is not a duration like 90s, 20m or 1h")),
+    };
+    if secs == 0 {
+        return Err("the timeout must be longer than zero".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("20m"), Ok(Duration::from_secs(1200)));
+        assert_eq!(duration("20"), Ok(Duration::from_secs(1200)));
+        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "m", "0s", "1d", "-5m", "1.5h"] {
+            assert!(duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,262 @@
+//! `cargo xtask deploy`: create or update the stack, then write the env files.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::{Context, anyhow, bail};
+use aws_sdk_cloudformation::{
+    Client,
+    types::{Capability, OnFailure, Tag},
+};
+
+use crate::{
+    app_clients,
+    aws::{self, AwsContext, AwsError},
+    cli::DeployArgs,
+    commands::xtask_command,
+    env_layout::{self, Deployment},
+    stack::{
+        self, ExistingStack, OWNER_TAG_KEY, OWNER_TAG_VALUE, StackName,
+        events::{EventWatch, FailedResource},
+        outputs::{self, StackOutputs},
+        parameters::parameter_list,
+        plan::{DeployPlan, Refusal, plan},
+        status::Operation,
+        template::Template,
+    },
+};
+
+/// Runs the command; `root` is the workspace root (default template and env folder).
+pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
+    let template_path = args
+        .template
+        .clone()
+        .unwrap_or_else(|| root.join("stacks/mcp-auth.yaml"));
+    let template = Template::load(&template_path)?;
+    let ctx = aws::connect(&args.aws).await?;
+    let cf = Client::new(&ctx.config);
+    let name = &args.aws.stack_name;
+    let capabilities = validate(&cf, &template).await?;
+    let timeout = args.timeout;
+    let given = args.parameters.given();
+    let create = |previous: Option<ExistingStack>| async {
+        if let Some(failed) = previous {
+            eprintln!(
+                "Deleting stack {name}, left in {} by a failed create.",
+                failed.status
+            );
+            let watch = EventWatch::existing(&cf, &failed).await?;
+            cf.delete_stack()
+                .stack_name(&failed.id)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DeleteStack", e))?;
+            watch.until_settled(Operation::Delete, timeout).await?;
+        }
+        args.parameters
+            .check_default_domain_prefix(name)
+            .map_err(|e| anyhow!(e))?;
+        eprintln!(
+            "Creating stack {name} in {} from {}.",
+            ctx.region,
+            template.path.display()
+        );
+        let created = cf
+            .create_stack()
+            .stack_name(name.as_str())
+            .template_body(&template.body)
+            .set_parameters(Some(parameter_list(&given, &[])))
+            .set_capabilities(Some(capabilities.clone()))
+            .tags(owner_tag())
+            .on_failure(OnFailure::Rollback)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateStack", e))?;
+        let id = created.stack_id().unwrap_or(name.as_str()).to_owned();
+        let stack = EventWatch::created(&cf, name.as_str(), &id)
+            .until_settled(Operation::Create, timeout)
+            .await?;
+        anyhow::Ok(stack)
+    };
+
+    let existing = stack::describe(&cf, name.as_str()).await?;
+    let settled = match plan(existing.as_ref(), args.replace_failed) {
+        DeployPlan::Create => create(None).await?,
+        DeployPlan::ReplaceFailed => create(existing).await?,
+        DeployPlan::Update => {
+            let existing = existing.expect("plan only updates a stack that exists");
+            update(
+                &cf,
+                &ctx,
+                name,
+                &template,
+                &given,
+                &capabilities,
+                existing,
+                timeout,
+            )
+            .await?
+        }
+        DeployPlan::Refuse(refusal) => {
+            let existing = existing.expect("plan only refuses a stack that exists");
+            let failures = match refusal {
+                Refusal::RolledBackCreate => EventWatch::past_failures(&cf, &existing).await?,
+                _ => Vec::new(),
+            };
+            bail!(refusal_message(&refusal, &args, &ctx.region, &failures));
+        }
+    };
+
+    let outputs = StackOutputs::from_stack(&settled)?;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);
+    let upstream =
+        app_clients::read(&cognito, &outputs.user_pool_id, &outputs.upstream_client_id).await?;
+    let example =
+        app_clients::read(&cognito, &outputs.user_pool_id, &outputs.example_client_id).await?;
+    let env_dir = args.env_dir.clone().unwrap_or_else(|| root.to_owned());
+    let files = env_layout::files(
+        &env_dir,
+        &Deployment {
+            outputs: &outputs,
+            upstream: &upstream,
+            example: &example,
+            endpoint_url: ctx.endpoint_url.as_deref(),
+        },
+    );
+    for file in &files {
+        file.write(name.as_str())
+            .context("the stack is deployed, but its env files are not all written")?;
+    }
+
+    println!("Stack {name} ({}): {}", ctx.region, settled.status);
+    println!("{}", outputs::table(&settled));
+    println!("Env files (mode 0600, git-ignored; client secrets included):");
+    for file in &files {
+        println!("  {}", file.path.display());
+    }
+    Ok(())
+}
+
+/// Asks CloudFormation to validate the template; returns the capabilities it requires.
+async fn validate(cf: &Client, template: &Template) -> anyhow::Result<Vec<Capability>> {
+    match cf
+        .validate_template()
+        .template_body(&template.body)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.capabilities().to_vec()),
+        Err(err) => {
+            let err = AwsError::from_sdk("ValidateTemplate", err);
+            match &err {
+                AwsError::Service { code, message, .. } if code == "ValidationError" => bail!(
+                    "the template {} is invalid: {message}\nFix it (cfn-lint {} shows every \
+                     problem) and deploy again; nothing was changed in AWS",
+                    template.path.display(),
+                    template.path.display()
+                ),
+                _ => Err(err.into()),
+            }
+        }
+    }
+}
+
+/// Updates our stack; "No updates are to be performed" is success, not an error.
+#[allow(clippy::too_many_arguments)]
+async fn update(
+    cf: &Client,
+    ctx: &AwsContext,
+    name: &StackName,
+    template: &Template,
+    given: &[(&'static str, String)],
+    capabilities: &[Capability],
+    existing: ExistingStack,
+    timeout: Duration,
+) -> anyhow::Result<ExistingStack> {
+    eprintln!(
+        "Updating stack {name} in {} from {}.",
+        ctx.region,
+        template.path.display()
+    );
+    let watch = EventWatch::existing(cf, &existing).await?;
+    let sent = cf
+        .update_stack()
+        .stack_name(&existing.id)
+        .template_body(&template.body)
+        .set_parameters(Some(parameter_list(given, &existing.parameter_keys)))
+        .set_capabilities(Some(capabilities.to_vec()))
+        .tags(owner_tag())
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(watch.until_settled(Operation::Update, timeout).await?),
+        Err(err) => {
+            let err = AwsError::from_sdk("UpdateStack", err);
+            if err.is_validation_error_containing("No updates are to be performed") {
+                eprintln!("Stack {name} is already up to date.");
+                Ok(existing)
+            } else {
+                Err(err.into())
+            }
+        }
+    }
+}
+
+fn owner_tag() -> Tag {
+    Tag::builder()
+        .key(OWNER_TAG_KEY)
+        .value(OWNER_TAG_VALUE)
+        .build()
+}
+
+fn refusal_message(
+    refusal: &Refusal,
+    args: &DeployArgs,
+    region: &str,
+    failures: &[FailedResource],
+) -> String {
+    let name = &args.aws.stack_name;
+    let cmd = |sub: &str| xtask_command(sub, name, region, &args.aws);
+    match refusal {
+        Refusal::NotOurs => format!(
+            "stack {name} in {region} exists but was not created by `cargo xtask deploy` (it lacks \
+             the tag {OWNER_TAG_KEY}={OWNER_TAG_VALUE}), so it is left alone. Choose another \
+             name with --stack-name"
+        ),
+        Refusal::RolledBackCreate => {
+            let mut msg = format!(
+                "stack {name} is in ROLLBACK_COMPLETE: its first create failed, and CloudFormation \
+                 cannot update such a stack."
+            );
+            if !failures.is_empty() {
+                msg.push_str("\nThat create failed on:");
+                for f in failures {
+                    msg.push_str(&format!(
+                        "\n  {} ({}): {}",
+                        f.logical_id, f.resource_type, f.reason
+                    ));
+                }
+            }
+            msg.push_str(&format!(
+                "\nFix the cause, then recreate it (the failed stack holds no data) with:\n  {}\n\
+                 or remove it with:\n  {}",
+                cmd("deploy --replace-failed"),
+                cmd("cleanup")
+            ));
+            msg
+        }
+        Refusal::Busy(status) => format!(
+            "stack {name} is {status}: CloudFormation is working on it. Follow it with\n  {}\n\
+             then deploy again",
+            cmd("outputs --wait")
+        ),
+        Refusal::UpdateRollbackFailed => format!(
+            "stack {name} is UPDATE_ROLLBACK_FAILED: an update failed and so did its rollback. \
+             Fix the resource named in its events, run\n  aws cloudformation \
+             continue-update-rollback --stack-name {name} --region {region}\nthen deploy again"
+        ),
+        Refusal::Unrecoverable(status) => format!(
+            "stack {name} is {status} and cannot be updated. Remove it with\n  {}\nthen deploy again",
+            cmd("cleanup")
+        ),
+    }
+}

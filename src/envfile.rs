@@ -1,0 +1,242 @@
+//! Env files: dotenv text written with owner-only permissions and a marker line, so that the
+//! files `deploy` writes are told apart from any a person wrote, and only ours are replaced or
+//! removed.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+/// What the first line of every file we write starts with.
+const MARKER_PREFIX: &str = "# Written by `cargo xtask deploy` for stack ";
+
+/// One env file: where it goes and its entries, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// What it is for, said in its second line.
+    pub purpose: &'static str,
+    /// Keys and values.
+    pub entries: Vec<(&'static str, String)>,
+}
+
+/// Why an env file could not be written or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvFileError {
+    /// A file of that name exists and was not written by us.
+    #[error(
+        "{0} exists and was not written by `cargo xtask deploy`; it was left untouched. Move it \
+         away (or pass --env-dir) and run the command again"
+    )]
+    Foreign(PathBuf),
+    /// A file we wrote for another stack is in the way.
+    #[error(
+        "{path} was written for stack {other:?}, not this one; it was left untouched. Run \
+         `cargo xtask cleanup --stack-name {other}` first, or pass --env-dir"
+    )]
+    OtherStack {
+        /// The file.
+        path: PathBuf,
+        /// The stack it belongs to.
+        other: String,
+    },
+    /// The file system said no.
+    #[error("cannot write or remove {path}: {cause}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+}
+
+/// What happened to a file on removal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// It was ours and is gone.
+    Removed(PathBuf),
+    /// There was none.
+    Absent(PathBuf),
+}
+
+impl EnvFile {
+    /// The file's text.
+    pub fn render(&self, stack: &str) -> String {
+        let mut text = format!(
+            "{MARKER_PREFIX}{stack:?}.\n# {} Never commit it; `cargo xtask cleanup` removes it.\n",
+            self.purpose
+        );
+        for (key, value) in &self.entries {
+            text.push_str(key);
+            text.push('=');
+            text.push_str(&quote(value));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Writes the file atomically with mode 0600, replacing only a file we wrote for this stack.
+    pub fn write(&self, stack: &str) -> Result<(), EnvFileError> {
+        check_replaceable(&self.path, stack)?;
+        let io = |cause| EnvFileError::Io {
+            path: self.path.clone(),
+            cause,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io)?;
+        // The temporary file is created 0600, so the secrets are never readable by others, even
+        // for a moment, and a crash mid-write leaves the old file whole.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".env-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o600));
+        }
+        let mut tmp = builder.tempfile_in(dir).map_err(io)?;
+        tmp.write_all(self.render(stack).as_bytes()).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&self.path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+/// Removes `path` if we wrote it for `stack`; a file we did not write is an error, never deleted.
+pub fn remove(path: &Path, stack: &str) -> Result<Removal, EnvFileError> {
+    if !path.exists() {
+        return Ok(Removal::Absent(path.to_owned()));
+    }
+    check_replaceable(path, stack)?;
+    fs::remove_file(path).map_err(|cause| EnvFileError::Io {
+        path: path.to_owned(),
+        cause,
+    })?;
+    Ok(Removal::Removed(path.to_owned()))
+}
+
+fn check_replaceable(path: &Path, stack: &str) -> Result<(), EnvFileError> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(cause) => {
+            return Err(EnvFileError::Io {
+                path: path.to_owned(),
+                cause,
+            });
+        }
+    };
+    let first = text.lines().next().unwrap_or_default();
+    let Some(rest) = first.strip_prefix(MARKER_PREFIX) else {
+        return Err(EnvFileError::Foreign(path.to_owned()));
+    };
+    let owner = rest.trim_end_matches('.').trim_matches('"');
+    if owner == stack {
+        Ok(())
+    } else {
+        Err(EnvFileError::OtherStack {
+            path: path.to_owned(),
+            other: owner.to_owned(),
+        })
+    }
+}
+
+/// Double-quotes values that need it, dotenv style.
+fn quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@,+=%".contains(c));
+    if plain {
+        return value.to_owned();
+    }
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .replace('$', "\\$");
+    format!("\"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &Path) -> EnvFile {
+        EnvFile {
+            path: dir.join("server/.env"),
+            purpose: "Read by the bundled server.",
+            entries: vec![
+                ("CLIENT_ID", "abc123".into()),
+                ("SCOPES", "http://x/mcp:read http://x/mcp:write".into()),
+                ("ODD", "say \"hi\" $HOME".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn renders_marker_and_quotes_what_needs_quoting() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = file(dir.path()).render("mcp-auth-kit");
+        assert_eq!(
+            text,
+            "# Written by `cargo xtask deploy` for stack \"mcp-auth-kit\".\n\
+             # Read by the bundled server. Never commit it; `cargo xtask cleanup` removes it.\n\
+             CLIENT_ID=abc123\n\
+             SCOPES=\"http://x/mcp:read http://x/mcp:write\"\n\
+             ODD=\"say \\\"hi\\\" \\$HOME\"\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_owner_only_and_replaces_its_own_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path());
+        f.write("s1").unwrap();
+        f.write("s1").unwrap();
+        let mode = fs::metadata(&f.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            remove(&f.path, "s1").unwrap(),
+            Removal::Removed(f.path.clone())
+        );
+        assert_eq!(
+            remove(&f.path, "s1").unwrap(),
+            Removal::Absent(f.path.clone())
+        );
+    }
+
+    #[test]
+    fn never_touches_a_file_it_did_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path());
+        fs::create_dir_all(f.path.parent().unwrap()).unwrap();
+        fs::write(&f.path, "MY_OWN=1\n").unwrap();
+        assert!(matches!(f.write("s1"), Err(EnvFileError::Foreign(_))));
+        assert!(matches!(
+            remove(&f.path, "s1"),
+            Err(EnvFileError::Foreign(_))
+        ));
+        assert_eq!(fs::read_to_string(&f.path).unwrap(), "MY_OWN=1\n");
+    }
+
+    #[test]
+    fn never_touches_another_stacks_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path());
+        f.write("stack-a").unwrap();
+        let err = f.write("stack-b").unwrap_err();
+        assert!(
+            matches!(&err, EnvFileError::OtherStack { other, .. } if other == "stack-a"),
+            "{err}"
+        );
+        assert!(matches!(
+            remove(&f.path, "stack-b"),
+            Err(EnvFileError::OtherStack { .. })
+        ));
+        assert!(f.path.exists());
+    }
+}

@@ -1,0 +1,71 @@
+//! `cargo xtask`: the mcp-auth-kit command line.
+
+mod app_clients;
+mod aws;
+mod cli;
+mod commands;
+mod env_layout;
+mod envfile;
+mod stack;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit status after Ctrl-C, as shells report it (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let interrupted_hint = interrupted_hint(&cli.command);
+    tokio::select! {
+        result = run(cli.command) => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\n{interrupted_hint}");
+            ExitCode::from(INTERRUPTED)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let root = workspace_root();
+    match command {
+        Command::Deploy(args) => commands::deploy::run(args, &root).await,
+        Command::Cleanup(args) => commands::cleanup::run(args, &root).await,
+        Command::Outputs(args) => commands::outputs::run(args).await,
+    }
+}
+
+/// What to tell someone who pressed Ctrl-C: CloudFormation does not stop with us.
+fn interrupted_hint(command: &Command) -> String {
+    let aws = match command {
+        Command::Deploy(a) => &a.aws,
+        Command::Cleanup(a) => &a.aws,
+        Command::Outputs(a) => &a.aws,
+    };
+    let mut resume = format!("cargo xtask outputs --wait --stack-name {}", aws.stack_name);
+    if let Some(region) = &aws.region {
+        resume.push_str(&format!(" --region {region}"));
+    }
+    if let Some(profile) = &aws.profile {
+        resume.push_str(&format!(" --profile {profile}"));
+    }
+    format!(
+        "Interrupted. A stack operation already started goes on in CloudFormation without this \
+         command; follow it with:\n  {resume}"
+    )
+}
+
+/// The workspace root: this package is the root package, so its manifest folder is the root.
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -1,0 +1,193 @@
+//! Test harness: the AWS emulator (moto, started once per test binary) and the `xtask` binary
+//! pointed at it with dummy credentials. Nothing here can reach real AWS: every command gets
+//! `AWS_ENDPOINT_URL` set to the emulator, and the instance-metadata lookup is disabled.
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::{Mutex, OnceLock},
+};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running emulator. It exits when its stdin closes, i.e. when this test process ends.
+pub struct Emulator {
+    pub endpoint: String,
+    _child: Mutex<Child>,
+    _stdin: Mutex<ChildStdin>,
+}
+
+/// The Python that has moto: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv`.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MCP_AUTH_KIT_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = root().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the AWS emulator needs a Python with moto, and {} does not exist. Create it with\n  \
+         python3 -m venv .venv && .venv/bin/pip install -r tests/aws-emulator/requirements.txt\n\
+         (.ci/run does this), or point MCP_AUTH_KIT_PYTHON at a Python that has moto[server].",
+        venv.display()
+    );
+    venv
+}
+
+/// The emulator shared by every test of this binary, started on first use.
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let mut child = Command::new(python())
+            .arg(root().join("tests/aws-emulator/emulator.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the AWS emulator (tests/aws-emulator/emulator.py)");
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the emulator's READY line");
+        let endpoint = line
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("the emulator did not start; it said {line:?}"))
+            .trim()
+            .to_owned();
+        let stdin = child.stdin.take().expect("emulator stdin");
+        Emulator {
+            endpoint,
+            _child: Mutex::new(child),
+            _stdin: Mutex::new(stdin),
+        }
+    })
+}
+
+/// Environment variables that could point a command at real AWS or change its behaviour.
+const SCRUBBED: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_CLOUDFORMATION",
+    "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "MCP_AUTH_KIT_STACK",
+];
+
+/// `xtask` with no AWS settings at all, except that nothing can reach real AWS.
+pub fn bare_xtask() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    for var in SCRUBBED {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// `xtask` pointed at the emulator, with dummy credentials and a region.
+pub fn xtask() -> Command {
+    let mut cmd = bare_xtask();
+    cmd.env("AWS_ENDPOINT_URL", &emulator().endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    cmd
+}
+
+/// What a finished command said.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, Some(0), "command failed:\n{self:#?}");
+        self
+    }
+
+    /// Asserts failure with exit code 1 and no panic, and returns self.
+    #[track_caller]
+    pub fn failed(self) -> Self {
+        assert_eq!(self.code, Some(1), "expected exit code 1:\n{self:#?}");
+        assert!(
+            !self.stderr.contains("panicked"),
+            "it panicked:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: ") || self.stderr.contains("\nerror: "),
+            "{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `cmd` with `args`.
+pub fn run(mut cmd: Command, args: &[&str]) -> Run {
+    let out = cmd.args(args).output().expect("run xtask");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Parses a dotenv file we wrote into key/value pairs (values unquoted).
+pub fn read_env(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("KEY=VALUE");
+            (k.to_owned(), v.trim_matches('"').to_owned())
+        })
+        .collect()
+}
+
+/// The value of `key` in an env file's pairs.
+pub fn env_value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {pairs:?}"))
+}
+
+/// insta filters for values that change from run to run.
+pub fn volatile_filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"us-east-1_[0-9a-f]{32}", "[POOL_ID]"),
+        (r"\b[0-9a-f]{26}\b", "[CLIENT_ID]"),
+        (r"StateTable-[0-9A-Z]{12}", "StateTable-[SUFFIX]"),
+        (r"\b\d\d:\d\d:\d\d\b", "[TIME]"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    ]
+}
