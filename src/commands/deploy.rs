@@ -10,7 +10,7 @@ use aws_sdk_cloudformation::{
 
 use crate::{
     app_clients,
-    aws::{self, AwsContext, AwsError},
+    aws::{self, AwsError},
     cli::DeployArgs,
     commands::xtask_command,
     env_layout::{self, Deployment},
@@ -58,7 +58,7 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         eprintln!(
             "Creating stack {name} in {} from {}.",
             ctx.region,
-            template.path.display()
+            template.shown(root)
         );
         let created = cf
             .create_stack()
@@ -84,9 +84,13 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         DeployPlan::ReplaceFailed => create(existing).await?,
         DeployPlan::Update => {
             let existing = existing.expect("plan only updates a stack that exists");
+            eprintln!(
+                "Updating stack {name} in {} from {}.",
+                ctx.region,
+                template.shown(root)
+            );
             update(
                 &cf,
-                &ctx,
                 name,
                 &template,
                 &given,
@@ -161,10 +165,8 @@ async fn validate(cf: &Client, template: &Template) -> anyhow::Result<Vec<Capabi
 }
 
 /// Updates our stack; "No updates are to be performed" is success, not an error.
-#[allow(clippy::too_many_arguments)]
 async fn update(
     cf: &Client,
-    ctx: &AwsContext,
     name: &StackName,
     template: &Template,
     given: &[(&'static str, String)],
@@ -172,11 +174,6 @@ async fn update(
     existing: ExistingStack,
     timeout: Duration,
 ) -> anyhow::Result<ExistingStack> {
-    eprintln!(
-        "Updating stack {name} in {} from {}.",
-        ctx.region,
-        template.path.display()
-    );
     let watch = EventWatch::existing(cf, &existing).await?;
     let sent = cf
         .update_stack()

@@ -68,6 +68,15 @@ impl Template {
             body,
         })
     }
+
+    /// The path for messages: relative to the workspace when inside it.
+    pub fn shown(&self, root: &Path) -> String {
+        self.path
+            .strip_prefix(root)
+            .unwrap_or(&self.path)
+            .display()
+            .to_string()
+    }
 }
 
 #[cfg(test)]
