@@ -257,3 +257,71 @@ fn refusal_message(
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn deploy_args(extra: &[&str]) -> DeployArgs {
+        let cli = Cli::parse_from([&["cargo xtask", "deploy"][..], extra].concat());
+        match cli.command {
+            Command::Deploy(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_create_names_its_failures_and_the_exact_recovery_commands() {
+        let args = deploy_args(&["--stack-name", "demo", "--profile", "dev"]);
+        let failures = [FailedResource {
+            logical_id: "UserPoolDomain".into(),
+            resource_type: "AWS::Cognito::UserPoolDomain".into(),
+            status: "CREATE_FAILED".into(),
+            reason: "Domain already associated with another user pool.".into(),
+        }];
+        let msg = refusal_message(&Refusal::RolledBackCreate, &args, "eu-west-1", &failures);
+        assert!(msg.contains("stack demo is in ROLLBACK_COMPLETE"), "{msg}");
+        assert!(
+            msg.contains("UserPoolDomain (AWS::Cognito::UserPoolDomain): Domain already"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "cargo xtask deploy --replace-failed --stack-name demo --region eu-west-1 --profile dev"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("cargo xtask cleanup --stack-name demo --region eu-west-1 --profile dev"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn other_refusals_say_what_to_do() {
+        let args = deploy_args(&["--stack-name", "demo"]);
+        let busy = refusal_message(
+            &Refusal::Busy("UPDATE_IN_PROGRESS".into()),
+            &args,
+            "us-east-1",
+            &[],
+        );
+        assert!(
+            busy.contains("cargo xtask outputs --wait --stack-name demo --region us-east-1"),
+            "{busy}"
+        );
+        let stuck = refusal_message(&Refusal::UpdateRollbackFailed, &args, "us-east-1", &[]);
+        assert!(
+            stuck.contains("continue-update-rollback --stack-name demo"),
+            "{stuck}"
+        );
+        let foreign = refusal_message(&Refusal::NotOurs, &args, "us-east-1", &[]);
+        assert!(
+            foreign.contains("mcp-auth-kit:template=cognito-v1"),
+            "{foreign}"
+        );
+    }
+}
