@@ -1,5 +1,14 @@
 //! The bundled MCP server: an OAuth 2.1 resource server and an authorization facade over Cognito.
 //!
-//! Only the resource identity exists so far; the server itself comes with its own issue.
+//! The resource-server core is here (token extraction, validation against the authorization
+//! server's JWKS, challenges, Protected Resource Metadata); the HTTP server, the facade and the
+//! development authorization server build on it.
 
+pub mod access_token;
+pub mod bearer;
+pub mod jwks;
+pub mod prm;
 pub mod resource;
+pub mod scope;
+pub mod signing;
+pub mod www_authenticate;

@@ -1,0 +1,63 @@
+//! A JWKS endpoint on loopback that counts its fetches and can be taken down.
+
+#![allow(dead_code)]
+
+use std::sync::{
+    Arc, RwLock,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+
+#[derive(Default)]
+pub struct JwksState {
+    pub keys: RwLock<Vec<serde_json::Value>>,
+    pub fetches: AtomicUsize,
+    pub down: AtomicBool,
+}
+
+pub struct JwksServer {
+    pub url: url::Url,
+    pub state: Arc<JwksState>,
+}
+
+impl JwksServer {
+    pub async fn start(keys: Vec<serde_json::Value>) -> Self {
+        let state = Arc::new(JwksState {
+            keys: RwLock::new(keys),
+            ..Default::default()
+        });
+        let app = Router::new()
+            .route("/jwks.json", get(serve))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url: format!("http://{addr}/jwks.json").parse().unwrap(),
+            state,
+        }
+    }
+
+    pub fn fetches(&self) -> usize {
+        self.state.fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn set_keys(&self, keys: Vec<serde_json::Value>) {
+        *self.state.keys.write().unwrap() = keys;
+    }
+}
+
+async fn serve(State(state): State<Arc<JwksState>>) -> Result<Json<serde_json::Value>, StatusCode> {
+    state.fetches.fetch_add(1, Ordering::SeqCst);
+    if state.down.load(Ordering::SeqCst) {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    Ok(Json(
+        serde_json::json!({ "keys": *state.keys.read().unwrap() }),
+    ))
+}
