@@ -29,6 +29,8 @@ pub enum Command {
     Cleanup(CleanupArgs),
     /// Show the stack's status and outputs
     Outputs(OutputsArgs),
+    /// Run the bundled MCP server (local mode: with the embedded development authorization server)
+    Serve(ServeArgs),
 }
 
 /// Where the stack lives and how to reach AWS.
@@ -102,6 +104,20 @@ pub struct OutputsArgs {
     /// With --wait: give up waiting after this long, e.g. 90s, 20m, 1h
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = duration)]
     pub timeout: Duration,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// A browser origin allowed to call the MCP endpoint, besides the server's own (repeatable)
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Skip the development login form and approve every sign-in (for automated tests only)
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 /// Parses `90s`, `20m`, `1h`; a bare number is minutes.

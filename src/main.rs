@@ -20,18 +20,26 @@ const INTERRUPTED: u8 = 130;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_)) {
+        // The server handles Ctrl-C itself, to shut down gracefully.
+        return report(run(cli.command).await);
+    }
     let interrupted_hint = interrupted_hint(&cli.command);
     tokio::select! {
-        result = run(cli.command) => match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+        result = run(cli.command) => report(result),
         _ = tokio::signal::ctrl_c() => {
             eprintln!("\n{interrupted_hint}");
             ExitCode::from(INTERRUPTED)
+        }
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -42,6 +50,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Deploy(args) => commands::deploy::run(args, &root).await,
         Command::Cleanup(args) => commands::cleanup::run(args, &root).await,
         Command::Outputs(args) => commands::outputs::run(args).await,
+        Command::Serve(args) => commands::serve::run(args, &root).await,
     }
 }
 
@@ -51,6 +60,7 @@ fn interrupted_hint(command: &Command) -> String {
         Command::Deploy(a) => &a.aws,
         Command::Cleanup(a) => &a.aws,
         Command::Outputs(a) => &a.aws,
+        Command::Serve(_) => unreachable!("serve handles Ctrl-C itself"),
     };
     let mut resume = format!("cargo xtask outputs --wait --stack-name {}", aws.stack_name);
     if let Some(region) = &aws.region {

@@ -18,6 +18,7 @@ fn help() {
         &["deploy", "--help"],
         &["cleanup", "--help"],
         &["outputs", "--help"],
+        &["serve", "--help"],
     ] {
         let out = run(bare_xtask(), args).ok();
         let name = match args {

@@ -5,10 +5,16 @@
 //! development authorization server build on it.
 
 pub mod access_token;
+pub mod app;
 pub mod bearer;
+pub mod dev_as;
+pub mod discovery;
+pub mod guard;
 pub mod jwks;
+pub mod local;
 pub mod prm;
 pub mod resource;
 pub mod scope;
 pub mod signing;
+pub mod tools;
 pub mod www_authenticate;

@@ -3,6 +3,7 @@
 pub mod cleanup;
 pub mod deploy;
 pub mod outputs;
+pub mod serve;
 
 use crate::{cli::AwsArgs, stack::StackName};
 

@@ -1,0 +1,235 @@
+//! `GET /oauth2/authorize` and the login form's `POST /login`.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+};
+
+use super::{
+    DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page, random_token, secrets_equal,
+};
+use crate::scope::ScopeSet;
+
+/// An error sent back to the client's redirect URI (RFC 6749 section 4.1.2.1).
+struct RedirectError {
+    redirect_uri: String,
+    state: Option<String>,
+    error: &'static str,
+    description: String,
+}
+
+impl IntoResponse for RedirectError {
+    fn into_response(self) -> Response {
+        let mut pairs = vec![
+            ("error", self.error.to_owned()),
+            ("error_description", self.description),
+        ];
+        if let Some(state) = self.state {
+            pairs.push(("state", state));
+        }
+        redirect_with(&self.redirect_uri, &pairs, false)
+    }
+}
+
+fn redirect_with(redirect_uri: &str, pairs: &[(&str, String)], see_other: bool) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(page::error("invalid redirect URI")),
+        )
+            .into_response();
+    };
+    url.query_pairs_mut()
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    if see_other {
+        Redirect::to(url.as_str()).into_response()
+    } else {
+        Redirect::temporary(url.as_str()).into_response()
+    }
+}
+
+fn error_page(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Html(page::error(message))).into_response()
+}
+
+/// Validates an authorization request, then shows the login form (or, with auto-approve,
+/// issues the code at once).
+pub async fn authorize(
+    State(dev): State<Arc<DevAuthServer>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // Until client and redirect URI are known good, errors must not redirect anywhere.
+    let Some(client) = get("client_id").and_then(|id| dev.client(id)) else {
+        return error_page("unknown client_id");
+    };
+    let Some(redirect_uri) =
+        get("redirect_uri").filter(|r| client.redirect_uris.iter().any(|u| u == r))
+    else {
+        return error_page(
+            "redirect_uri is missing or not registered for this client (matched exactly)",
+        );
+    };
+    let fail = |error: &'static str, description: &str| {
+        RedirectError {
+            redirect_uri: redirect_uri.to_owned(),
+            state: get("state").map(str::to_owned),
+            error,
+            description: description.to_owned(),
+        }
+        .into_response()
+    };
+    if get("response_type") != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
+    }
+    let Some(challenge) = get("code_challenge") else {
+        return fail("invalid_request", "code_challenge is required (PKCE)");
+    };
+    if get("code_challenge_method") != Some("S256") {
+        return fail("invalid_request", "code_challenge_method must be S256");
+    }
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+    {
+        return fail(
+            "invalid_request",
+            "code_challenge is not a base64url SHA-256 value",
+        );
+    }
+    let scope = match get("scope") {
+        Some(s) => ScopeSet::parse(s),
+        None => ScopeSet::parse("openid"),
+    };
+    if let Some(bad) = scope.iter().find(|s| !dev.allowed_scope(s)) {
+        return fail("invalid_scope", &format!("scope {bad} is not allowed"));
+    }
+    let resource = get("resource").map(str::to_owned);
+    if resource
+        .as_deref()
+        .is_some_and(|r| !dev.config.resource.matches(r))
+    {
+        return fail(
+            "invalid_target",
+            "resource is not a resource server of this pool",
+        );
+    }
+    let pending = PendingLogin {
+        grant: Grant {
+            client_id: client.id.clone(),
+            scope,
+            resource,
+            nonce: get("nonce").map(str::to_owned),
+        },
+        redirect_uri: redirect_uri.to_owned(),
+        state: get("state").map(str::to_owned),
+        code_challenge: challenge.to_owned(),
+        created: Instant::now(),
+        failures: 0,
+    };
+    if dev.config.auto_approve {
+        return issue_code(&dev, pending, false);
+    }
+    let login_id = random_token(24);
+    let stored = dev.with_state(|s| {
+        if s.logins.len() >= MAX_PENDING {
+            return false;
+        }
+        s.logins.insert(login_id.clone(), pending.clone());
+        true
+    });
+    if !stored {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(page::error("too many sign-ins in progress")),
+        )
+            .into_response();
+    }
+    Html(page::login(
+        &client.name,
+        &pending.grant.scope.to_string(),
+        &login_id,
+        None,
+    ))
+    .into_response()
+}
+
+/// The login form's fields.
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    login_id: String,
+    username: String,
+    password: String,
+}
+
+/// Checks the development user's credentials and issues the code.
+pub async fn login(State(dev): State<Arc<DevAuthServer>>, Form(form): Form<LoginForm>) -> Response {
+    let Some(mut pending) = dev.with_state(|s| s.logins.remove(&form.login_id)) else {
+        return error_page(
+            "this sign-in has expired or was already used; start again from the application",
+        );
+    };
+    let user = &dev.config.user;
+    let ok = form.username.trim().eq_ignore_ascii_case(&user.username)
+        && secrets_equal(&form.password, &user.password);
+    if !ok {
+        pending.failures += 1;
+        if pending.failures >= 5 {
+            return error_page("too many failed attempts; start again from the application");
+        }
+        let client_name = dev
+            .client(&pending.grant.client_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let scope = pending.grant.scope.to_string();
+        dev.with_state(|s| s.logins.insert(form.login_id.clone(), pending));
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(page::login(
+                &client_name,
+                &scope,
+                &form.login_id,
+                Some("Incorrect email or password."),
+            )),
+        )
+            .into_response();
+    }
+    issue_code(&dev, pending, true)
+}
+
+fn issue_code(dev: &DevAuthServer, pending: PendingLogin, see_other: bool) -> Response {
+    let code = random_token(32);
+    let issued = IssuedCode {
+        grant: pending.grant,
+        redirect_uri: pending.redirect_uri.clone(),
+        code_challenge: pending.code_challenge,
+        created: Instant::now(),
+    };
+    let stored = dev.with_state(|s| {
+        if s.codes.len() >= MAX_PENDING {
+            return false;
+        }
+        s.codes.insert(code.clone(), issued);
+        true
+    });
+    if !stored {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(page::error("too many codes outstanding")),
+        )
+            .into_response();
+    }
+    let mut pairs = vec![("code", code)];
+    if let Some(state) = pending.state {
+        pairs.push(("state", state));
+    }
+    redirect_with(&pending.redirect_uri, &pairs, see_other)
+}

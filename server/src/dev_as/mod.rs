@@ -1,0 +1,236 @@
+//! The embedded development authorization server: what runs in Cognito's place when no AWS
+//! deployment is configured, so everything works offline.
+//!
+//! It behaves like Cognito where the façade and the resource server can tell: OIDC discovery in
+//! Cognito's shape (no `code_challenge_methods_supported`, no `registration_endpoint`),
+//! Cognito-shaped access tokens (`client_id`, `token_use`, `scope` with resource-server scopes
+//! as `<resource>/<name>`, and `aud` only when a `resource` was bound), exact redirect-URI
+//! matching, RS256 keys generated at start. It is for development: in-memory, one user,
+//! loopback only.
+
+mod authorize;
+mod discovery;
+mod page;
+mod token;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use crate::{resource::ResourceUri, scope::ScopeSet, signing::Rs256Key};
+
+/// Where the development AS is mounted on the server.
+pub const MOUNT: &str = "/dev-as";
+
+/// A registered client of the development AS.
+#[derive(Debug, Clone)]
+pub struct DevClient {
+    /// Client id.
+    pub id: String,
+    /// Client secret; `None` for a public client.
+    pub secret: Option<String>,
+    /// Redirect URIs, matched exactly (as Cognito does).
+    pub redirect_uris: Vec<String>,
+    /// A name for the login page.
+    pub name: String,
+}
+
+/// The development user.
+#[derive(Debug, Clone)]
+pub struct DevUser {
+    /// The sign-in name (an email, as with the Cognito pool).
+    pub username: String,
+    /// The password, printed at start.
+    pub password: String,
+    /// `sub`.
+    pub subject: String,
+}
+
+/// Settings of the development AS.
+#[derive(Debug, Clone)]
+pub struct DevAsConfig {
+    /// The issuer: `<base>/dev-as`.
+    pub issuer: String,
+    /// The resource server identifier (the MCP resource URI).
+    pub resource: ResourceUri,
+    /// The resource server's scope names (`mcp:read`, `mcp:write`).
+    pub resource_scopes: Vec<String>,
+    /// Registered clients.
+    pub clients: Vec<DevClient>,
+    /// The one user.
+    pub user: DevUser,
+    /// Skip the login form (automated tests only).
+    pub auto_approve: bool,
+    /// Access and ID token lifetime.
+    pub token_lifetime: Duration,
+}
+
+/// The running development AS.
+pub struct DevAuthServer {
+    config: DevAsConfig,
+    key: Rs256Key,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    logins: HashMap<String, PendingLogin>,
+    codes: HashMap<String, IssuedCode>,
+    refresh_tokens: HashMap<String, Grant>,
+}
+
+/// An authorization request waiting for the user to sign in.
+#[derive(Debug, Clone)]
+struct PendingLogin {
+    grant: Grant,
+    redirect_uri: String,
+    state: Option<String>,
+    code_challenge: String,
+    created: Instant,
+    failures: u8,
+}
+
+/// A code waiting to be redeemed (once, within its lifetime).
+#[derive(Debug, Clone)]
+struct IssuedCode {
+    grant: Grant,
+    redirect_uri: String,
+    code_challenge: String,
+    created: Instant,
+}
+
+/// What the user granted to which client.
+#[derive(Debug, Clone)]
+struct Grant {
+    client_id: String,
+    scope: ScopeSet,
+    resource: Option<String>,
+    nonce: Option<String>,
+}
+
+const LOGIN_LIFETIME: Duration = Duration::from_secs(600);
+const CODE_LIFETIME: Duration = Duration::from_secs(300);
+/// Bound on pending logins and codes, so abandoned flows cannot grow memory without end.
+const MAX_PENDING: usize = 10_000;
+
+impl DevAuthServer {
+    /// Starts the AS: generates its signing key.
+    pub fn new(config: DevAsConfig) -> Result<Arc<Self>, crate::signing::SigningError> {
+        let key = Rs256Key::generate(format!("dev-{}", random_token(6)))?;
+        Ok(Arc::new(Self {
+            config,
+            key,
+            state: Mutex::new(State::default()),
+        }))
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// The routes, to be nested at [`MOUNT`].
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::openid_configuration),
+            )
+            .route("/.well-known/jwks.json", get(discovery::jwks))
+            .route("/oauth2/authorize", get(authorize::authorize))
+            .route("/login", post(authorize::login))
+            .route("/oauth2/token", post(token::token))
+            .with_state(self.clone())
+    }
+
+    fn client(&self, id: &str) -> Option<&DevClient> {
+        self.config.clients.iter().find(|c| c.id == id)
+    }
+
+    /// Scopes a client may ask for: the OIDC ones and the resource server's, Cognito style.
+    fn allowed_scope(&self, scope: &str) -> bool {
+        matches!(scope, "openid" | "email" | "profile")
+            || self
+                .config
+                .resource_scopes
+                .iter()
+                .any(|name| scope == format!("{}/{name}", self.config.resource))
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self.state.lock().expect("dev AS state");
+        let now = Instant::now();
+        state
+            .logins
+            .retain(|_, l| now.duration_since(l.created) < LOGIN_LIFETIME);
+        state
+            .codes
+            .retain(|_, c| now.duration_since(c.created) < CODE_LIFETIME);
+        f(&mut state)
+    }
+}
+
+/// A random URL-safe token of `bytes` random bytes.
+pub fn random_token(bytes: usize) -> String {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    use base64::Engine;
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("system randomness");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// PKCE S256 (RFC 7636 section 4.6): BASE64URL(SHA256(verifier)) == challenge.
+pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    let valid_verifier = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !valid_verifier {
+        return false;
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    secrets_equal(&computed, challenge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_rfc7636_appendix_b() {
+        assert!(pkce_s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_s256_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_s256_matches(
+            "short",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+
+    #[test]
+    fn random_tokens_differ() {
+        assert_ne!(random_token(16), random_token(16));
+        assert_eq!(random_token(32).len(), 43);
+    }
+}

@@ -1,0 +1,302 @@
+//! `POST /oauth2/token`: authorization code (PKCE S256) and refresh token (rotated).
+
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Form, Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+
+use super::{
+    DevAuthServer, DevClient, Grant, MAX_PENDING, pkce_s256_matches, random_token, secrets_equal,
+};
+use crate::scope::ScopeSet;
+
+/// An RFC 6749 section 5.2 error.
+struct TokenError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    basic_challenge: bool,
+}
+
+fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
+    TokenError {
+        status: StatusCode::BAD_REQUEST,
+        error,
+        description: description.into(),
+        basic_challenge: false,
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let body =
+            serde_json::json!({ "error": self.error, "error_description": self.description });
+        let mut response = (self.status, Json(body)).into_response();
+        let h = response.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.basic_challenge {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"dev-as\""),
+            );
+        }
+        response
+    }
+}
+
+/// The token endpoint.
+pub async fn token(
+    State(dev): State<Arc<DevAuthServer>>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    match handle(&dev, &headers, &pairs) {
+        Ok(body) => {
+            let mut response = Json(body).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn handle(
+    dev: &DevAuthServer,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<serde_json::Value, TokenError> {
+    // RFC 6749 section 3.2: parameters must not repeat.
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(other, _)| other == k) {
+            return Err(bad("invalid_request", format!("parameter {k} is repeated")));
+        }
+    }
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let client = authenticate(dev, headers, get("client_id"), get("client_secret"))?;
+    match get("grant_type") {
+        Some("authorization_code") => {
+            let code = get("code").ok_or_else(|| bad("invalid_request", "code is required"))?;
+            let issued = dev.with_state(|s| s.codes.remove(code)).ok_or_else(|| {
+                bad(
+                    "invalid_grant",
+                    "the code is unknown, expired or already used",
+                )
+            })?;
+            if issued.grant.client_id != client.id {
+                return Err(bad(
+                    "invalid_grant",
+                    "the code was issued to another client",
+                ));
+            }
+            if get("redirect_uri") != Some(issued.redirect_uri.as_str()) {
+                return Err(bad(
+                    "invalid_grant",
+                    "redirect_uri does not match the authorization request",
+                ));
+            }
+            let verifier = get("code_verifier")
+                .ok_or_else(|| bad("invalid_grant", "code_verifier is required"))?;
+            if !pkce_s256_matches(verifier, &issued.code_challenge) {
+                return Err(bad(
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+            let grant = bind_resource(dev, issued.grant, get("resource"))?;
+            issue(dev, client, grant)
+        }
+        Some("refresh_token") => {
+            let presented = get("refresh_token")
+                .ok_or_else(|| bad("invalid_request", "refresh_token is required"))?;
+            // Rotation: the token presented is spent whatever happens next.
+            let grant = dev
+                .with_state(|s| s.refresh_tokens.remove(presented))
+                .ok_or_else(|| {
+                    bad(
+                        "invalid_grant",
+                        "the refresh token is unknown or already used",
+                    )
+                })?;
+            if grant.client_id != client.id {
+                return Err(bad(
+                    "invalid_grant",
+                    "the refresh token was issued to another client",
+                ));
+            }
+            let mut grant = bind_resource(dev, grant, get("resource"))?;
+            if let Some(scope) = get("scope") {
+                let narrowed = ScopeSet::parse(scope);
+                if narrowed.iter().any(|s| !grant.scope.iter().any(|g| g == s)) {
+                    return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
+                }
+                grant.scope = narrowed;
+            }
+            issue(dev, client, grant)
+        }
+        Some(other) => Err(bad(
+            "unsupported_grant_type",
+            format!("grant_type {other} is not supported"),
+        )),
+        None => Err(bad("invalid_request", "grant_type is required")),
+    }
+}
+
+fn bind_resource(
+    dev: &DevAuthServer,
+    mut grant: Grant,
+    requested: Option<&str>,
+) -> Result<Grant, TokenError> {
+    match (requested, &grant.resource) {
+        (None, _) => {}
+        (Some(r), Some(bound)) if r == bound => {}
+        (Some(r), None) if dev.config.resource.matches(r) => grant.resource = Some(r.to_owned()),
+        (Some(_), _) => {
+            return Err(bad(
+                "invalid_target",
+                "resource differs from the authorization request",
+            ));
+        }
+    }
+    Ok(grant)
+}
+
+fn authenticate<'a>(
+    dev: &'a DevAuthServer,
+    headers: &HeaderMap,
+    body_id: Option<&str>,
+    body_secret: Option<&str>,
+) -> Result<&'a DevClient, TokenError> {
+    let unauthorized = |basic: bool| TokenError {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description: "client authentication failed".into(),
+        basic_challenge: basic,
+    };
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
+    let (id, secret, used_basic) = match (basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "invalid_request",
+                "use one client authentication method",
+            ));
+        }
+        (Some(encoded), None) => {
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| unauthorized(true))?;
+            let decoded = String::from_utf8(decoded).map_err(|_| unauthorized(true))?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(|| unauthorized(true))?;
+            // RFC 6749 section 2.3.1: both parts are form-urlencoded.
+            let unescape = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
+            (unescape(id).unwrap_or_default(), unescape(secret), true)
+        }
+        (None, secret) => (
+            body_id.unwrap_or_default().to_owned(),
+            secret.map(str::to_owned),
+            false,
+        ),
+    };
+    let client = dev.client(&id).ok_or_else(|| unauthorized(used_basic))?;
+    match (&client.secret, secret) {
+        (Some(expected), Some(given)) if secrets_equal(expected, &given) => Ok(client),
+        (None, None) => Ok(client),
+        _ => Err(unauthorized(used_basic)),
+    }
+}
+
+fn issue(
+    dev: &DevAuthServer,
+    client: &DevClient,
+    grant: Grant,
+) -> Result<serde_json::Value, TokenError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let lifetime = dev.config.token_lifetime.as_secs();
+    let user = &dev.config.user;
+    let mut access = serde_json::json!({
+        "sub": user.subject,
+        "iss": dev.issuer(),
+        "client_id": client.id,
+        "token_use": "access",
+        "scope": grant.scope.to_string(),
+        "auth_time": now,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": random_token(16),
+        "username": user.username,
+    });
+    if let Some(resource) = &grant.resource {
+        // Cognito resource binding: the resource becomes the audience.
+        access["aud"] = resource.clone().into();
+    }
+    let sign = |claims: &serde_json::Value| {
+        dev.key.sign(claims).map_err(|e| TokenError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: e.to_string(),
+            basic_challenge: false,
+        })
+    };
+    let mut body = serde_json::json!({
+        "access_token": sign(&access)?,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+    });
+    if grant.scope.iter().any(|s| s == "openid") {
+        let mut id = serde_json::json!({
+            "sub": user.subject,
+            "iss": dev.issuer(),
+            "aud": client.id,
+            "token_use": "id",
+            "email": user.username,
+            "email_verified": true,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + lifetime,
+        });
+        if let Some(nonce) = &grant.nonce {
+            id["nonce"] = nonce.clone().into();
+        }
+        body["id_token"] = sign(&id)?.into();
+    }
+    let refresh = random_token(32);
+    let stored = dev.with_state(|s| {
+        if s.refresh_tokens.len() >= MAX_PENDING {
+            return false;
+        }
+        s.refresh_tokens.insert(refresh.clone(), grant);
+        true
+    });
+    if stored {
+        body["refresh_token"] = refresh.into();
+    }
+    Ok(body)
+}

@@ -1,0 +1,172 @@
+//! The guard in front of the MCP endpoint: no request reaches a tool without a verified token
+//! bound to this resource, and a tool call without the tool's scopes gets 403
+//! `insufficient_scope` naming every scope it needs (the step-up signal).
+
+use std::sync::{Arc, OnceLock};
+
+use axum::{
+    body::{Body, Bytes, to_bytes},
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    access_token::TokenVerifier,
+    bearer::{Credentials, credentials},
+    scope::ScopeSet,
+    tools,
+    www_authenticate::Challenge,
+};
+
+/// What the guard needs.
+pub struct Guard {
+    /// Verifies tokens; set once the authorization server's keys were discovered (until then
+    /// the endpoint answers 503).
+    pub verifier: OnceLock<Arc<TokenVerifier>>,
+    /// The PRM URL, named in every challenge.
+    pub resource_metadata: String,
+    /// Scopes a client should ask for first (the 401's `scope`).
+    pub default_scopes: ScopeSet,
+    /// Largest MCP request body read, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Guard {
+    fn challenge(&self, challenge: Challenge) -> Response {
+        let status = challenge.status();
+        let header_value = challenge.header_value(&self.resource_metadata);
+        let (error, description) = match &challenge {
+            Challenge::Unauthenticated { .. } => {
+                ("unauthorized", "an access token is required".to_owned())
+            }
+            Challenge::InvalidToken { description } => ("invalid_token", description.clone()),
+            Challenge::InvalidRequest { description } => ("invalid_request", description.clone()),
+            Challenge::InsufficientScope { description, .. } => {
+                ("insufficient_scope", description.clone())
+            }
+        };
+        let body = serde_json::json!({ "error": error, "error_description": description });
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&header_value) {
+            headers.insert(header::WWW_AUTHENTICATE, v);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+/// The middleware.
+pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let Some(verifier) = guard.verifier.get() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is starting: authorization server keys not loaded yet",
+        )
+            .into_response();
+    };
+    let token = match credentials(request.headers(), request.uri()) {
+        Credentials::Missing => {
+            return guard.challenge(Challenge::Unauthenticated {
+                scope: guard.default_scopes.clone(),
+            });
+        }
+        Credentials::Invalid(reason) => {
+            return guard.challenge(Challenge::InvalidRequest {
+                description: reason.into(),
+            });
+        }
+        Credentials::Bearer(token) => token.to_owned(),
+    };
+    let principal = match verifier.verify(&token).await {
+        Ok(p) => p,
+        Err(e) => {
+            // The reason is logged and returned; the token itself never is.
+            tracing::info!(reason = %e, "refused an access token");
+            return guard.challenge(Challenge::InvalidToken {
+                description: e.to_string(),
+            });
+        }
+    };
+    let (mut parts, body) = request.into_parts();
+    let body = match to_bytes(body, guard.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+    };
+    if let Some((tool, needed)) = missing_tool_scopes(&body, &principal.scopes, verifier.policy()) {
+        return guard.challenge(Challenge::InsufficientScope {
+            description: format!("the tool {tool} needs the scope {needed}"),
+            scope: needed,
+        });
+    }
+    parts.extensions.insert(principal);
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// For a `tools/call` whose tool needs scopes the token lacks: the tool and all its scopes.
+fn missing_tool_scopes(
+    body: &Bytes,
+    granted: &ScopeSet,
+    policy: &crate::access_token::TokenPolicy,
+) -> Option<(String, ScopeSet)> {
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    // JSON-RPC batches are gone from MCP since 2025-06-18, but a batch must not slip past.
+    let calls: Vec<&serde_json::Value> = match &message {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    calls.into_iter().find_map(|m| {
+        if m.get("method")?.as_str()? != "tools/call" {
+            return None;
+        }
+        let tool = m.get("params")?.get("name")?.as_str()?;
+        let needed = tools::required_scopes(tool)?;
+        let lacking = needed.iter().any(|s| !granted.grants(s, &policy.resource));
+        lacking.then(|| (tool.to_owned(), needed))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access_token::{TokenPolicy, TokenProfile};
+
+    fn policy() -> TokenPolicy {
+        TokenPolicy {
+            issuer: "http://127.0.0.1:9/dev".into(),
+            resource: "http://127.0.0.1:8080/mcp".parse().unwrap(),
+            profile: TokenProfile::Cognito,
+            leeway_secs: 30,
+        }
+    }
+
+    fn call(tool: &str) -> Bytes {
+        Bytes::from(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}).to_string())
+    }
+
+    #[test]
+    fn write_tool_needs_write_scope_in_either_form() {
+        let read = ScopeSet::parse("mcp:read");
+        let (tool, needed) = missing_tool_scopes(&call("notes_add"), &read, &policy()).unwrap();
+        assert_eq!(
+            (tool.as_str(), needed.to_string().as_str()),
+            ("notes_add", "mcp:write")
+        );
+        assert!(missing_tool_scopes(&call("notes_list"), &read, &policy()).is_none());
+        let cognito = ScopeSet::parse("http://127.0.0.1:8080/mcp/mcp:write");
+        assert!(missing_tool_scopes(&call("notes_add"), &cognito, &policy()).is_none());
+    }
+
+    #[test]
+    fn other_methods_unknown_tools_and_batches() {
+        let none = ScopeSet::default();
+        let list = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        assert!(missing_tool_scopes(&list, &none, &policy()).is_none());
+        // Unknown tools are the MCP layer's to refuse (method not found), not a scope matter.
+        assert!(missing_tool_scopes(&call("nope"), &none, &policy()).is_none());
+        let batch = Bytes::from(format!("[{}]", String::from_utf8_lossy(&call("notes_add"))));
+        assert!(missing_tool_scopes(&batch, &none, &policy()).is_some());
+    }
+}
