@@ -14,13 +14,15 @@ use url::Url;
 use crate::{
     access_token::{TokenPolicy, TokenProfile, TokenVerifier},
     app::{self, AppParts},
-    dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser, random_token},
+    dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser},
     discovery,
+    facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::MemoryStore},
     guard::Guard,
     jwks::{JwksCache, RefreshPolicy},
     prm::{self, ProtectedResourceMetadata},
     resource::ResourceUri,
     scope::ScopeSet,
+    secret::random_token,
     tools,
 };
 
@@ -65,7 +67,9 @@ pub struct LocalServer {
     pub resource: ResourceUri,
     /// The PRM URL.
     pub resource_metadata: Url,
-    /// The development AS's issuer.
+    /// The façade's issuer: the authorization server MCP clients see.
+    pub issuer: String,
+    /// The development AS's issuer (the façade's upstream).
     pub dev_issuer: String,
     /// The development user.
     pub user: DevUser,
@@ -116,15 +120,41 @@ impl LocalServer {
                 .collect(),
             name: "Static example client".into(),
         };
+        // The façade's own client at the development AS, as the deployment creates at Cognito.
+        let upstream_client = DevClient {
+            id: format!("facade-{}", random_token(9)),
+            secret: Some(random_token(24)),
+            redirect_uris: vec![format!("{base}/oauth/callback")],
+            name: "mcp-auth-kit façade".into(),
+        };
         let dev = DevAuthServer::new(DevAsConfig {
             issuer: dev_issuer.clone(),
             resource: resource.clone(),
             resource_scopes: vec![tools::READ.into(), tools::WRITE.into()],
-            clients: vec![static_client.clone()],
+            clients: vec![static_client.clone(), upstream_client.clone()],
             user: user.clone(),
             auto_approve: options.auto_approve,
             token_lifetime: Duration::from_secs(3600),
         })?;
+        let facade = Facade::new(
+            FacadeConfig {
+                issuer: base.clone(),
+                resource: resource.clone(),
+                scopes: vec![tools::READ.into(), tools::WRITE.into()],
+                default_scope: tools::READ.into(),
+                upstream: UpstreamConfig {
+                    authorization_endpoint: format!("{dev_issuer}/oauth2/authorize"),
+                    token_endpoint: format!("{dev_issuer}/oauth2/token"),
+                    client_id: upstream_client.id.clone(),
+                    client_secret: upstream_client.secret.clone().unwrap_or_default(),
+                    redirect_uri: upstream_client.redirect_uris[0].clone(),
+                },
+                registration: RegistrationLimits::default(),
+                allow_http_loopback_cimd: true,
+                csrf_key: random_token(32).into_bytes(),
+            },
+            Arc::new(MemoryStore::default()),
+        );
         let resource_metadata = prm::metadata_url(&resource);
         let guard = Arc::new(Guard {
             verifier: OnceLock::new(),
@@ -139,21 +169,26 @@ impl LocalServer {
             resource: resource.clone(),
             metadata: ProtectedResourceMetadata::new(
                 &resource,
-                &dev_issuer,
+                facade.issuer(),
                 &ScopeSet::parse(tools::READ),
                 "mcp-auth-kit demo server",
             ),
             guard: guard.clone(),
             allowed_origins,
             allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],
-            extra: axum::Router::new().nest(dev_as::MOUNT, dev.router()),
+            extra: axum::Router::new()
+                .nest(dev_as::MOUNT, dev.router())
+                .merge(facade.router()),
             shutdown: shutdown.clone(),
         });
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
         });
 
         // Discovered over HTTP like any upstream, never wired in: local mode exercises the
@@ -175,6 +210,7 @@ impl LocalServer {
             addr,
             resource,
             resource_metadata,
+            issuer: facade.issuer().to_owned(),
             dev_issuer,
             user,
             static_client,

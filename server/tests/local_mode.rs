@@ -235,7 +235,10 @@ async fn discovery_sign_in_tools_and_step_up() {
         .await
         .unwrap();
     assert_eq!(prm["resource"], server.resource.as_str());
-    assert_eq!(prm["authorization_servers"][0], server.dev_issuer);
+    assert_eq!(
+        prm["authorization_servers"][0], server.issuer,
+        "the façade is the AS clients see"
+    );
     assert_eq!(prm["bearer_methods_supported"], json!(["header"]));
     let root_prm: Value = http
         .get(format!(

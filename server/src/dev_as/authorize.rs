@@ -9,10 +9,12 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 
-use super::{
-    DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page, random_token, secrets_equal,
+use super::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page};
+use crate::{
+    html, pkce,
+    scope::ScopeSet,
+    secret::{equal as secrets_equal, random_token},
 };
-use crate::scope::ScopeSet;
 
 /// An error sent back to the client's redirect URI (RFC 6749 section 4.1.2.1).
 struct RedirectError {
@@ -39,7 +41,7 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, String)], see_other: bool) 
     let Ok(mut url) = url::Url::parse(redirect_uri) else {
         return (
             StatusCode::BAD_REQUEST,
-            Html(page::error("invalid redirect URI")),
+            Html(html::error_page("invalid redirect URI")),
         )
             .into_response();
     };
@@ -53,7 +55,7 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, String)], see_other: bool) 
 }
 
 fn error_page(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Html(page::error(message))).into_response()
+    (StatusCode::BAD_REQUEST, Html(html::error_page(message))).into_response()
 }
 
 /// Validates an authorization request, then shows the login form (or, with auto-approve,
@@ -95,11 +97,7 @@ pub async fn authorize(
     if get("code_challenge_method") != Some("S256") {
         return fail("invalid_request", "code_challenge_method must be S256");
     }
-    if challenge.len() != 43
-        || !challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-    {
+    if !pkce::is_s256_challenge(challenge) {
         return fail(
             "invalid_request",
             "code_challenge is not a base64url SHA-256 value",
@@ -149,7 +147,7 @@ pub async fn authorize(
     if !stored {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(page::error("too many sign-ins in progress")),
+            Html(html::error_page("too many sign-ins in progress")),
         )
             .into_response();
     }
@@ -223,7 +221,7 @@ fn issue_code(dev: &DevAuthServer, pending: PendingLogin, see_other: bool) -> Re
     if !stored {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(page::error("too many codes outstanding")),
+            Html(html::error_page("too many codes outstanding")),
         )
             .into_response();
     }

@@ -24,7 +24,7 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{resource::ResourceUri, scope::ScopeSet, signing::Rs256Key};
+use crate::{resource::ResourceUri, scope::ScopeSet, secret::random_token, signing::Rs256Key};
 
 /// Where the development AS is mounted on the server.
 pub const MOUNT: &str = "/dev-as";
@@ -174,63 +174,5 @@ impl DevAuthServer {
             .codes
             .retain(|_, c| now.duration_since(c.created) < CODE_LIFETIME);
         f(&mut state)
-    }
-}
-
-/// A random URL-safe token of `bytes` random bytes.
-pub fn random_token(bytes: usize) -> String {
-    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-    use base64::Engine;
-    let mut buf = vec![0u8; bytes];
-    SystemRandom::new()
-        .fill(&mut buf)
-        .expect("system randomness");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// Compares secrets in time independent of where they differ.
-pub fn secrets_equal(a: &str, b: &str) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
-/// PKCE S256 (RFC 7636 section 4.6): BASE64URL(SHA256(verifier)) == challenge.
-pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    use base64::Engine;
-    let valid_verifier = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if !valid_verifier {
-        return false;
-    }
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
-    secrets_equal(&computed, challenge)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkce_rfc7636_appendix_b() {
-        assert!(pkce_s256_matches(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
-        assert!(!pkce_s256_matches(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
-        assert!(!pkce_s256_matches(
-            "short",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
-    }
-
-    #[test]
-    fn random_tokens_differ() {
-        assert_ne!(random_token(16), random_token(16));
-        assert_eq!(random_token(32).len(), 43);
     }
 }

@@ -1,20 +1,6 @@
 //! The login page: plain HTML, every value escaped.
 
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::html::escape;
 
 /// The sign-in form for one pending authorization.
 pub fn login(client_name: &str, scope: &str, login_id: &str, error: Option<&str>) -> String {
@@ -41,15 +27,6 @@ label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem}}button{{m
         client = escape(client_name),
         scope = escape(scope),
         login_id = escape(login_id),
-    )
-}
-
-/// An error page, for requests that cannot be sent back to the client.
-pub fn error(message: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
-         <body><h1>Authorization error</h1><p>{}</p></body></html>",
-        escape(message)
     )
 }
 

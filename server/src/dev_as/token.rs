@@ -13,10 +13,12 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use super::{
-    DevAuthServer, DevClient, Grant, MAX_PENDING, pkce_s256_matches, random_token, secrets_equal,
+use super::{DevAuthServer, DevClient, Grant, MAX_PENDING};
+use crate::{
+    pkce,
+    scope::ScopeSet,
+    secret::{equal as secrets_equal, random_token},
 };
-use crate::scope::ScopeSet;
 
 /// An RFC 6749 section 5.2 error.
 struct TokenError {
@@ -112,7 +114,7 @@ fn handle(
             }
             let verifier = get("code_verifier")
                 .ok_or_else(|| bad("invalid_grant", "code_verifier is required"))?;
-            if !pkce_s256_matches(verifier, &issued.code_challenge) {
+            if !pkce::verify_s256(verifier, &issued.code_challenge) {
                 return Err(bad(
                     "invalid_grant",
                     "code_verifier does not match the code_challenge",

@@ -1,0 +1,502 @@
+//! Client ID Metadata Documents: a `client_id` that is an https URL is resolved by fetching the
+//! document it names, safely (draft-ietf-oauth-client-id-metadata-document section 6).
+//!
+//! The fetch is the server reaching out to a URL an anonymous party chose, so: https only (http
+//! on loopback only in development), the host resolved first and *every* address vetted (no
+//! loopback, private, link-local and cloud metadata, CGNAT, ULA, multicast, reserved, or IPv4
+//! hidden inside IPv6), the connection pinned to a vetted address (no second lookup to rebind),
+//! no redirects, no proxy, a 5 s timeout, a 64 KiB cap, JSON only. Documents are cached for
+//! their `Cache-Control: max-age`, bounded to [1 min, 1 day].
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use serde::Deserialize;
+use url::Url;
+
+use super::clients::{AuthMethod, Client, Origin, redirect_uri_problem};
+use super::store::now_secs;
+
+/// Largest document read.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+/// Whole-fetch timeout.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MIN_CACHE: Duration = Duration::from_secs(60);
+const MAX_CACHE: Duration = Duration::from_secs(86_400);
+const DEFAULT_CACHE: Duration = Duration::from_secs(300);
+const MAX_CACHED: usize = 10_000;
+
+/// Why a metadata document was refused; the text is shown to the user on an error page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CimdError {
+    /// The `client_id` URL itself is unacceptable.
+    #[error("client_id URL refused: {0}")]
+    BadUrl(String),
+    /// The host resolves to an address the server must not contact.
+    #[error("client_id host {host} resolves to {addr}, which is not a public address")]
+    ForbiddenAddress {
+        /// The host.
+        host: String,
+        /// The address refused.
+        addr: IpAddr,
+    },
+    /// DNS failed.
+    #[error("client_id host {0} could not be resolved")]
+    Unresolvable(String),
+    /// The fetch failed or was too slow.
+    #[error("fetching the client metadata document failed: {0}")]
+    Fetch(String),
+    /// Not a 200.
+    #[error("the client metadata document answered HTTP {0}{1}")]
+    Status(u16, &'static str),
+    /// Over the size cap.
+    #[error("the client metadata document is larger than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge,
+    /// Not JSON.
+    #[error("the client metadata document is not JSON ({0})")]
+    NotJson(String),
+    /// JSON, but not acceptable metadata.
+    #[error("the client metadata document is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Resolves and caches metadata documents.
+pub struct CimdResolver {
+    allow_http_loopback: bool,
+    cache: Mutex<HashMap<String, (Client, Instant)>>,
+}
+
+#[derive(Deserialize)]
+struct Document {
+    client_id: Option<String>,
+    client_name: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    client_secret: Option<serde_json::Value>,
+}
+
+/// Whether a `client_id` is a URL the façade should treat as a metadata document.
+pub fn is_metadata_url(client_id: &str) -> bool {
+    client_id.starts_with("https://") || client_id.starts_with("http://")
+}
+
+impl CimdResolver {
+    /// A resolver; `allow_http_loopback` admits `http://127.0.0.1…` documents (development).
+    pub fn new(allow_http_loopback: bool) -> Self {
+        Self {
+            allow_http_loopback,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client a metadata URL describes.
+    pub async fn resolve(&self, client_id: &str) -> Result<Client, CimdError> {
+        if let Some((client, until)) = self.cache.lock().expect("cimd cache").get(client_id)
+            && Instant::now() < *until
+        {
+            return Ok(client.clone());
+        }
+        let (url, addr) = self.vet_url(client_id).await?;
+        let (client, max_age) = fetch(&url, addr, client_id).await?;
+        if let Some(age) = max_age {
+            let mut cache = self.cache.lock().expect("cimd cache");
+            if cache.len() >= MAX_CACHED {
+                let now = Instant::now();
+                cache.retain(|_, (_, until)| *until > now);
+                if cache.len() >= MAX_CACHED {
+                    cache.clear();
+                }
+            }
+            cache.insert(client_id.to_owned(), (client.clone(), Instant::now() + age));
+        }
+        Ok(client)
+    }
+
+    /// Checks the URL and resolves its host to one vetted address.
+    async fn vet_url(&self, client_id: &str) -> Result<(Url, SocketAddr), CimdError> {
+        let url = Url::parse(client_id).map_err(|e| CimdError::BadUrl(e.to_string()))?;
+        let bad = |why: &str| Err(CimdError::BadUrl(why.to_owned()));
+        if url.fragment().is_some() || client_id.contains('#') {
+            return bad("it has a fragment");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return bad("it has user information");
+        }
+        if url.path() == "/" || url.path().is_empty() {
+            return bad("it has no path component");
+        }
+        if url.path().split('/').any(|seg| seg == "." || seg == "..")
+            || client_id.contains("/./")
+            || client_id.contains("/../")
+        {
+            return bad("it has dot segments");
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| CimdError::BadUrl("it has no host".into()))?
+            .to_owned();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let loopback_dev = match url.scheme() {
+            "https" => false,
+            "http" if self.allow_http_loopback && super::clients::is_loopback_http(&url) => true,
+            "http" => return bad("it is not https"),
+            _ => return bad("it is not https"),
+        };
+        let addrs: Vec<SocketAddr> = match url.host() {
+            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+            _ => tokio::time::timeout(
+                FETCH_TIMEOUT,
+                tokio::net::lookup_host((host.as_str(), port)),
+            )
+            .await
+            .map_err(|_| CimdError::Unresolvable(host.clone()))?
+            .map_err(|_| CimdError::Unresolvable(host.clone()))?
+            .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(CimdError::Unresolvable(host));
+        }
+        // Every answer must be acceptable: a name that also resolves to 127.0.0.1 is refused
+        // rather than gambled on.
+        for a in &addrs {
+            let allowed = if loopback_dev {
+                a.ip().is_loopback()
+            } else {
+                is_public(a.ip())
+            };
+            if !allowed {
+                return Err(CimdError::ForbiddenAddress { host, addr: a.ip() });
+            }
+        }
+        Ok((url, addrs[0]))
+    }
+}
+
+async fn fetch(
+    url: &Url,
+    addr: SocketAddr,
+    client_id: &str,
+) -> Result<(Client, Option<Duration>), CimdError> {
+    let host = url.host_str().unwrap_or_default();
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(FETCH_TIMEOUT)
+        .connect_timeout(FETCH_TIMEOUT)
+        .user_agent("mcp-auth-kit CIMD resolver");
+    if url.domain().is_some() {
+        // Pin the connection to the vetted address: no second lookup can rebind it.
+        builder = builder.resolve(host, addr);
+    }
+    let http = builder
+        .build()
+        .map_err(|e| CimdError::Fetch(e.to_string()))?;
+    let mut response = http
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            CimdError::Fetch(if e.is_timeout() {
+                "timed out".into()
+            } else {
+                e.to_string()
+            })
+        })?;
+    let status = response.status();
+    if status.is_redirection() {
+        return Err(CimdError::Status(
+            status.as_u16(),
+            " (redirects are not followed)",
+        ));
+    }
+    if status != reqwest::StatusCode::OK {
+        return Err(CimdError::Status(status.as_u16(), ""));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if content_type != "application/json" && !content_type.ends_with("+json") {
+        return Err(CimdError::NotJson(format!("content type {content_type:?}")));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(CimdError::TooLarge);
+    }
+    let max_age = cache_lifetime(
+        response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let mut body = Vec::new();
+    let deadline = tokio::time::Instant::now() + FETCH_TIMEOUT;
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .map_err(|_| CimdError::Fetch("timed out".into()))?
+            .map_err(|e| {
+                CimdError::Fetch(if e.is_timeout() {
+                    "timed out".into()
+                } else {
+                    e.to_string()
+                })
+            })?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(CimdError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let document: Document =
+        serde_json::from_slice(&body).map_err(|e| CimdError::NotJson(e.to_string()))?;
+    Ok((validate(document, client_id)?, max_age))
+}
+
+fn validate(doc: Document, client_id: &str) -> Result<Client, CimdError> {
+    let invalid = |s: String| Err(CimdError::Invalid(s));
+    match doc.client_id.as_deref() {
+        Some(id) if id == client_id => {}
+        Some(id) => {
+            return invalid(format!(
+                "its client_id {id:?} is not the URL it was fetched from"
+            ));
+        }
+        None => return invalid("it has no client_id".into()),
+    }
+    let Some(name) = doc.client_name.filter(|n| !n.trim().is_empty()) else {
+        return invalid("it has no client_name".into());
+    };
+    let redirect_uris = doc.redirect_uris.unwrap_or_default();
+    if redirect_uris.is_empty() {
+        return invalid("it has no redirect_uris".into());
+    }
+    for uri in &redirect_uris {
+        if let Some(problem) = redirect_uri_problem(uri) {
+            return invalid(format!("redirect URI {uri:?} {problem}"));
+        }
+    }
+    if doc.client_secret.is_some() {
+        return invalid("a metadata document must not carry a client_secret".into());
+    }
+    match doc.token_endpoint_auth_method.as_deref() {
+        None | Some("none") => {}
+        Some(other) => {
+            return invalid(format!(
+                "token_endpoint_auth_method {other:?} is not supported (none)"
+            ));
+        }
+    }
+    let grant_types = doc
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".into()]);
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        return invalid("grant_types must include authorization_code".into());
+    }
+    Ok(Client {
+        client_id: client_id.to_owned(),
+        secret_sha256: None,
+        auth_method: AuthMethod::None,
+        redirect_uris,
+        client_name: Some(name.chars().take(200).collect()),
+        grant_types,
+        origin: Origin::Cimd,
+        issued_at: now_secs(),
+    })
+}
+
+/// How long a document may be cached, from its Cache-Control; `None` for no-store.
+fn cache_lifetime(cache_control: Option<&str>) -> Option<Duration> {
+    let Some(cc) = cache_control else {
+        return Some(DEFAULT_CACHE);
+    };
+    let directives: Vec<String> = cc
+        .split(',')
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect();
+    if directives
+        .iter()
+        .any(|d| d == "no-store" || d == "no-cache")
+    {
+        return None;
+    }
+    let max_age = directives
+        .iter()
+        .find_map(|d| d.strip_prefix("max-age=")?.parse::<u64>().ok());
+    Some(
+        max_age
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_CACHE)
+            .clamp(MIN_CACHE, MAX_CACHE),
+    )
+}
+
+/// Whether an address is on the public internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local() // 169.254.0.0/16, cloud metadata at 169.254.169.254 included
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18.0.0/15
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    // IPv4 hidden in IPv6 is judged as the IPv4 it carries.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let s = ip.segments();
+    if s[0] == 0x0064 && s[1] == 0xff9b {
+        // NAT64 64:ff9b::/96
+        return is_public_v4(Ipv4Addr::new(
+            (s[6] >> 8) as u8,
+            s[6] as u8,
+            (s[7] >> 8) as u8,
+            s[7] as u8,
+        ));
+    }
+    if s[0] == 0x2002 {
+        // 6to4 2002::/16 embeds an IPv4 address
+        return is_public_v4(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
+    }
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // ULA fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || s[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible ::a.b.c.d and other ::/96
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.2.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} is not public");
+        }
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:93.184.216.34",
+            "64:ff9b::5db8:d822",
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn cache_lifetimes_are_bounded() {
+        assert_eq!(cache_lifetime(None), Some(DEFAULT_CACHE));
+        assert_eq!(cache_lifetime(Some("max-age=5")), Some(MIN_CACHE));
+        assert_eq!(
+            cache_lifetime(Some("public, max-age=600")),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(cache_lifetime(Some("max-age=99999999")), Some(MAX_CACHE));
+        assert_eq!(cache_lifetime(Some("no-store")), None);
+    }
+
+    #[tokio::test]
+    async fn urls_and_hosts_are_vetted_before_any_connection() {
+        let strict = CimdResolver::new(false);
+        for (url, expect) in [
+            ("http://app.example.com/client.json", "not https"),
+            ("https://app.example.com/", "no path"),
+            ("https://app.example.com/a/../client.json", "dot segments"),
+            (
+                "https://u:p@app.example.com/client.json",
+                "user information",
+            ),
+            ("https://app.example.com/client.json#f", "fragment"),
+            ("http://127.0.0.1:3003/client-metadata.json", "not https"),
+        ] {
+            let err = strict.resolve(url).await.unwrap_err().to_string();
+            assert!(err.contains(expect), "{url}: {err}");
+        }
+        for url in [
+            "https://127.0.0.1/client.json",
+            "https://10.0.0.8/client.json",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[fd00::1]/client.json",
+            "https://[::ffff:127.0.0.1]/client.json",
+            "https://[::ffff:169.254.169.254]/client.json",
+            "https://100.64.1.1/client.json",
+            "https://localhost/client.json",
+        ] {
+            let err = strict.resolve(url).await.unwrap_err();
+            assert!(
+                matches!(err, CimdError::ForbiddenAddress { .. }),
+                "{url}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Dynamic Client Registration (RFC 7591), `POST /register`.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use crate::secret::sha256_hex;
+
+use super::{
+    Facade,
+    clients::{AuthMethod, Client, Origin, redirect_uri_problem},
+    random_secret,
+    store::{Kind, Records, StoreError, now_secs},
+};
+
+/// Lifetime of a registration that has never been used to get a token.
+pub const UNUSED_REGISTRATION_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Lifetime of a registration once used.
+pub const USED_REGISTRATION_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
+
+/// The RFC 7591 request fields the façade reads; others are ignored, as the RFC allows.
+#[derive(Debug, Deserialize)]
+pub struct RegistrationRequest {
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    response_types: Option<Vec<String>>,
+    #[serde(default)]
+    client_name: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// An RFC 7591 section 3.2.2 error.
+fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": code, "error_description": description.into() });
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A refused registration (RFC 7591 section 3.2.2).
+#[derive(Debug)]
+pub struct Refused {
+    /// `invalid_redirect_uri` or `invalid_client_metadata`.
+    pub code: &'static str,
+    /// What was wrong.
+    pub description: String,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.code, self.description)
+    }
+}
+
+/// Validates a request into a client and its secret (for confidential clients).
+pub fn validate(
+    req: RegistrationRequest,
+    supported_scopes: &[String],
+) -> Result<(Client, Option<String>), Refused> {
+    let bad_meta = |description: String| Refused {
+        code: "invalid_client_metadata",
+        description,
+    };
+    let bad_redirect = |description: String| Refused {
+        code: "invalid_redirect_uri",
+        description,
+    };
+    let redirect_uris = req.redirect_uris.unwrap_or_default();
+    if redirect_uris.is_empty() || redirect_uris.len() > 10 {
+        return Err(bad_redirect("give 1 to 10 redirect_uris".into()));
+    }
+    for uri in &redirect_uris {
+        if let Some(problem) = redirect_uri_problem(uri) {
+            return Err(bad_redirect(format!("redirect URI {uri:?} {problem}")));
+        }
+    }
+    let auth_method = match req.token_endpoint_auth_method.as_deref() {
+        // RFC 7591 section 2: the default is client_secret_basic.
+        None => AuthMethod::ClientSecretBasic,
+        Some(m) => AuthMethod::parse(m).ok_or_else(|| {
+            bad_meta(format!("token_endpoint_auth_method {m:?} is not supported (none, client_secret_basic, client_secret_post)"))
+        })?,
+    };
+    let grant_types = req
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".into()]);
+    if let Some(g) = grant_types
+        .iter()
+        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
+    {
+        return Err(bad_meta(format!("grant type {g:?} is not supported")));
+    }
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(bad_meta(
+            "grant_types must include authorization_code".into(),
+        ));
+    }
+    let response_types = req.response_types.unwrap_or_else(|| vec!["code".into()]);
+    if response_types != ["code"] {
+        return Err(bad_meta("response_types must be [\"code\"]".into()));
+    }
+    let unsupported = req
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .find(|s| !supported_scopes.iter().any(|x| x == s));
+    if let Some(s) = unsupported {
+        return Err(bad_meta(format!("scope {s:?} is not supported")));
+    }
+    if req
+        .client_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 200)
+    {
+        return Err(bad_meta("client_name is longer than 200 characters".into()));
+    }
+    let secret = (auth_method != AuthMethod::None).then(random_secret);
+    let client = Client {
+        client_id: format!("dcr-{}", random_secret()),
+        secret_sha256: secret.as_deref().map(sha256_hex),
+        auth_method,
+        redirect_uris,
+        client_name: req.client_name,
+        grant_types,
+        origin: Origin::Dcr,
+        issued_at: now_secs(),
+    };
+    Ok((client, secret))
+}
+
+/// Per-IP registration limit: a fixed window.
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// Whether `ip` may register now, counting this attempt.
+    pub fn allow(&self, ip: IpAddr, limit: u32, window: Duration) -> bool {
+        let mut windows = self.windows.lock().expect("rate limiter lock");
+        let now = Instant::now();
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = windows.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= limit
+    }
+}
+
+/// `POST /register`.
+pub async fn register(
+    State(facade): State<Arc<Facade>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    let limits = &facade.config.registration;
+    if !facade
+        .registration_limiter
+        .allow(peer.ip(), limits.per_ip_limit, limits.per_ip_window)
+    {
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_client_metadata",
+            "too many registrations from this address; try later",
+        );
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(limits.per_ip_window.as_secs()),
+        );
+        return r;
+    }
+    let request: RegistrationRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                format!("the body is not a registration request: {e}"),
+            );
+        }
+    };
+    let (client, secret) = match validate(request, &facade.config.scopes) {
+        Ok(v) => v,
+        Err(refused) => return refused.into_response(),
+    };
+    let records = Records(facade.store.as_ref());
+    match facade.store.count(Kind::Client).await {
+        Ok(n) if n >= limits.max_clients => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the registration limit is reached; try later",
+            );
+        }
+        Err(e) => return store_failure(e),
+        Ok(_) => {}
+    }
+    let expires = now_secs() + UNUSED_REGISTRATION_TTL.as_secs();
+    if let Err(e) = records
+        .insert(Kind::Client, &client.client_id, &client, expires)
+        .await
+    {
+        return store_failure(e);
+    }
+    tracing::info!(client_id = %client.client_id, name = ?client.client_name, "client registered");
+    let mut body = serde_json::json!({
+        "client_id": client.client_id,
+        "client_id_issued_at": client.issued_at,
+        "redirect_uris": client.redirect_uris,
+        "token_endpoint_auth_method": client.auth_method.as_str(),
+        "grant_types": client.grant_types,
+        "response_types": ["code"],
+    });
+    if let Some(name) = &client.client_name {
+        body["client_name"] = name.clone().into();
+    }
+    if let Some(secret) = secret {
+        body["client_secret"] = secret.into();
+        body["client_secret_expires_at"] = 0.into();
+    }
+    let mut r = (StatusCode::CREATED, Json(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn store_failure(e: StoreError) -> Response {
+    tracing::error!(error = %e, "registration store failed");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "registration is unavailable; try later",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: serde_json::Value) -> RegistrationRequest {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn scopes() -> Vec<String> {
+        vec!["mcp:read".into(), "mcp:write".into()]
+    }
+
+    #[test]
+    fn a_public_loopback_client_registers() {
+        let (client, secret) = validate(
+            req(serde_json::json!({"redirect_uris": ["http://127.0.0.1:3000/cb"], "token_endpoint_auth_method": "none", "client_name": "X"})),
+            &scopes(),
+        )
+        .unwrap();
+        assert!(secret.is_none());
+        assert_eq!(client.auth_method, AuthMethod::None);
+        assert_eq!(client.grant_types, ["authorization_code"]);
+    }
+
+    #[test]
+    fn confidential_by_default_with_a_hashed_secret() {
+        let (client, secret) = validate(
+            req(serde_json::json!({"redirect_uris": ["https://a.example/cb"]})),
+            &scopes(),
+        )
+        .unwrap();
+        let secret = secret.unwrap();
+        assert_eq!(client.auth_method, AuthMethod::ClientSecretBasic);
+        assert_eq!(client.secret_sha256, Some(sha256_hex(&secret)));
+        assert_ne!(client.secret_sha256.as_deref(), Some(secret.as_str()));
+    }
+
+    #[test]
+    fn rfc7591_error_codes() {
+        let code = |json: serde_json::Value| validate(req(json), &scopes()).unwrap_err().code;
+        for bad_redirect in [
+            serde_json::json!({}),
+            serde_json::json!({"redirect_uris": []}),
+            serde_json::json!({"redirect_uris": ["http://evil.example/cb"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb#f"]}),
+        ] {
+            assert_eq!(
+                code(bad_redirect.clone()),
+                "invalid_redirect_uri",
+                "{bad_redirect}"
+            );
+        }
+        for bad_meta in [
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "admin"}),
+        ] {
+            assert_eq!(
+                code(bad_meta.clone()),
+                "invalid_client_metadata",
+                "{bad_meta}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limit_is_per_ip_and_per_window() {
+        let limiter = RateLimiter::default();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limiter.allow(a, 3, Duration::from_secs(60)));
+        }
+        assert!(!limiter.allow(a, 3, Duration::from_secs(60)));
+        assert!(limiter.allow(b, 3, Duration::from_secs(60)));
+    }
+}

@@ -1,0 +1,675 @@
+//! The façade end to end, offline: a client discovers it from a 401, registers by DCR (or is a
+//! metadata document), consents, signs in at the development AS through the façade, gets a
+//! token, calls tools, steps up, refreshes; consent cannot be skipped or forged.
+
+use std::collections::HashMap;
+
+use axum::{Json, Router, routing::get};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use mcp_auth_server::local::{LocalOptions, LocalServer};
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn pkce() -> (String, String) {
+    let verifier = format!("v{}", "k".repeat(60));
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    (verifier, B64.encode(digest.as_ref()))
+}
+
+fn params(location: &str) -> HashMap<String, String> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(header::LOCATION)
+        .unwrap_or_else(|| panic!("no Location on {}", r.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Discovery as a client does it: 401 -> PRM -> AS metadata.
+async fn discover(server: &LocalServer) -> Value {
+    let http = http();
+    let unauthorized = http
+        .post(server.resource.as_str())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let challenge = unauthorized.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap();
+    let prm_url = challenge
+        .split("resource_metadata=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let prm: Value = http
+        .get(prm_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = prm["authorization_servers"][0].as_str().unwrap().to_owned();
+    let metadata: Value = http
+        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], issuer);
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(metadata["client_id_metadata_document_supported"], true);
+    assert_eq!(
+        metadata["authorization_response_iss_parameter_supported"],
+        true
+    );
+    let oidc: Value = http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(oidc, metadata);
+    metadata
+}
+
+struct Browser {
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            http: http(),
+            cookie: None,
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let mut r = self.http.get(url);
+        if let Some(c) = &self.cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        let response = r.send().await.unwrap();
+        if let Some(set) = response.headers().get(header::SET_COOKIE) {
+            self.cookie = Some(set.to_str().unwrap().split(';').next().unwrap().to_owned());
+        }
+        response
+    }
+
+    async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut r = self.http.post(url).form(form);
+        if let Some(c) = &self.cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        r.send().await.unwrap()
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Authorizes through the façade: consent (approved unless remembered), then the development
+/// AS's login form, then back through the callback. Returns the client's redirect parameters.
+async fn authorize(
+    server: &LocalServer,
+    browser: &mut Browser,
+    metadata: &Value,
+    client_id: &str,
+    redirect: &str,
+    scope: &str,
+    challenge: &str,
+) -> HashMap<String, String> {
+    let mut url = url::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", scope)
+        .append_pair("state", "client-state")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", server.resource.as_str());
+    let first = browser.get(url.as_str()).await;
+    let upstream = if first.status() == StatusCode::OK {
+        let html = first.text().await.unwrap();
+        assert!(html.contains("Allow <em>"), "a consent page: {html}");
+        let approved = browser
+            .post_form(
+                &format!("{}/consent", server.issuer),
+                &[
+                    ("consent_id", &hidden(&html, "consent_id")),
+                    ("csrf", &hidden(&html, "csrf")),
+                    ("decision", "approve"),
+                ],
+            )
+            .await;
+        assert!(approved.status().is_redirection(), "{}", approved.status());
+        location(&approved)
+    } else {
+        assert!(first.status().is_redirection(), "{}", first.status());
+        location(&first)
+    };
+    assert!(
+        upstream.starts_with(&server.dev_issuer),
+        "to the upstream: {upstream}"
+    );
+    let upstream_params = params(&upstream);
+    assert_eq!(upstream_params["code_challenge_method"], "S256");
+    assert_ne!(
+        upstream_params["client_id"], client_id,
+        "the façade's own client goes upstream"
+    );
+    let login_page = browser.get(&upstream).await.text().await.unwrap();
+    let signed_in = browser
+        .post_form(
+            &format!("{}/login", server.dev_issuer),
+            &[
+                ("login_id", &hidden(&login_page, "login_id")),
+                ("username", &server.user.username),
+                ("password", &server.user.password),
+            ],
+        )
+        .await;
+    let callback = location(&signed_in);
+    assert!(
+        callback.starts_with(&format!("{}/oauth/callback", server.issuer)),
+        "{callback}"
+    );
+    let back = browser.get(&callback).await;
+    let to_client = location(&back);
+    assert!(
+        to_client.starts_with(&redirect[..redirect.find("/callback").unwrap()]),
+        "{to_client}"
+    );
+    params(&to_client)
+}
+
+#[tokio::test]
+async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let http = http();
+
+    // Register by DCR with a loopback redirect; sign in on another port (RFC 8252 section 7.3).
+    let registration = http
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .json(&json!({"redirect_uris": ["http://127.0.0.1/callback"], "token_endpoint_auth_method": "none", "client_name": "Test <Client>", "grant_types": ["authorization_code", "refresh_token"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registration.status(), StatusCode::CREATED);
+    let registered: Value = registration.json().await.unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    assert!(
+        registered.get("client_secret").is_none(),
+        "a public client gets no secret"
+    );
+    let invalid = http
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .json(&json!({"redirect_uris": ["http://evil.example/cb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 400);
+    assert_eq!(
+        invalid.json::<Value>().await.unwrap()["error"],
+        "invalid_redirect_uri"
+    );
+
+    let redirect = "http://127.0.0.1:49152/callback";
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let answer = authorize(
+        &server,
+        &mut browser,
+        &metadata,
+        &client_id,
+        redirect,
+        "mcp:read",
+        &challenge,
+    )
+    .await;
+    assert_eq!(answer["state"], "client-state");
+    assert_eq!(answer["iss"], server.issuer, "RFC 9207 iss on success");
+    let token = |code: String, verifier: String| {
+        let http = http.clone();
+        let url = metadata["token_endpoint"].as_str().unwrap().to_owned();
+        let client_id = client_id.clone();
+        let resource = server.resource.to_string();
+        async move {
+            http.post(url)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &client_id),
+                    ("code", &code),
+                    ("redirect_uri", redirect),
+                    ("code_verifier", &verifier),
+                    ("resource", &resource),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A wrong verifier is refused, and spends the code.
+    let wrong = token(answer["code"].clone(), format!("w{}", "z".repeat(60))).await;
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(
+        token(answer["code"].clone(), verifier.clone())
+            .await
+            .status(),
+        400,
+        "codes are single-use"
+    );
+
+    // Again (consent is remembered now: no consent page), with the right verifier.
+    let answer = authorize(
+        &server,
+        &mut browser,
+        &metadata,
+        &client_id,
+        redirect,
+        "mcp:read",
+        &challenge,
+    )
+    .await;
+    let issued = token(answer["code"].clone(), verifier.clone()).await;
+    assert_eq!(issued.status(), 200);
+    assert_eq!(issued.headers()[header::CACHE_CONTROL], "no-store");
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["scope"], "mcp:read");
+    let access = issued["access_token"].as_str().unwrap().to_owned();
+
+    let call = |token: String, tool: &'static str| {
+        let http = http.clone();
+        let url = server.resource.to_string();
+        // The stateless 2026-07-28 transport: no initialize; the version, method and tool name
+        // travel in headers and in _meta.
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": tool, "arguments": {"text": "from dcr"},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "facade-test", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }}});
+        async move {
+            http.post(url)
+                .header(header::ACCEPT, "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", "tools/call")
+                .header("Mcp-Name", tool)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let whoami = call(access.clone(), "whoami").await;
+    assert_eq!(whoami.status(), 200);
+    let whoami = whoami.text().await.unwrap();
+    // The token is the upstream's: it names the façade's upstream client, not the MCP client.
+    assert!(
+        whoami.contains("dev-user-0001") && whoami.contains(r#"client_id\":\"facade-"#),
+        "{whoami}"
+    );
+    let denied = call(access.clone(), "notes_add").await;
+    assert_eq!(denied.status(), 403);
+    assert!(
+        denied.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains(r#"scope="mcp:write""#)
+    );
+
+    // Step up: the wider scope needs consent again.
+    let (verifier2, challenge2) = pkce();
+    let answer = authorize(
+        &server,
+        &mut browser,
+        &metadata,
+        &client_id,
+        redirect,
+        "mcp:read mcp:write",
+        &challenge2,
+    )
+    .await;
+    let wider: Value = token(answer["code"].clone(), verifier2)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wider["scope"], "mcp:read mcp:write");
+    let added = call(
+        wider["access_token"].as_str().unwrap().to_owned(),
+        "notes_add",
+    )
+    .await;
+    assert_eq!(added.status(), 200);
+    assert!(added.text().await.unwrap().contains("added note"));
+
+    // Refresh through the façade: rotated, bound to the client.
+    let refresh = wider["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = http
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client_id),
+            ("refresh_token", &refresh),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let refreshed: Value = refreshed.json().await.unwrap();
+    assert_ne!(refreshed["refresh_token"], refresh.as_str());
+    let spent = http
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client_id),
+            ("refresh_token", &refresh),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spent.status(), 400);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn consent_cannot_be_skipped_or_forged() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let registered: Value = http()
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .json(&json!({"redirect_uris": ["http://127.0.0.1/callback"], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let mut url = url::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", "http://127.0.0.1:5000/callback")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let mut browser = Browser::new();
+    let page = browser.get(url.as_str()).await;
+    assert_eq!(
+        page.status(),
+        200,
+        "a new client gets the consent page, not a redirect upstream"
+    );
+    assert_eq!(page.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("localhost"), "the loopback warning is shown");
+    let consent_id = hidden(&html, "consent_id");
+    let consent_url = format!("{}/consent", server.issuer);
+    // No CSRF token.
+    let forged = browser
+        .post_form(
+            &consent_url,
+            &[("consent_id", &consent_id), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    // The right token, but from another browser (no cookie).
+    let other = Browser::new();
+    let csrf = hidden(&html, "csrf");
+    let elsewhere = other
+        .post_form(
+            &consent_url,
+            &[
+                ("consent_id", &consent_id),
+                ("csrf", &csrf),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(elsewhere.status(), 403);
+    // Denied: the client hears access_denied, with state-less iss.
+    let denied = browser
+        .post_form(
+            &consent_url,
+            &[
+                ("consent_id", &consent_id),
+                ("csrf", &csrf),
+                ("decision", "deny"),
+            ],
+        )
+        .await;
+    let p = params(&location(&denied));
+    assert_eq!(p["error"], "access_denied");
+    assert_eq!(p["iss"], server.issuer, "RFC 9207 iss on errors too");
+    // The consent request is spent.
+    let replay = browser
+        .post_form(
+            &consent_url,
+            &[
+                ("consent_id", &consent_id),
+                ("csrf", &csrf),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status(), 400);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn authorize_refuses_bad_requests_without_open_redirects() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let registered: Value = http()
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .json(&json!({"redirect_uris": ["https://app.example.com/callback"], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let authorize = |pairs: Vec<(&'static str, String)>| {
+        let mut url =
+            url::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
+        url.query_pairs_mut().extend_pairs(pairs);
+        http().get(url).send()
+    };
+    let base = || {
+        vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", client_id.to_owned()),
+            (
+                "redirect_uri",
+                "https://app.example.com/callback".to_owned(),
+            ),
+            ("code_challenge", challenge.clone()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("state", "s".to_owned()),
+        ]
+    };
+    // Unknown client, unregistered redirect: an error page, never a redirect.
+    for pairs in [
+        vec![
+            ("client_id", "nope".to_owned()),
+            (
+                "redirect_uri",
+                "https://app.example.com/callback".to_owned(),
+            ),
+        ],
+        vec![
+            ("client_id", client_id.to_owned()),
+            ("redirect_uri", "https://evil.example/callback".to_owned()),
+        ],
+        vec![
+            ("client_id", client_id.to_owned()),
+            (
+                "redirect_uri",
+                "https://app.example.com:444/callback".to_owned(),
+            ),
+        ],
+    ] {
+        let r = authorize(pairs).await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert!(r.headers().get(header::LOCATION).is_none());
+    }
+    // Everything else: an error redirect to the client, with state and iss.
+    let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
+        (
+            base()
+                .into_iter()
+                .filter(|(k, _)| *k != "code_challenge")
+                .collect(),
+            "invalid_request",
+        ),
+        (
+            base()
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "code_challenge_method" {
+                        (k, "plain".to_owned())
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+            "invalid_request",
+        ),
+        (
+            base()
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "response_type" {
+                        (k, "token".to_owned())
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+            "unsupported_response_type",
+        ),
+        (
+            [base(), vec![("scope", "admin".to_owned())]].concat(),
+            "invalid_scope",
+        ),
+        (
+            [
+                base(),
+                vec![("resource", "https://other.example/mcp".to_owned())],
+            ]
+            .concat(),
+            "invalid_target",
+        ),
+    ];
+    for (pairs, expected) in cases {
+        let r = authorize(pairs).await.unwrap();
+        let p = params(&location(&r));
+        assert_eq!(p["error"], expected);
+        assert_eq!(p["state"], "s");
+        assert_eq!(p["iss"], server.issuer);
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_metadata_document_client_signs_in_without_registering() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    // The client publishes its document on loopback (development mode accepts http there).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client_id = format!("http://{addr}/client-metadata.json");
+    let redirect = format!("http://127.0.0.1:{}/callback", addr.port());
+    let document = json!({"client_id": client_id, "client_name": "CIMD test client", "redirect_uris": [redirect], "token_endpoint_auth_method": "none"});
+    tokio::spawn(
+        axum::serve(
+            listener,
+            Router::new().route(
+                "/client-metadata.json",
+                get(move || async move { Json(document) }),
+            ),
+        )
+        .into_future(),
+    );
+
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let answer = authorize(
+        &server,
+        &mut browser,
+        &metadata,
+        &client_id,
+        &redirect,
+        "mcp:read",
+        &challenge,
+    )
+    .await;
+    assert_eq!(answer["iss"], server.issuer);
+    let issued = http()
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("code", &answer["code"]),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 200);
+    // A redirect URI the document does not list is refused with an error page.
+    let mut url = url::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", "http://127.0.0.1:1/other")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let unlisted = http().get(url).send().await.unwrap();
+    assert_eq!(unlisted.status(), 400);
+    server.shutdown().await.unwrap();
+}
