@@ -16,6 +16,7 @@ pub mod authorize;
 pub mod callback;
 pub mod cimd;
 pub mod clients;
+pub mod dynamodb;
 pub mod metadata;
 pub mod registration;
 pub mod store;

@@ -1,0 +1,225 @@
+//! The façade's state in DynamoDB, so that several server replicas share it.
+//!
+//! One table (the stack's `TableName`): partition key `pk` = `<kind>#<key>`, sort key `sk` =
+//! `<kind>`, the record as JSON in `doc`, and `expires_at` (epoch seconds) for DynamoDB's TTL.
+//! TTL deletes lazily (hours late), so expiry is also checked on every read. Inserts are
+//! conditional (a live record is never overwritten); `take` is a conditional delete that returns
+//! the old item, so a code or pending authorization is redeemed once across all replicas.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::{DisplayErrorContext, SdkError},
+    operation::{delete_item::DeleteItemError, put_item::PutItemError},
+    types::{AttributeValue, ReturnValue, Select},
+};
+
+use super::store::{Kind, Store, StoreError, now_secs};
+
+/// How long a count (for the registration cap) is reused before scanning again.
+const COUNT_REUSE: Duration = Duration::from_secs(30);
+
+/// A [`Store`] over one DynamoDB table.
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    counts: Mutex<Vec<(Kind, usize, Instant)>>,
+}
+
+impl DynamoStore {
+    /// A store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            counts: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn key(kind: Kind, key: &str) -> (AttributeValue, AttributeValue) {
+        (
+            AttributeValue::S(format!("{}#{key}", kind.as_str())),
+            AttributeValue::S(kind.as_str().to_owned()),
+        )
+    }
+
+    fn item(
+        kind: Kind,
+        key: &str,
+        value: &serde_json::Value,
+        expires_at: u64,
+    ) -> std::collections::HashMap<String, AttributeValue> {
+        let (pk, sk) = Self::key(kind, key);
+        [
+            ("pk".to_owned(), pk),
+            ("sk".to_owned(), sk),
+            ("doc".to_owned(), AttributeValue::S(value.to_string())),
+            (
+                "expires_at".to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+        ]
+        .into()
+    }
+
+    fn live_doc(
+        item: &std::collections::HashMap<String, AttributeValue>,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let expires_at = item
+            .get("expires_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if expires_at <= now_secs() {
+            return Ok(None);
+        }
+        let doc = item
+            .get("doc")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| StoreError::Corrupt("no doc attribute".into()))?;
+        serde_json::from_str(doc)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(&e).to_string())
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn insert(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: serde_json::Value,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(kind, key, &value, expires_at)))
+            // A record past its expiry may be replaced even if TTL has not swept it yet.
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::Conflict(kind.as_str()))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: serde_json::Value,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(kind, key, &value, expires_at)))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let (pk, sk) = Self::key(kind, key);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        match out.item() {
+            Some(item) => Self::live_doc(item),
+            None => Ok(None),
+        }
+    }
+
+    async fn take(&self, kind: Kind, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let (pk, sk) = Self::key(kind, key);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.attributes() {
+                Some(item) => Self::live_doc(item),
+                None => Ok(None),
+            },
+            // Another replica took it first, or it never existed.
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn count(&self, kind: Kind) -> Result<usize, StoreError> {
+        if let Some((_, n, at)) = self
+            .counts
+            .lock()
+            .expect("count cache")
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            && at.elapsed() < COUNT_REUSE
+        {
+            return Ok(*n);
+        }
+        // A scan is fine for a cap checked at registration time, reused for COUNT_REUSE.
+        let mut total = 0usize;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .select(Select::Count)
+                .filter_expression("sk = :kind AND expires_at > :now")
+                .expression_attribute_values(":kind", AttributeValue::S(kind.as_str().to_owned()))
+                .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            total += out.count() as usize;
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut counts = self.counts.lock().expect("count cache");
+        counts.retain(|(k, _, _)| *k != kind);
+        counts.push((kind, total, Instant::now()));
+        Ok(total)
+    }
+}

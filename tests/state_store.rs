@@ -1,0 +1,194 @@
+//! The façade's state stores, held to the same tests: in memory (local mode) and DynamoDB (AWS
+//! mode, here against the emulator, with two store instances standing for two replicas).
+
+mod support;
+
+use std::sync::Arc;
+
+use mcp_auth_server::facade::{
+    dynamodb::DynamoStore,
+    store::{Kind, MemoryStore, Store, StoreError, now_secs},
+};
+use serde_json::json;
+
+async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&support::emulator().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A table shaped like the stack's (pk/sk), fresh for each test.
+async fn table(name: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let client = dynamodb_client().await;
+    let table = format!("state-{name}-{}", now_secs());
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("sk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("sk")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    table
+}
+
+/// Two handles on one store: for DynamoDB, two clients (two replicas); in memory, one store.
+async fn stores(backend: &str, test: &str) -> (Arc<dyn Store>, Arc<dyn Store>) {
+    match backend {
+        "memory" => {
+            let s: Arc<dyn Store> = Arc::new(MemoryStore::default());
+            (s.clone(), s)
+        }
+        _ => {
+            let t = table(test).await;
+            (
+                Arc::new(DynamoStore::new(dynamodb_client().await, t.clone())),
+                Arc::new(DynamoStore::new(dynamodb_client().await, t)),
+            )
+        }
+    }
+}
+
+const BACKENDS: [&str; 2] = ["memory", "dynamodb"];
+
+#[tokio::test]
+async fn records_written_by_one_replica_are_read_by_another() {
+    for backend in BACKENDS {
+        let (a, b) = stores(backend, "replica").await;
+        let exp = now_secs() + 600;
+        a.insert(Kind::Client, "c1", json!({"client_id": "c1"}), exp)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.get(Kind::Client, "c1").await.unwrap(),
+            Some(json!({"client_id": "c1"})),
+            "{backend}"
+        );
+        assert_eq!(
+            b.get(Kind::Code, "c1").await.unwrap(),
+            None,
+            "{backend}: kinds are separate key spaces"
+        );
+        a.put(Kind::Client, "c1", json!({"client_id": "c1", "v": 2}), exp)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.get(Kind::Client, "c1").await.unwrap().unwrap()["v"],
+            2,
+            "{backend}"
+        );
+        assert_eq!(b.count(Kind::Client).await.unwrap(), 1, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn expired_state_is_refused_even_before_it_is_swept() {
+    for backend in BACKENDS {
+        let (a, b) = stores(backend, "expiry").await;
+        // The emulator never runs TTL, like DynamoDB's hours-late sweeper: the store must check.
+        a.put(Kind::Pending, "p1", json!({"x": 1}), now_secs() - 1)
+            .await
+            .unwrap();
+        assert_eq!(b.get(Kind::Pending, "p1").await.unwrap(), None, "{backend}");
+        assert_eq!(
+            b.take(Kind::Pending, "p1").await.unwrap(),
+            None,
+            "{backend}"
+        );
+        // An expired record may be replaced by a new insert.
+        a.put(Kind::Code, "k", json!({"old": true}), now_secs() - 1)
+            .await
+            .unwrap();
+        b.insert(Kind::Code, "k", json!({"new": true}), now_secs() + 60)
+            .await
+            .unwrap();
+        assert_eq!(
+            a.get(Kind::Code, "k").await.unwrap(),
+            Some(json!({"new": true})),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_conditional_write_conflict_is_reported_and_loses_nothing() {
+    for backend in BACKENDS {
+        let (a, b) = stores(backend, "conflict").await;
+        let exp = now_secs() + 600;
+        a.insert(Kind::Pending, "state-1", json!({"first": true}), exp)
+            .await
+            .unwrap();
+        let second = b
+            .insert(Kind::Pending, "state-1", json!({"second": true}), exp)
+            .await;
+        assert!(
+            matches!(second, Err(StoreError::Conflict("pending"))),
+            "{backend}: {second:?}"
+        );
+        assert_eq!(
+            a.get(Kind::Pending, "state-1").await.unwrap(),
+            Some(json!({"first": true})),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_taken_exactly_once_across_replicas() {
+    for backend in BACKENDS {
+        let (a, b) = stores(backend, "once").await;
+        a.insert(
+            Kind::Code,
+            "code-1",
+            json!({"tokens": "t"}),
+            now_secs() + 300,
+        )
+        .await
+        .unwrap();
+        let (x, y) = tokio::join!(a.take(Kind::Code, "code-1"), b.take(Kind::Code, "code-1"));
+        let winners = [x.unwrap(), y.unwrap()].into_iter().flatten().count();
+        assert_eq!(
+            winners, 1,
+            "{backend}: exactly one replica redeems the code"
+        );
+        assert_eq!(
+            a.get(Kind::Code, "code-1").await.unwrap(),
+            None,
+            "{backend}"
+        );
+    }
+}
