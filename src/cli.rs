@@ -29,7 +29,7 @@ pub enum Command {
     Cleanup(CleanupArgs),
     /// Show the stack's status and outputs
     Outputs(OutputsArgs),
-    /// Run the bundled MCP server (local mode: with the embedded development authorization server)
+    /// Run the bundled MCP server: against the deployed stack, or offline with a development AS
     Serve(ServeArgs),
 }
 
@@ -109,9 +109,13 @@ pub struct OutputsArgs {
 /// Options of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one)
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
+    /// Port on 127.0.0.1 (0 picks a free one) [default: 8080 in local mode, the resource URI's port
+    /// in Cognito mode]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The env file `cargo xtask deploy` wrote; when it exists the server runs in Cognito mode
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     /// A browser origin allowed to call the MCP endpoint, besides the server's own (repeatable)
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,

@@ -7,6 +7,7 @@
 pub mod access_token;
 pub mod app;
 pub mod bearer;
+pub mod cognito;
 pub mod dev_as;
 pub mod discovery;
 pub mod facade;
@@ -17,6 +18,7 @@ pub mod local;
 pub mod pkce;
 pub mod prm;
 pub mod resource;
+pub mod runtime;
 pub mod scope;
 pub mod secret;
 pub mod signing;

@@ -1,22 +1,33 @@
-//! `cargo xtask serve`: the bundled MCP server.
+//! `cargo xtask serve`: the bundled MCP server, in Cognito mode when a deployment env file
+//! exists, otherwise in local mode with the embedded development authorization server.
 
-use std::path::Path;
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::Path,
+};
 
-use anyhow::{Context, bail};
-use mcp_auth_server::local::{LocalOptions, LocalServer};
+use anyhow::Context;
+use mcp_auth_server::{
+    cognito::{self, CognitoOptions, Deployment},
+    local::{LocalOptions, LocalServer},
+};
 
 use crate::{cli::ServeArgs, env_layout};
 
 /// Runs the server until Ctrl-C.
 pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     init_logging();
-    let deployment_env = root.join(env_layout::SERVER);
-    if deployment_env.exists() {
-        bail!(
-            "{} exists (written by `cargo xtask deploy`), but serving against Cognito needs the \
-             authorization façade, which is not built yet. To run in local mode meanwhile, move \
-             that file aside",
-            deployment_env.display()
+    let env_file = args
+        .env_file
+        .clone()
+        .unwrap_or_else(|| root.join(env_layout::SERVER));
+    if env_file.exists() {
+        return run_cognito(&args, &env_file).await;
+    }
+    if args.env_file.is_some() {
+        anyhow::bail!(
+            "{} does not exist: run `cargo xtask deploy` first",
+            env_file.display()
         );
     }
     eprintln!(
@@ -24,7 +35,7 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         env_layout::SERVER
     );
     let server = LocalServer::start(LocalOptions {
-        port: args.port,
+        port: args.port.unwrap_or(8080),
         allowed_origins: args.allowed_origins,
         auto_approve: args.auto_approve,
     })
@@ -33,11 +44,12 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     // The MCP URL alone on one line, so scripts can pick it up.
     println!("{}", server.resource);
     eprintln!(
-        "  Protected resource metadata:   {}",
+        "  Protected resource metadata:  {}",
         server.resource_metadata
     );
+    eprintln!("  Authorization server (façade): {}", server.issuer);
     eprintln!(
-        "  Development authorization server (not for production): {}",
+        "  Development upstream (not for production): {}",
         server.dev_issuer
     );
     eprintln!(
@@ -45,7 +57,7 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         server.user.username, server.user.password
     );
     eprintln!(
-        "  Static client:  id {}  secret {}  redirect {}",
+        "  Static client (signs in at the development upstream directly):  id {}  secret {}  redirect {}",
         server.static_client.id,
         server.static_client.secret.as_deref().unwrap_or("-"),
         server.static_client.redirect_uris.join(" ")
@@ -53,12 +65,53 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     if args.auto_approve {
         eprintln!("  Auto-approve is ON: every sign-in is approved without a login.");
     }
+    wait_for_ctrl_c().await?;
+    server.shutdown().await.context("stopping the server")
+}
+
+async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
+    let deployment = Deployment::from_env_file(env_file)?;
+    eprintln!(
+        "Cognito mode, from {} (user pool {}).",
+        env_file.display(),
+        deployment.issuer
+    );
+    let csrf_key = std::env::var("FACADE_CSRF_KEY")
+        .ok()
+        .map(String::into_bytes);
+    if csrf_key.as_ref().is_some_and(|k| k.len() < 32) {
+        anyhow::bail!("FACADE_CSRF_KEY must be at least 32 characters");
+    }
+    let server = cognito::start(
+        deployment,
+        CognitoOptions {
+            listen: args
+                .port
+                .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p)),
+            allowed_origins: args.allowed_origins.clone(),
+            csrf_key,
+            aws: None,
+        },
+    )
+    .await
+    .context("starting the server")?;
+    println!("{}", server.resource);
+    eprintln!("  Listening on {}", server.addr);
+    eprintln!(
+        "  Protected resource metadata:  {}",
+        server.resource_metadata
+    );
+    eprintln!("  Authorization server (façade): {}", server.issuer);
+    wait_for_ctrl_c().await?;
+    server.shutdown().await.context("stopping the server")
+}
+
+async fn wait_for_ctrl_c() -> anyhow::Result<()> {
     eprintln!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
     eprintln!("Stopping...");
-    server.shutdown().await.context("stopping the server")?;
     Ok(())
 }
 

@@ -1,0 +1,186 @@
+//! Cognito mode: the server in front of the stack `cargo xtask deploy` created, configured by
+//! the env file it wrote (`server/.env`), with the façade's state in DynamoDB.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::Path,
+    sync::Arc,
+};
+
+use url::Url;
+
+use crate::{
+    facade::{UpstreamConfig, dynamodb::DynamoStore},
+    resource::ResourceUri,
+    runtime::{self, Assembly, Running, StartError},
+    secret::random_token,
+};
+
+/// The deployment, as the env file describes it.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The MCP resource URI; its origin is the server's public base URL.
+    pub resource: ResourceUri,
+    /// AWS region.
+    pub region: String,
+    /// The pool's issuer.
+    pub issuer: String,
+    /// The pool's JWKS (the emulator's, behind an endpoint override).
+    pub jwks_url: Url,
+    /// Managed login base URL.
+    pub domain_url: String,
+    /// The façade's upstream client.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// Its callback.
+    pub callback_url: String,
+    /// The state table.
+    pub table: String,
+    /// `AWS_ENDPOINT_URL`, when the deployment is behind one.
+    pub endpoint_url: Option<String>,
+}
+
+/// Why the env file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable or malformed.
+    #[error("cannot read {path}: {cause}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        cause: String,
+    },
+    /// A key is missing or wrong.
+    #[error("{path}: {key} {problem}; run `cargo xtask deploy` to rewrite it")]
+    Bad {
+        /// The file.
+        path: String,
+        /// The key.
+        key: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl Deployment {
+    /// Reads the env file `cargo xtask deploy` wrote.
+    pub fn from_env_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let pairs: Vec<(String, String)> = dotenvy::from_path_iter(path)
+            .and_then(|iter| iter.collect::<Result<_, _>>())
+            .map_err(|e| ConfigError::Unreadable {
+                path: shown.clone(),
+                cause: e.to_string(),
+            })?;
+        let get = |key: &'static str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ConfigError::Bad {
+                    path: shown.clone(),
+                    key,
+                    problem: "is missing".into(),
+                })
+        };
+        let bad = |key: &'static str, problem: String| ConfigError::Bad {
+            path: shown.clone(),
+            key,
+            problem,
+        };
+        if get("MCP_AUTH_MODE")? != "cognito" {
+            return Err(bad("MCP_AUTH_MODE", "is not \"cognito\"".into()));
+        }
+        let resource =
+            get("MCP_RESOURCE_URI")?
+                .parse()
+                .map_err(|e: crate::resource::ResourceUriError| {
+                    bad("MCP_RESOURCE_URI", e.to_string())
+                })?;
+        let jwks_url = Url::parse(&get("COGNITO_JWKS_URL")?)
+            .map_err(|e| bad("COGNITO_JWKS_URL", e.to_string()))?;
+        Ok(Self {
+            resource,
+            region: get("AWS_REGION")?,
+            issuer: get("COGNITO_ISSUER")?,
+            jwks_url,
+            domain_url: get("COGNITO_DOMAIN_URL")?.trim_end_matches('/').to_owned(),
+            client_id: get("COGNITO_UPSTREAM_CLIENT_ID")?,
+            client_secret: get("COGNITO_UPSTREAM_CLIENT_SECRET")?,
+            callback_url: get("COGNITO_UPSTREAM_CALLBACK_URL")?,
+            table: get("DYNAMODB_TABLE")?,
+            endpoint_url: get("AWS_ENDPOINT_URL").ok(),
+        })
+    }
+
+    /// The public base URL: the resource URI's origin.
+    pub fn base_url(&self) -> String {
+        let url = Url::parse(self.resource.as_str()).expect("a ResourceUri is a URL");
+        url.origin().ascii_serialization()
+    }
+}
+
+/// How to run in Cognito mode.
+#[derive(Debug, Clone, Default)]
+pub struct CognitoOptions {
+    /// Where to listen; default 127.0.0.1 and the resource URI's port.
+    pub listen: Option<SocketAddr>,
+    /// Browser origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// The façade's CSRF key; replicas behind one name must share it.
+    pub csrf_key: Option<Vec<u8>>,
+    /// AWS configuration to use instead of the standard chain (region and endpoint from the
+    /// env file apply only to the standard chain).
+    pub aws: Option<aws_config::SdkConfig>,
+}
+
+/// Starts the server against the deployment.
+pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Running, StartError> {
+    let resource_url = Url::parse(deployment.resource.as_str()).expect("a ResourceUri is a URL");
+    let port = resource_url.port_or_known_default().unwrap_or(8080);
+    let listen = options
+        .listen
+        .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    let listener = runtime::bind(listen).await?;
+    let aws = match options.aws {
+        Some(config) => config,
+        None => {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(deployment.region.clone()));
+            if let Some(endpoint) = &deployment.endpoint_url {
+                loader = loader.endpoint_url(endpoint);
+            }
+            loader.load().await
+        }
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let host = resource_url.host_str().unwrap_or("localhost").to_owned();
+    let csrf_key = options.csrf_key.unwrap_or_else(|| {
+        tracing::warn!("no FACADE_CSRF_KEY: using a random one, so consent forms do not survive a restart and replicas cannot share them");
+        random_token(32).into_bytes()
+    });
+    Running::start(Assembly {
+        listener,
+        base: deployment.base_url(),
+        resource: deployment.resource.clone(),
+        upstream_issuer: deployment.issuer.clone(),
+        upstream_jwks: Some(deployment.jwks_url.clone()),
+        upstream: UpstreamConfig {
+            authorization_endpoint: format!("{}/oauth2/authorize", deployment.domain_url),
+            token_endpoint: format!("{}/oauth2/token", deployment.domain_url),
+            client_id: deployment.client_id.clone(),
+            client_secret: deployment.client_secret.clone(),
+            redirect_uri: deployment.callback_url.clone(),
+        },
+        store: Arc::new(DynamoStore::new(dynamodb, deployment.table.clone())),
+        allowed_origins: options.allowed_origins,
+        allowed_hosts: vec![host, "127.0.0.1".into(), "localhost".into()],
+        extra: axum::Router::new(),
+        allow_http_loopback_cimd: false,
+        csrf_key,
+    })
+    .await
+}

@@ -1,0 +1,192 @@
+//! Assembling and running the server, whatever the upstream: the façade in front of it, the
+//! guard with a verifier for its tokens, PRM, the MCP endpoint, graceful shutdown.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
+
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::{
+    access_token::{TokenPolicy, TokenProfile, TokenVerifier},
+    app::{self, AppParts},
+    discovery,
+    facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::Store},
+    guard::Guard,
+    jwks::{JwksCache, RefreshPolicy},
+    prm::{self, ProtectedResourceMetadata},
+    resource::ResourceUri,
+    scope::ScopeSet,
+    tools,
+};
+
+/// Everything that differs between local and Cognito mode.
+pub struct Assembly {
+    /// Where to listen.
+    pub listener: TcpListener,
+    /// The public base URL: the façade's issuer.
+    pub base: String,
+    /// The MCP resource URI.
+    pub resource: ResourceUri,
+    /// The upstream's issuer (the `iss` of access tokens).
+    pub upstream_issuer: String,
+    /// The upstream's JWKS, when known from the deployment; otherwise discovered.
+    pub upstream_jwks: Option<Url>,
+    /// The façade's client at the upstream.
+    pub upstream: UpstreamConfig,
+    /// The façade's state.
+    pub store: Arc<dyn Store>,
+    /// Browser origins allowed besides the base URL's own.
+    pub allowed_origins: Vec<String>,
+    /// `Host` values accepted on the MCP endpoint.
+    pub allowed_hosts: Vec<String>,
+    /// Extra routes (the development AS).
+    pub extra: axum::Router,
+    /// Accept `http://127.0.0.1…` metadata documents (development only).
+    pub allow_http_loopback_cimd: bool,
+    /// The façade's CSRF key.
+    pub csrf_key: Vec<u8>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address is taken or not ours.
+    #[error("cannot listen on {addr}: {cause} (pick another with --port)")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// Generating keys failed.
+    #[error(transparent)]
+    Keys(#[from] crate::signing::SigningError),
+    /// The upstream did not answer discovery.
+    #[error("the authorization server did not answer discovery: {0}")]
+    Discovery(#[from] discovery::DiscoveryError),
+    /// Its keys could not be loaded.
+    #[error("the authorization server's keys could not be loaded: {0}")]
+    Keyset(#[from] crate::jwks::JwksError),
+}
+
+/// A running server.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The MCP endpoint's URL.
+    pub resource: ResourceUri,
+    /// The PRM URL.
+    pub resource_metadata: Url,
+    /// The façade's issuer.
+    pub issuer: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds a listener, with an error that names the address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|cause| StartError::Bind {
+            addr: addr.to_string(),
+            cause,
+        })
+}
+
+impl Running {
+    /// Starts serving, then discovers the upstream's keys; returns once tokens can be verified.
+    pub async fn start(a: Assembly) -> Result<Self, StartError> {
+        let addr = a.listener.local_addr().map_err(|cause| StartError::Bind {
+            addr: "?".into(),
+            cause,
+        })?;
+        let facade = Facade::new(
+            FacadeConfig {
+                issuer: a.base.clone(),
+                resource: a.resource.clone(),
+                scopes: vec![tools::READ.into(), tools::WRITE.into()],
+                default_scope: tools::READ.into(),
+                upstream: a.upstream,
+                registration: RegistrationLimits::default(),
+                allow_http_loopback_cimd: a.allow_http_loopback_cimd,
+                csrf_key: a.csrf_key,
+            },
+            a.store,
+        );
+        let resource_metadata = prm::metadata_url(&a.resource);
+        let guard = Arc::new(Guard {
+            verifier: OnceLock::new(),
+            resource_metadata: resource_metadata.to_string(),
+            default_scopes: ScopeSet::parse(tools::READ),
+            max_body_bytes: app::MAX_BODY_BYTES,
+        });
+        let mut allowed_origins = vec![a.base.clone()];
+        allowed_origins.extend(a.allowed_origins);
+        let shutdown = CancellationToken::new();
+        let router = app::router(AppParts {
+            resource: a.resource.clone(),
+            metadata: ProtectedResourceMetadata::new(
+                &a.resource,
+                facade.issuer(),
+                &ScopeSet::parse(tools::READ),
+                "mcp-auth-kit demo server",
+            ),
+            guard: guard.clone(),
+            allowed_origins,
+            allowed_hosts: a.allowed_hosts,
+            extra: a.extra.merge(facade.router()),
+            shutdown: shutdown.clone(),
+        });
+        let stop = shutdown.clone();
+        let listener = a.listener;
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        });
+        let http = reqwest::Client::new();
+        let jwks_url = match a.upstream_jwks {
+            Some(url) => url,
+            None => {
+                discovery::discover(&http, &a.upstream_issuer)
+                    .await?
+                    .jwks_uri
+            }
+        };
+        let jwks = JwksCache::new(jwks_url, http, RefreshPolicy::default());
+        if let Err(e) = jwks.prime().await {
+            shutdown.cancel();
+            return Err(e.into());
+        }
+        let policy = TokenPolicy {
+            issuer: a.upstream_issuer,
+            resource: a.resource.clone(),
+            profile: TokenProfile::Cognito,
+            leeway_secs: 30,
+        };
+        let _ = guard
+            .verifier
+            .set(Arc::new(TokenVerifier::new(policy, jwks, 10_000)));
+        Ok(Self {
+            addr,
+            resource: a.resource,
+            resource_metadata,
+            issuer: facade.issuer().to_owned(),
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops accepting connections and waits for the ones in flight.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
