@@ -31,6 +31,8 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Run the bundled MCP server: against the deployed stack, or offline with a development AS
     Serve(ServeArgs),
+    /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
+    Bench(BenchArgs),
 }
 
 /// Where the stack lives and how to reach AWS.
@@ -122,6 +124,23 @@ pub struct ServeArgs {
     /// Skip the development login form and approve every sign-in (for automated tests only)
     #[arg(long)]
     pub auto_approve: bool,
+}
+
+/// Options of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Authenticated tools/call requests to send in all
+    #[arg(long, default_value_t = 100_000)]
+    pub requests: u64,
+    /// Concurrent connections
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Stop sending after this long, whatever the count, e.g. 30s
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub max_time: Duration,
+    /// Cold (uncached) token verifications to time
+    #[arg(long, default_value_t = 20_000)]
+    pub verifications: u64,
 }
 
 /// Parses `90s`, `20m`, `1h`; a bare number is minutes.

@@ -13,6 +13,9 @@ pub const CLIENT_DCR: &str = ".env.client.dcr";
 /// The client-ID-metadata-document example client's settings.
 pub const CLIENT_CIMD: &str = ".env.client.cimd";
 
+/// The static example client's settings in local mode, written by `serve` while it runs.
+pub const CLIENT_STATIC_LOCAL: &str = ".env.client.static.local";
+
 /// Every env file `deploy` writes, relative to the env folder.
 pub const ALL: [&str; 4] = [SERVER, CLIENT_STATIC, CLIENT_DCR, CLIENT_CIMD];
 
@@ -26,6 +29,45 @@ pub struct Deployment<'a> {
     pub example: &'a AppClient,
     /// `AWS_ENDPOINT_URL`, when AWS is reached through one (an emulator, say).
     pub endpoint_url: Option<&'a str>,
+}
+
+/// What the local server's static client needs.
+pub struct LocalStatic<'a> {
+    /// The MCP endpoint.
+    pub server_url: &'a str,
+    /// The development AS's issuer.
+    pub issuer: &'a str,
+    /// The static client's id.
+    pub client_id: &'a str,
+    /// Its secret.
+    pub client_secret: &'a str,
+    /// Its redirect URI.
+    pub redirect_uri: &'a str,
+    /// Scopes to ask for.
+    pub scopes: &'a str,
+}
+
+/// The env file of the static example client in local mode, with the same keys as
+/// [`CLIENT_STATIC`] has after a deployment.
+pub fn local_static_client(dir: &Path, s: &LocalStatic<'_>) -> EnvFile {
+    EnvFile {
+        path: dir.join(CLIENT_STATIC_LOCAL),
+        purpose: "Read by `cargo xtask client --registration static` in local mode; holds its client secret.",
+        entries: vec![
+            ("MCP_CLIENT_REGISTRATION", "static".to_owned()),
+            ("MCP_SERVER_URL", s.server_url.to_owned()),
+            ("OAUTH_ISSUER", s.issuer.to_owned()),
+            (
+                "OAUTH_AUTHORIZATION_ENDPOINT",
+                format!("{}/oauth2/authorize", s.issuer),
+            ),
+            ("OAUTH_TOKEN_ENDPOINT", format!("{}/oauth2/token", s.issuer)),
+            ("OAUTH_CLIENT_ID", s.client_id.to_owned()),
+            ("OAUTH_CLIENT_SECRET", s.client_secret.to_owned()),
+            ("OAUTH_REDIRECT_URI", s.redirect_uri.to_owned()),
+            ("OAUTH_SCOPES", s.scopes.to_owned()),
+        ],
+    }
 }
 
 /// The paths of every env file under `dir`.

@@ -9,7 +9,34 @@ use std::{
 };
 
 /// What the first line of every file we write starts with.
-const MARKER_PREFIX: &str = "# Written by `cargo xtask deploy` for stack ";
+const MARKER_PREFIX: &str = "# Written by `cargo xtask ";
+
+/// Who writes an env file; only that owner replaces or removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// `cargo xtask deploy`, for a stack.
+    Stack(&'a str),
+    /// `cargo xtask serve` in local mode.
+    LocalServer,
+}
+
+impl Owner<'_> {
+    /// The file's first line.
+    fn marker(&self) -> String {
+        match self {
+            Owner::Stack(stack) => format!("{MARKER_PREFIX}deploy` for stack {stack:?}."),
+            Owner::LocalServer => format!("{MARKER_PREFIX}serve` in local mode."),
+        }
+    }
+
+    /// How the file goes away again.
+    fn removal(&self) -> &'static str {
+        match self {
+            Owner::Stack(_) => "`cargo xtask cleanup` removes it",
+            Owner::LocalServer => "it is removed when the server stops",
+        }
+    }
+}
 
 /// One env file: where it goes and its entries, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,15 +58,15 @@ pub enum EnvFileError {
          away (or pass --env-dir) and run the command again"
     )]
     Foreign(PathBuf),
-    /// A file we wrote for another stack is in the way.
+    /// A file written by another owner (another stack, or the local server) is in the way.
     #[error(
-        "{path} was written for stack {other:?}, not this one; it was left untouched. Run \
-         `cargo xtask cleanup --stack-name {other}` first, or pass --env-dir"
+        "{path} says \"{other}\": it belongs to that, not to this command, and was left \
+         untouched. Remove it with the command that wrote it, or pass --env-dir"
     )]
-    OtherStack {
+    OtherOwner {
         /// The file.
         path: PathBuf,
-        /// The stack it belongs to.
+        /// Its first line, without the leading "# ".
         other: String,
     },
     /// The file system said no.
@@ -63,10 +90,12 @@ pub enum Removal {
 
 impl EnvFile {
     /// The file's text.
-    pub fn render(&self, stack: &str) -> String {
+    pub fn render(&self, owner: Owner<'_>) -> String {
         let mut text = format!(
-            "{MARKER_PREFIX}{stack:?}.\n# {} Never commit it; `cargo xtask cleanup` removes it.\n",
-            self.purpose
+            "{}\n# {} Never commit it; {}.\n",
+            owner.marker(),
+            self.purpose,
+            owner.removal()
         );
         for (key, value) in &self.entries {
             text.push_str(key);
@@ -78,8 +107,8 @@ impl EnvFile {
     }
 
     /// Writes the file atomically with mode 0600, replacing only a file we wrote for this stack.
-    pub fn write(&self, stack: &str) -> Result<(), EnvFileError> {
-        check_replaceable(&self.path, stack)?;
+    pub fn write(&self, owner: Owner<'_>) -> Result<(), EnvFileError> {
+        check_replaceable(&self.path, owner)?;
         let io = |cause| EnvFileError::Io {
             path: self.path.clone(),
             cause,
@@ -96,7 +125,7 @@ impl EnvFile {
             builder.permissions(fs::Permissions::from_mode(0o600));
         }
         let mut tmp = builder.tempfile_in(dir).map_err(io)?;
-        tmp.write_all(self.render(stack).as_bytes()).map_err(io)?;
+        tmp.write_all(self.render(owner).as_bytes()).map_err(io)?;
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(&self.path).map_err(|e| io(e.error))?;
         Ok(())
@@ -104,11 +133,11 @@ impl EnvFile {
 }
 
 /// Removes `path` if we wrote it for `stack`; a file we did not write is an error, never deleted.
-pub fn remove(path: &Path, stack: &str) -> Result<Removal, EnvFileError> {
+pub fn remove(path: &Path, owner: Owner<'_>) -> Result<Removal, EnvFileError> {
     if !path.exists() {
         return Ok(Removal::Absent(path.to_owned()));
     }
-    check_replaceable(path, stack)?;
+    check_replaceable(path, owner)?;
     fs::remove_file(path).map_err(|cause| EnvFileError::Io {
         path: path.to_owned(),
         cause,
@@ -116,7 +145,7 @@ pub fn remove(path: &Path, stack: &str) -> Result<Removal, EnvFileError> {
     Ok(Removal::Removed(path.to_owned()))
 }
 
-fn check_replaceable(path: &Path, stack: &str) -> Result<(), EnvFileError> {
+fn check_replaceable(path: &Path, owner: Owner<'_>) -> Result<(), EnvFileError> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -128,17 +157,15 @@ fn check_replaceable(path: &Path, stack: &str) -> Result<(), EnvFileError> {
         }
     };
     let first = text.lines().next().unwrap_or_default();
-    let Some(rest) = first.strip_prefix(MARKER_PREFIX) else {
-        return Err(EnvFileError::Foreign(path.to_owned()));
-    };
-    let owner = rest.trim_end_matches('.').trim_matches('"');
-    if owner == stack {
+    if first == owner.marker() {
         Ok(())
-    } else {
-        Err(EnvFileError::OtherStack {
+    } else if first.starts_with(MARKER_PREFIX) {
+        Err(EnvFileError::OtherOwner {
             path: path.to_owned(),
-            other: owner.to_owned(),
+            other: first.trim_start_matches("# ").to_owned(),
         })
+    } else {
+        Err(EnvFileError::Foreign(path.to_owned()))
     }
 }
 
@@ -178,7 +205,7 @@ mod tests {
     #[test]
     fn renders_marker_and_quotes_what_needs_quoting() {
         let dir = tempfile::tempdir().unwrap();
-        let text = file(dir.path()).render("mcp-auth-kit");
+        let text = file(dir.path()).render(Owner::Stack("mcp-auth-kit"));
         assert_eq!(
             text,
             "# Written by `cargo xtask deploy` for stack \"mcp-auth-kit\".\n\
@@ -195,16 +222,16 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path());
-        f.write("s1").unwrap();
-        f.write("s1").unwrap();
+        f.write(Owner::Stack("s1")).unwrap();
+        f.write(Owner::Stack("s1")).unwrap();
         let mode = fs::metadata(&f.path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(
-            remove(&f.path, "s1").unwrap(),
+            remove(&f.path, Owner::Stack("s1")).unwrap(),
             Removal::Removed(f.path.clone())
         );
         assert_eq!(
-            remove(&f.path, "s1").unwrap(),
+            remove(&f.path, Owner::Stack("s1")).unwrap(),
             Removal::Absent(f.path.clone())
         );
     }
@@ -215,28 +242,49 @@ mod tests {
         let f = file(dir.path());
         fs::create_dir_all(f.path.parent().unwrap()).unwrap();
         fs::write(&f.path, "MY_OWN=1\n").unwrap();
-        assert!(matches!(f.write("s1"), Err(EnvFileError::Foreign(_))));
         assert!(matches!(
-            remove(&f.path, "s1"),
+            f.write(Owner::Stack("s1")),
+            Err(EnvFileError::Foreign(_))
+        ));
+        assert!(matches!(
+            remove(&f.path, Owner::Stack("s1")),
             Err(EnvFileError::Foreign(_))
         ));
         assert_eq!(fs::read_to_string(&f.path).unwrap(), "MY_OWN=1\n");
     }
 
     #[test]
-    fn never_touches_another_stacks_file() {
+    fn never_touches_another_owners_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path());
-        f.write("stack-a").unwrap();
-        let err = f.write("stack-b").unwrap_err();
+        f.write(Owner::Stack("stack-a")).unwrap();
+        let err = f.write(Owner::Stack("stack-b")).unwrap_err();
         assert!(
-            matches!(&err, EnvFileError::OtherStack { other, .. } if other == "stack-a"),
+            matches!(&err, EnvFileError::OtherOwner { other, .. } if other.contains("\"stack-a\"")),
             "{err}"
         );
         assert!(matches!(
-            remove(&f.path, "stack-b"),
-            Err(EnvFileError::OtherStack { .. })
+            remove(&f.path, Owner::LocalServer),
+            Err(EnvFileError::OtherOwner { .. })
         ));
         assert!(f.path.exists());
+        let local = EnvFile {
+            path: dir.path().join("local.env"),
+            ..file(dir.path())
+        };
+        local.write(Owner::LocalServer).unwrap();
+        assert!(matches!(
+            local.write(Owner::Stack("stack-a")),
+            Err(EnvFileError::OtherOwner { .. })
+        ));
+        assert!(
+            fs::read_to_string(&local.path)
+                .unwrap()
+                .contains("removed when the server stops")
+        );
+        assert_eq!(
+            remove(&local.path, Owner::LocalServer).unwrap(),
+            Removal::Removed(local.path.clone())
+        );
     }
 }

@@ -20,7 +20,7 @@ const INTERRUPTED: u8 = 130;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve(_)) {
+    if matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
         // The server handles Ctrl-C itself, to shut down gracefully.
         return report(run(cli.command).await);
     }
@@ -51,6 +51,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Cleanup(args) => commands::cleanup::run(args, &root).await,
         Command::Outputs(args) => commands::outputs::run(args).await,
         Command::Serve(args) => commands::serve::run(args, &root).await,
+        Command::Bench(args) => commands::bench::run(args).await,
     }
 }
 
@@ -60,7 +61,7 @@ fn interrupted_hint(command: &Command) -> String {
         Command::Deploy(a) => &a.aws,
         Command::Cleanup(a) => &a.aws,
         Command::Outputs(a) => &a.aws,
-        Command::Serve(_) => unreachable!("serve handles Ctrl-C itself"),
+        Command::Serve(_) | Command::Bench(_) => unreachable!("not an AWS command"),
     };
     let mut resume = format!("cargo xtask outputs --wait --stack-name {}", aws.stack_name);
     if let Some(region) = &aws.region {

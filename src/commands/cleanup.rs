@@ -50,7 +50,7 @@ pub async fn run(args: CleanupArgs, root: &Path) -> anyhow::Result<()> {
     }
     let env_dir = args.env_dir.clone().unwrap_or_else(|| root.to_owned());
     for path in env_layout::paths(&env_dir) {
-        match envfile::remove(&path, name.as_str()) {
+        match envfile::remove(&path, envfile::Owner::Stack(name.as_str())) {
             Ok(envfile::Removal::Removed(p)) => eprintln!("Removed {}", p.display()),
             Ok(envfile::Removal::Absent(_)) => {}
             // Not ours to delete: say so, and let the stack's deletion stand as success.

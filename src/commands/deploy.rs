@@ -14,6 +14,7 @@ use crate::{
     cli::DeployArgs,
     commands::xtask_command,
     env_layout::{self, Deployment},
+    envfile,
     stack::{
         self, ExistingStack, OWNER_TAG_KEY, OWNER_TAG_VALUE, StackName,
         events::{EventWatch, FailedResource},
@@ -127,7 +128,7 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         },
     );
     for file in &files {
-        file.write(name.as_str())
+        file.write(envfile::Owner::Stack(name.as_str()))
             .context("the stack is deployed, but its env files are not all written")?;
     }
 

@@ -1,5 +1,6 @@
 //! One module per `cargo xtask` command.
 
+pub mod bench;
 pub mod cleanup;
 pub mod deploy;
 pub mod outputs;

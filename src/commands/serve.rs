@@ -12,7 +12,11 @@ use mcp_auth_server::{
     local::{LocalOptions, LocalServer},
 };
 
-use crate::{cli::ServeArgs, env_layout};
+use crate::{
+    cli::ServeArgs,
+    env_layout::{self, LocalStatic},
+    envfile::{self, Owner},
+};
 
 /// Runs the server until Ctrl-C.
 pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
@@ -65,7 +69,30 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     if args.auto_approve {
         eprintln!("  Auto-approve is ON: every sign-in is approved without a login.");
     }
-    wait_for_ctrl_c().await?;
+    let scopes = format!("openid {0}/mcp:read {0}/mcp:write", server.resource);
+    let client_env = env_layout::local_static_client(
+        root,
+        &LocalStatic {
+            server_url: server.resource.as_str(),
+            issuer: &server.dev_issuer,
+            client_id: &server.static_client.id,
+            client_secret: server.static_client.secret.as_deref().unwrap_or_default(),
+            redirect_uri: &server.static_client.redirect_uris[0],
+            scopes: &scopes,
+        },
+    );
+    match client_env.write(Owner::LocalServer) {
+        Ok(()) => eprintln!(
+            "  Static client settings: {} (0600)",
+            client_env.path.display()
+        ),
+        Err(e) => eprintln!("  warning: the static client's env file was not written: {e}"),
+    }
+    let waited = wait_for_ctrl_c().await;
+    if let Err(e) = envfile::remove(&client_env.path, Owner::LocalServer) {
+        eprintln!("warning: {e}");
+    }
+    waited?;
     server.shutdown().await.context("stopping the server")
 }
 

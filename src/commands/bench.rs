@@ -1,0 +1,251 @@
+//! `cargo xtask bench`: throughput and latency of the bundled server, and the cost of a token
+//! verification on a cache miss. A benchmark: it reports numbers, it asserts nothing.
+//!
+//! Everything runs on loopback in one process (server and load generator share the cores), with
+//! a bounded request count and time.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use comfy_table::Table;
+use mcp_auth_server::{
+    access_token::{TokenPolicy, TokenProfile, TokenVerifier},
+    jwks::{JwksCache, RefreshPolicy},
+    local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS},
+    pkce, secret,
+};
+
+use crate::cli::BenchArgs;
+
+/// Runs the benchmark.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; for meaningful figures run\n  cargo run --release -p xtask -- bench"
+        );
+    }
+    if args.concurrency == 0 || args.requests == 0 {
+        bail!("--requests and --concurrency must be at least 1");
+    }
+    let server = LocalServer::start(LocalOptions {
+        port: 0,
+        auto_approve: true,
+        ..Default::default()
+    })
+    .await
+    .context("starting the server")?;
+    let token = token(&server)
+        .await
+        .context("getting a token from the development AS")?;
+
+    let verify = verifications(&server, &token, args.verifications).await?;
+    let load = load(&server, &token, &args).await?;
+    server.shutdown().await?;
+
+    let mut table = Table::new();
+    table.set_header(vec!["measure", "value"]);
+    table.add_row(vec![
+        "cores".to_owned(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .to_string(),
+    ]);
+    table.add_row(vec![
+        "cold RS256 verifications/s (one core)".to_owned(),
+        format!("{:.0}", verify),
+    ]);
+    table.add_row(vec![
+        "tools/call requests".to_owned(),
+        load.count.to_string(),
+    ]);
+    table.add_row(vec!["concurrency".to_owned(), args.concurrency.to_string()]);
+    table.add_row(vec![
+        "authenticated tools/call/s".to_owned(),
+        format!("{:.0}", load.rate),
+    ]);
+    table.add_row(vec![
+        "p50 latency".to_owned(),
+        format!("{:.2} ms", load.p50_ms),
+    ]);
+    table.add_row(vec![
+        "p99 latency".to_owned(),
+        format!("{:.2} ms", load.p99_ms),
+    ]);
+    table.add_row(vec!["errors".to_owned(), load.errors.to_string()]);
+    println!("{table}");
+    if load.errors > 0 {
+        bail!(
+            "{} requests failed; the figures above are not meaningful",
+            load.errors
+        );
+    }
+    Ok(())
+}
+
+/// A read-scoped token from the development AS (auto-approve), as the static client.
+async fn token(server: &LocalServer) -> anyhow::Result<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let verifier = secret::random_token(48);
+    let redirect = STATIC_CLIENT_REDIRECTS[0];
+    let mut url = url::Url::parse(&format!("{}/oauth2/authorize", server.dev_issuer))?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &server.static_client.id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", &format!("openid {}/mcp:read", server.resource))
+        .append_pair("code_challenge", &pkce::s256_challenge(&verifier))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", server.resource.as_str());
+    let approved = http.get(url).send().await?;
+    let location = approved
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .context("no redirect")?
+        .to_str()?;
+    let code = url::Url::parse(location)?
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .context("no code")?;
+    let body: serde_json::Value = http
+        .post(format!("{}/oauth2/token", server.dev_issuer))
+        .basic_auth(
+            &server.static_client.id,
+            server.static_client.secret.as_deref(),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["access_token"]
+        .as_str()
+        .context("no access token")?
+        .to_owned())
+}
+
+/// Verifications per second with the token cache bypassed (signature, claims, audience).
+async fn verifications(server: &LocalServer, token: &str, n: u64) -> anyhow::Result<f64> {
+    let jwks = JwksCache::new(
+        format!("{}/.well-known/jwks.json", server.dev_issuer).parse()?,
+        reqwest::Client::new(),
+        RefreshPolicy::default(),
+    );
+    jwks.prime().await?;
+    let verifier = TokenVerifier::new(
+        TokenPolicy {
+            issuer: server.dev_issuer.clone(),
+            resource: server.resource.clone(),
+            profile: TokenProfile::Cognito,
+            leeway_secs: 30,
+        },
+        jwks,
+        0,
+    );
+    verifier
+        .verify_uncached(token)
+        .await
+        .context("the benchmark token does not verify")?;
+    let started = Instant::now();
+    for _ in 0..n {
+        verifier.verify_uncached(token).await.ok();
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+struct Load {
+    count: u64,
+    errors: u64,
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Stateless (2026-07-28) authenticated `tools/call whoami` from `concurrency` connections.
+async fn load(server: &LocalServer, token: &str, args: &BenchArgs) -> anyhow::Result<Load> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    "name": "whoami", "arguments": {},
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    }}})
+    .to_string();
+    let sent = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + args.max_time;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        // One client per worker: one keep-alive connection each.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()?;
+        let (url, token, body, sent, errors) = (
+            server.resource.to_string(),
+            token.to_owned(),
+            body.clone(),
+            sent.clone(),
+            errors.clone(),
+        );
+        let limit = args.requests;
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while sent.fetch_add(1, Ordering::Relaxed) < limit && Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = http
+                    .post(&url)
+                    .header("Accept", "application/json, text/event-stream")
+                    .header("Content-Type", "application/json")
+                    .header("MCP-Protocol-Version", "2026-07-28")
+                    .header("Mcp-Method", "tools/call")
+                    .header("Mcp-Name", "whoami")
+                    .bearer_auth(&token)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success());
+                match ok {
+                    Ok(true) => latencies.push(t.elapsed()),
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for w in workers {
+        latencies.extend(w.await?);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
+    Ok(Load {
+        count: latencies.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
