@@ -20,15 +20,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&support::emulator().endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::for_tests())
-        .load()
-        .await
-}
-
 #[tokio::test]
 async fn cognito_mode_serves_the_facade_over_the_deployed_stack() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,7 +47,7 @@ async fn cognito_mode_serves_the_facade_over_the_deployed_stack() {
         deployment.clone(),
         CognitoOptions {
             listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
-            aws: Some(aws_config().await),
+            aws: Some(support::sdk_config().await),
             ..Default::default()
         },
     )
@@ -104,7 +95,7 @@ async fn cognito_mode_serves_the_facade_over_the_deployed_stack() {
         .unwrap_or_else(|| panic!("{registered}"))
         .to_owned();
     let secret = registered["client_secret"].as_str().unwrap().to_owned();
-    let config = aws_config().await;
+    let config = support::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let scan = dynamodb
         .scan()

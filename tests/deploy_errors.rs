@@ -176,12 +176,7 @@ fn a_resource_failing_at_create_is_named_and_the_stuck_stack_is_recoverable() {
 fn a_stack_name_taken_by_another_template_is_left_alone() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&emulator().endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::for_tests())
-            .load()
-            .await;
+        let config = support::sdk_config().await;
         aws_sdk_cloudformation::Client::new(&config)
             .create_stack()
             .stack_name("someone-elses")

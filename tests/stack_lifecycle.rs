@@ -19,13 +19,7 @@ fn outputs_json(stack: &str) -> serde_json::Value {
 }
 
 fn sdk_config(rt: &tokio::runtime::Runtime) -> aws_config::SdkConfig {
-    rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&support::emulator().endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::for_tests())
-            .load(),
-    )
+    rt.block_on(support::sdk_config())
 }
 
 #[cfg(unix)]

@@ -12,13 +12,7 @@ use mcp_auth_server::facade::{
 use serde_json::json;
 
 async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&support::emulator().endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::for_tests())
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
+    aws_sdk_dynamodb::Client::new(&support::sdk_config().await)
 }
 
 /// A table shaped like the stack's (pk/sk), fresh for each test.

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod html;
 pub mod jwks;
 pub mod local;
+pub mod oauth_request;
 pub mod pkce;
 pub mod prm;
 pub mod resource;

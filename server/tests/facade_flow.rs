@@ -5,31 +5,12 @@
 use std::collections::HashMap;
 
 use axum::{Json, Router, routing::get};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+mod support;
+
 use mcp_auth_server::local::{LocalOptions, LocalServer};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn pkce() -> (String, String) {
-    let verifier = format!("v{}", "k".repeat(60));
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    (verifier, B64.encode(digest.as_ref()))
-}
-
-fn params(location: &str) -> HashMap<String, String> {
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
-}
+use support::{hidden, http, pkce, query};
 
 fn location(r: &reqwest::Response) -> String {
     r.headers()
@@ -133,16 +114,6 @@ impl Browser {
     }
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 /// Authorizes through the façade: consent (approved unless remembered), then the development
 /// AS's login form, then back through the callback. Returns the client's redirect parameters.
 async fn authorize(
@@ -188,7 +159,7 @@ async fn authorize(
         upstream.starts_with(&server.dev_issuer),
         "to the upstream: {upstream}"
     );
-    let upstream_params = params(&upstream);
+    let upstream_params = query(&upstream);
     assert_eq!(upstream_params["code_challenge_method"], "S256");
     assert_ne!(
         upstream_params["client_id"], client_id,
@@ -216,7 +187,7 @@ async fn authorize(
         to_client.starts_with(&redirect[..redirect.find("/callback").unwrap()]),
         "{to_client}"
     );
-    params(&to_client)
+    query(&to_client)
 }
 
 #[tokio::test]
@@ -479,7 +450,7 @@ async fn consent_cannot_be_skipped_or_forged() {
             ],
         )
         .await;
-    let p = params(&location(&denied));
+    let p = query(&location(&denied));
     assert_eq!(p["error"], "access_denied");
     assert_eq!(p["iss"], server.issuer, "RFC 9207 iss on errors too");
     // The consent request is spent.
@@ -606,7 +577,7 @@ async fn authorize_refuses_bad_requests_without_open_redirects() {
     ];
     for (pairs, expected) in cases {
         let r = authorize(pairs).await.unwrap();
-        let p = params(&location(&r));
+        let p = query(&location(&r));
         assert_eq!(p["error"], expected);
         assert_eq!(p["state"], "s");
         assert_eq!(p["iss"], server.issuer);

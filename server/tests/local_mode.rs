@@ -1,32 +1,17 @@
 //! Local mode end to end, offline: discovery from a 401, sign-in at the development AS through
 //! its login form with PKCE, MCP calls, the 403 step-up, refresh rotation, and refusals.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+mod support;
+
 use mcp_auth_server::local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
+use support::{hidden, http, pkce};
 
 const ACCEPT: &str = "application/json, text/event-stream";
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn pkce() -> (String, String) {
-    let verifier = format!("v{}", "x".repeat(50));
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    (verifier, B64.encode(digest.as_ref()))
-}
-
 fn query_param(location: &str, name: &str) -> Option<String> {
-    url::Url::parse(location)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    support::query(location).remove(name)
 }
 
 struct Tokens {
@@ -54,14 +39,7 @@ async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
     let page = http.get(authorize).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    let login_id = html
-        .split("name=\"login_id\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let login_id = hidden(&html, "login_id");
     // A wrong password first: the form comes back, the sign-in stays usable.
     let wrong = http
         .post(format!("{}/login", server.dev_issuer))

@@ -115,6 +115,16 @@ pub fn xtask() -> Command {
     cmd
 }
 
+/// SDK configuration for talking to the emulator directly from a test.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&emulator().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await
+}
+
 /// What a finished command said.
 #[derive(Debug)]
 pub struct Run {

@@ -11,7 +11,7 @@ use axum::{
 
 use super::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page};
 use crate::{
-    html, pkce,
+    html, oauth_request,
     scope::ScopeSet,
     secret::{equal as secrets_equal, random_token},
 };
@@ -85,24 +85,10 @@ pub async fn authorize(
         }
         .into_response()
     };
-    if get("response_type") != Some("code") {
-        return fail(
-            "unsupported_response_type",
-            "only response_type=code is supported",
-        );
-    }
-    let Some(challenge) = get("code_challenge") else {
-        return fail("invalid_request", "code_challenge is required (PKCE)");
+    let challenge = match oauth_request::code_flow_challenge(get) {
+        Ok(c) => c,
+        Err((error, description)) => return fail(error, description),
     };
-    if get("code_challenge_method") != Some("S256") {
-        return fail("invalid_request", "code_challenge_method must be S256");
-    }
-    if !pkce::is_s256_challenge(challenge) {
-        return fail(
-            "invalid_request",
-            "code_challenge is not a base64url SHA-256 value",
-        );
-    }
     let scope = match get("scope") {
         Some(s) => ScopeSet::parse(s),
         None => ScopeSet::parse("openid"),

@@ -5,19 +5,17 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use super::{DevAuthServer, DevClient, Grant, MAX_PENDING};
+use crate::{
+    oauth_request::{self, FormParams},
+    scope::ScopeSet,
+    secret::{equal as secrets_equal, random_token},
+};
 use axum::{
     Form, Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-};
-use base64::{Engine, engine::general_purpose::STANDARD};
-
-use super::{DevAuthServer, DevClient, Grant, MAX_PENDING};
-use crate::{
-    pkce,
-    scope::ScopeSet,
-    secret::{equal as secrets_equal, random_token},
 };
 
 /// An RFC 6749 section 5.2 error.
@@ -77,54 +75,38 @@ fn handle(
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Result<serde_json::Value, TokenError> {
-    // RFC 6749 section 3.2: parameters must not repeat.
-    for (i, (k, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(other, _)| other == k) {
-            return Err(bad("invalid_request", format!("parameter {k} is repeated")));
-        }
-    }
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
-    let client = authenticate(dev, headers, get("client_id"), get("client_secret"))?;
-    match get("grant_type") {
+    let params = FormParams::new(pairs).map_err(|e| bad("invalid_request", e))?;
+    let client = authenticate(
+        dev,
+        headers,
+        params.get("client_id"),
+        params.get("client_secret"),
+    )?;
+    match params.get("grant_type") {
         Some("authorization_code") => {
-            let code = get("code").ok_or_else(|| bad("invalid_request", "code is required"))?;
+            let code = params
+                .get("code")
+                .ok_or_else(|| bad("invalid_request", "code is required"))?;
             let issued = dev.with_state(|s| s.codes.remove(code)).ok_or_else(|| {
                 bad(
                     "invalid_grant",
                     "the code is unknown, expired or already used",
                 )
             })?;
-            if issued.grant.client_id != client.id {
-                return Err(bad(
-                    "invalid_grant",
-                    "the code was issued to another client",
-                ));
-            }
-            if get("redirect_uri") != Some(issued.redirect_uri.as_str()) {
-                return Err(bad(
-                    "invalid_grant",
-                    "redirect_uri does not match the authorization request",
-                ));
-            }
-            let verifier = get("code_verifier")
-                .ok_or_else(|| bad("invalid_grant", "code_verifier is required"))?;
-            if !pkce::verify_s256(verifier, &issued.code_challenge) {
-                return Err(bad(
-                    "invalid_grant",
-                    "code_verifier does not match the code_challenge",
-                ));
-            }
-            let grant = bind_resource(dev, issued.grant, get("resource"))?;
+            oauth_request::redemption(
+                &params,
+                &client.id,
+                &issued.grant.client_id,
+                &issued.redirect_uri,
+                &issued.code_challenge,
+            )
+            .map_err(|(e, d)| bad(e, d))?;
+            let grant = bind_resource(dev, issued.grant, params.get("resource"))?;
             issue(dev, client, grant)
         }
         Some("refresh_token") => {
-            let presented = get("refresh_token")
+            let presented = params
+                .get("refresh_token")
                 .ok_or_else(|| bad("invalid_request", "refresh_token is required"))?;
             // Rotation: the token presented is spent whatever happens next.
             let grant = dev
@@ -141,8 +123,8 @@ fn handle(
                     "the refresh token was issued to another client",
                 ));
             }
-            let mut grant = bind_resource(dev, grant, get("resource"))?;
-            if let Some(scope) = get("scope") {
+            let mut grant = bind_resource(dev, grant, params.get("resource"))?;
+            if let Some(scope) = params.get("scope") {
                 let narrowed = ScopeSet::parse(scope);
                 if narrowed.iter().any(|s| !grant.scope.iter().any(|g| g == s)) {
                     return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
@@ -190,33 +172,16 @@ fn authenticate<'a>(
         description: "client authentication failed".into(),
         basic_challenge: basic,
     };
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        });
-    let (id, secret, used_basic) = match (basic, body_secret) {
+    let (id, secret, used_basic) = match (oauth_request::basic_credentials(headers), body_secret) {
         (Some(_), Some(_)) => {
             return Err(bad(
                 "invalid_request",
                 "use one client authentication method",
             ));
         }
-        (Some(encoded), None) => {
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| unauthorized(true))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| unauthorized(true))?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(|| unauthorized(true))?;
-            // RFC 6749 section 2.3.1: both parts are form-urlencoded.
-            let unescape = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
-            (unescape(id).unwrap_or_default(), unescape(secret), true)
+        (Some(basic), None) => {
+            let (id, secret) = basic.map_err(|()| unauthorized(true))?;
+            (id, Some(secret), true)
         }
         (None, secret) => (
             body_id.unwrap_or_default().to_owned(),

@@ -16,7 +16,7 @@ use super::{
     random_secret,
     store::{Kind, Records, now_secs},
 };
-use crate::{html, pkce, scope::ScopeSet, secret};
+use crate::{html, oauth_request, pkce, scope::ScopeSet, secret};
 
 /// How long a consent page, and an authorization waiting for the upstream, stay valid.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -113,24 +113,10 @@ pub async fn authorize(
     if state.is_some_and(|s| s.len() > 1024) {
         return fail("invalid_request", "state is longer than 1024 characters");
     }
-    if get("response_type") != Some("code") {
-        return fail(
-            "unsupported_response_type",
-            "only response_type=code is supported",
-        );
-    }
-    let Some(challenge) = get("code_challenge") else {
-        return fail("invalid_request", "code_challenge is required (PKCE)");
+    let challenge = match oauth_request::code_flow_challenge(get) {
+        Ok(c) => c,
+        Err((error, description)) => return fail(error, description),
     };
-    if get("code_challenge_method") != Some("S256") {
-        return fail("invalid_request", "code_challenge_method must be S256");
-    }
-    if !pkce::is_s256_challenge(challenge) {
-        return fail(
-            "invalid_request",
-            "code_challenge is not a base64url SHA-256 value",
-        );
-    }
     let scope = match get("scope") {
         Some(s) => ScopeSet::parse(s),
         None => ScopeSet::parse(&facade.config.default_scope),

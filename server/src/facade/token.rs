@@ -8,7 +8,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -20,7 +19,11 @@ use super::{
     store::{Kind, Records, now_secs},
     upstream::token_request,
 };
-use crate::{pkce, scope::ScopeSet, secret};
+use crate::{
+    oauth_request::{self, FormParams},
+    scope::ScopeSet,
+    secret,
+};
 
 /// Lifetime of a façade refresh-token handle.
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -46,6 +49,14 @@ fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
         status: StatusCode::BAD_REQUEST,
         error,
         description: description.into(),
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> TokenError {
+    TokenError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        error: "temporarily_unavailable",
+        description: e.to_string(),
     }
 }
 
@@ -91,18 +102,8 @@ async fn handle(
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Result<serde_json::Value, TokenError> {
-    for (i, (k, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(other, _)| other == k) {
-            return Err(bad("invalid_request", format!("parameter {k} is repeated")));
-        }
-    }
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let params = FormParams::new(pairs).map_err(|e| bad("invalid_request", e))?;
+    let get = |k: &str| params.get(k);
     let client = authenticate(facade, headers, get("client_id"), get("client_secret")).await?;
     let records = Records(facade.store.as_ref());
     match get("grant_type") {
@@ -111,11 +112,7 @@ async fn handle(
             let issued = records
                 .take::<IssuedCode>(Kind::Code, code)
                 .await
-                .map_err(|e| TokenError {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    error: "temporarily_unavailable",
-                    description: e.to_string(),
-                })?
+                .map_err(unavailable)?
                 .ok_or_else(|| {
                     bad(
                         "invalid_grant",
@@ -123,26 +120,14 @@ async fn handle(
                     )
                 })?;
             let request = &issued.request;
-            if request.client_id != client.client_id {
-                return Err(bad(
-                    "invalid_grant",
-                    "the code was issued to another client",
-                ));
-            }
-            if get("redirect_uri") != Some(request.redirect_uri.as_str()) {
-                return Err(bad(
-                    "invalid_grant",
-                    "redirect_uri does not match the authorization request",
-                ));
-            }
-            let verifier = get("code_verifier")
-                .ok_or_else(|| bad("invalid_grant", "code_verifier is required (PKCE)"))?;
-            if !pkce::verify_s256(verifier, &request.code_challenge) {
-                return Err(bad(
-                    "invalid_grant",
-                    "code_verifier does not match the code_challenge",
-                ));
-            }
+            oauth_request::redemption(
+                &params,
+                &client.client_id,
+                &request.client_id,
+                &request.redirect_uri,
+                &request.code_challenge,
+            )
+            .map_err(|(e, d)| bad(e, d))?;
             if get("resource").is_some_and(|r| !facade.config.resource.matches(r)) {
                 return Err(bad("invalid_target", "resource is not this MCP server"));
             }
@@ -173,11 +158,7 @@ async fn handle(
             let grant = records
                 .take::<RefreshGrant>(Kind::Refresh, presented)
                 .await
-                .map_err(|e| TokenError {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    error: "temporarily_unavailable",
-                    description: e.to_string(),
-                })?
+                .map_err(unavailable)?
                 .ok_or_else(|| {
                     bad(
                         "invalid_grant",
@@ -258,11 +239,7 @@ async fn respond(
                 now_secs() + REFRESH_TTL.as_secs(),
             )
             .await
-            .map_err(|e| TokenError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                error: "temporarily_unavailable",
-                description: e.to_string(),
-            })?;
+            .map_err(unavailable)?;
         body["refresh_token"] = handle.into();
     }
     Ok(body)
@@ -275,36 +252,18 @@ async fn authenticate(
     body_id: Option<&str>,
     body_secret: Option<&str>,
 ) -> Result<Client, TokenError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .map(|encoded| -> Result<(String, String), TokenError> {
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| unauthorized())?;
-            let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
-            let unescape = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Ok((unescape(id), unescape(secret)))
-        })
-        .transpose()?;
-    let (client_id, secret, method) = match (basic, body_secret) {
+    let (client_id, secret, method) = match (oauth_request::basic_credentials(headers), body_secret)
+    {
         (Some(_), Some(_)) => {
             return Err(bad(
                 "invalid_request",
                 "use one client authentication method",
             ));
         }
-        (Some((id, secret)), None) => (id, Some(secret), AuthMethod::ClientSecretBasic),
+        (Some(basic), None) => {
+            let (id, secret) = basic.map_err(|()| unauthorized())?;
+            (id, Some(secret), AuthMethod::ClientSecretBasic)
+        }
         (None, Some(secret)) => (
             body_id.unwrap_or_default().to_owned(),
             Some(secret.to_owned()),

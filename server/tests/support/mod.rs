@@ -1,1 +1,44 @@
+//! Helpers shared by the server's integration tests.
+
+#![allow(dead_code)]
+
 pub mod jwks;
+
+use std::collections::HashMap;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+/// A client that shows redirects instead of following them (tests read the wire).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    let verifier = format!("v{}", "k".repeat(60));
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    (verifier, URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+/// The query parameters of a URL.
+pub fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The value of a hidden form field in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
