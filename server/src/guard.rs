@@ -105,27 +105,42 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
+/// The two fields of a JSON-RPC message the guard needs, borrowed, without building a tree.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<PeekParams<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct PeekParams<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// For a `tools/call` whose tool needs scopes the token lacks: the tool and all its scopes.
 fn missing_tool_scopes(
     body: &Bytes,
     granted: &ScopeSet,
     policy: &crate::access_token::TokenPolicy,
 ) -> Option<(String, ScopeSet)> {
-    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
-    // JSON-RPC batches are gone from MCP since 2025-06-18, but a batch must not slip past.
-    let calls: Vec<&serde_json::Value> = match &message {
-        serde_json::Value::Array(items) => items.iter().collect(),
-        single => vec![single],
-    };
-    calls.into_iter().find_map(|m| {
-        if m.get("method")?.as_str()? != "tools/call" {
+    let check = |m: &Peek<'_>| {
+        if m.method.as_deref()? != "tools/call" {
             return None;
         }
-        let tool = m.get("params")?.get("name")?.as_str()?;
+        let tool = m.params.as_ref()?.name.as_deref()?;
         let needed = tools::required_scopes(tool)?;
         let lacking = needed.iter().any(|s| !granted.grants(s, &policy.resource));
         lacking.then(|| (tool.to_owned(), needed))
-    })
+    };
+    // JSON-RPC batches are gone from MCP since 2025-06-18, but a batch must not slip past.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let batch: Vec<Peek<'_>> = serde_json::from_slice(body).ok()?;
+        return batch.iter().find_map(check);
+    }
+    check(&serde_json::from_slice::<Peek<'_>>(body).ok()?)
 }
 
 #[cfg(test)]

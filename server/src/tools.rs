@@ -35,7 +35,8 @@ pub fn required_scopes(tool: &str) -> Option<ScopeSet> {
 /// Notes shared by every session of the server.
 pub type Notes = Arc<Mutex<Vec<String>>>;
 
-/// The MCP server: one per session (or per request, on the stateless 2026-07-28 transport).
+/// The MCP server: cloned per session (or per request, on the stateless 2026-07-28 transport);
+/// clones share the notes.
 #[derive(Clone)]
 pub struct McpTools {
     notes: Notes,
