@@ -118,6 +118,10 @@ pub struct ServeArgs {
     /// The env file `cargo xtask deploy` wrote; when it exists the server runs in Cognito mode
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Cognito mode: the address to listen on, e.g. 0.0.0.0:8080 behind a TLS proxy [default:
+    /// 127.0.0.1 and --port]; local mode listens on loopback only
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
     /// A browser origin allowed to call the MCP endpoint, besides the server's own (repeatable)
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,

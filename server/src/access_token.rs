@@ -96,6 +96,9 @@ pub enum TokenError {
     /// Issued for another resource.
     #[error("the token was not issued for this resource")]
     WrongAudience,
+    /// Introspection says the token is not active (revoked, expired, or unknown).
+    #[error("the token is not active")]
+    Inactive,
 }
 
 // `sub` and `exp` are optional here only so that jsonwebtoken's required-claims check (which
@@ -135,11 +138,12 @@ impl OneOrMany {
 }
 
 /// Verifies tokens against a policy and the AS's keys, remembering tokens already verified
-/// until they expire.
+/// until they expire; opaque tokens go to introspection when it is configured.
 pub struct TokenVerifier {
     policy: TokenPolicy,
     jwks: JwksCache,
     verified: VerifiedCache,
+    introspector: Option<crate::introspection::Introspector>,
 }
 
 impl TokenVerifier {
@@ -149,7 +153,14 @@ impl TokenVerifier {
             policy,
             jwks,
             verified: VerifiedCache::new(cache_capacity),
+            introspector: None,
         }
+    }
+
+    /// Sends tokens that are not JWTs to RFC 7662 introspection.
+    pub fn with_introspection(mut self, introspector: crate::introspection::Introspector) -> Self {
+        self.introspector = Some(introspector);
+        self
     }
 
     /// The policy.
@@ -163,6 +174,12 @@ impl TokenVerifier {
         let fingerprint = fingerprint(token);
         if let Some(principal) = self.verified.get(&fingerprint, now) {
             return Ok(principal);
+        }
+        if let Some(introspector) = &self.introspector
+            && !looks_like_jws(token)
+        {
+            // Introspection keeps its own, shorter cache: a revocation must show within it.
+            return introspector.introspect(token, &self.policy, now).await;
         }
         let principal = self.verify_uncached(token).await?;
         self.verified.insert(fingerprint, principal.clone(), now);
@@ -236,6 +253,11 @@ impl TokenVerifier {
                 .ok_or_else(|| TokenError::MissingClaim("exp".into()))?,
         })
     }
+}
+
+/// Whether a token has the three dot-separated parts of a JWS compact serialization.
+fn looks_like_jws(token: &str) -> bool {
+    token.split('.').count() == 3
 }
 
 /// The `alg` a token's header declares, read without trusting anything else in it.

@@ -28,6 +28,8 @@ use crate::{
 
 /// Largest request body anywhere on the server.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest total of request header names and values.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// What the application serves.
 pub struct AppParts {
@@ -90,11 +92,29 @@ pub fn router(parts: AppParts) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(parts.extra)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limit_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// 431 for requests whose headers together exceed [`MAX_HEADER_BYTES`].
+async fn limit_headers(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers too large",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn protected_resource_metadata(

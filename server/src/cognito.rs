@@ -132,6 +132,8 @@ pub struct CognitoOptions {
     pub allowed_origins: Vec<String>,
     /// The façade's CSRF key; replicas behind one name must share it.
     pub csrf_key: Option<Vec<u8>>,
+    /// RFC 7662 introspection for opaque tokens (Cognito itself issues JWTs).
+    pub introspection: Option<crate::introspection::IntrospectionConfig>,
     /// AWS configuration to use instead of the standard chain (region and endpoint from the
     /// env file apply only to the standard chain).
     pub aws: Option<aws_config::SdkConfig>,
@@ -181,6 +183,7 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
         extra: axum::Router::new(),
         allow_http_loopback_cimd: false,
         csrf_key,
+        introspection: options.introspection,
     })
     .await
 }

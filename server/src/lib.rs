@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod facade;
 pub mod guard;
 pub mod html;
+pub mod introspection;
 pub mod jwks;
 pub mod local;
 pub mod oauth_request;

@@ -123,6 +123,7 @@ impl LocalServer {
             extra: axum::Router::new().nest(dev_as::MOUNT, dev.router()),
             allow_http_loopback_cimd: true,
             csrf_key: random_token(32).into_bytes(),
+            introspection: None,
         })
         .await?;
         Ok(Self {

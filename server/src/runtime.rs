@@ -49,6 +49,8 @@ pub struct Assembly {
     pub allow_http_loopback_cimd: bool,
     /// The façade's CSRF key.
     pub csrf_key: Vec<u8>,
+    /// RFC 7662 introspection for opaque tokens, when the upstream issues them.
+    pub introspection: Option<crate::introspection::IntrospectionConfig>,
 }
 
 /// Why the server could not start.

@@ -396,6 +396,13 @@ async fn refusals_at_the_mcp_endpoint() {
         .await
         .unwrap();
     assert_eq!(basic.status(), 400);
+    let huge = http
+        .get(format!("http://{}/healthz", server.addr))
+        .header("x-padding", "p".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 431, "headers over 32 KiB");
     let in_query = post(None, format!("{}?access_token=abc", server.resource))
         .await
         .unwrap();

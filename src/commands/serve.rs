@@ -9,6 +9,7 @@ use std::{
 use anyhow::Context;
 use mcp_auth_server::{
     cognito::{self, CognitoOptions, Deployment},
+    introspection::IntrospectionConfig,
     local::{LocalOptions, LocalServer},
 };
 
@@ -112,11 +113,13 @@ async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
     let server = cognito::start(
         deployment,
         CognitoOptions {
-            listen: args
-                .port
-                .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p)),
+            listen: args.listen.or_else(|| {
+                args.port
+                    .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p))
+            }),
             allowed_origins: args.allowed_origins.clone(),
             csrf_key,
+            introspection: introspection_from_env()?,
             aws: None,
         },
     )
@@ -131,6 +134,29 @@ async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
     eprintln!("  Authorization server (façade): {}", server.issuer);
     wait_for_ctrl_c().await?;
     server.shutdown().await.context("stopping the server")
+}
+
+/// `MCP_INTROSPECTION_URL`, `_CLIENT_ID` and `_CLIENT_SECRET`: all three, or none.
+fn introspection_from_env() -> anyhow::Result<Option<IntrospectionConfig>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        var("MCP_INTROSPECTION_URL"),
+        var("MCP_INTROSPECTION_CLIENT_ID"),
+        var("MCP_INTROSPECTION_CLIENT_SECRET"),
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(url), Some(client_id), Some(client_secret)) => Ok(Some(IntrospectionConfig {
+            endpoint: url.parse().context("MCP_INTROSPECTION_URL is not a URL")?,
+            client_id,
+            client_secret,
+            max_cache: std::time::Duration::from_secs(60),
+            cache_capacity: 10_000,
+        })),
+        _ => anyhow::bail!(
+            "set all of MCP_INTROSPECTION_URL, MCP_INTROSPECTION_CLIENT_ID and \
+             MCP_INTROSPECTION_CLIENT_SECRET, or none"
+        ),
+    }
 }
 
 async fn wait_for_ctrl_c() -> anyhow::Result<()> {
