@@ -31,6 +31,8 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Run the bundled MCP server: against the deployed stack, or offline with a development AS
     Serve(ServeArgs),
+    /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
+    Conformance(ConformanceArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
     Bench(BenchArgs),
 }
@@ -128,6 +130,54 @@ pub struct ServeArgs {
     /// Skip the development login form and approve every sign-in (for automated tests only)
     #[arg(long)]
     pub auto_approve: bool,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A table for people.
+    Table,
+    /// JSON (schema version 1).
+    Json,
+    /// Markdown.
+    Markdown,
+    /// JUnit XML.
+    Junit,
+}
+
+/// The weakest level whose failures fail the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// MUST failures only.
+    Must,
+    /// MUST and SHOULD failures.
+    Should,
+}
+
+/// Options of `conformance`.
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// The MCP endpoint to check, e.g. https://mcp.example.com/mcp [default: start the bundled
+    /// server in local mode and check it]
+    pub url: Option<url::Url>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Also write report.json, report.md and report.junit.xml into this folder
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Fail (exit 1) on failures at this level or stronger
+    #[arg(long, value_enum, default_value_t = FailOn::Must)]
+    pub fail_on: FailOn,
+    /// Run only these checks (ids or prefixes such as prm), repeatable
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Leave out these checks (ids or prefixes), repeatable
+    #[arg(long, value_name = "ID")]
+    pub skip: Vec<String>,
+    /// The MCP revision to judge against
+    #[arg(long, value_name = "REVISION", default_value = "2026-07-28", value_parser = ["2025-11-25", "2026-07-28"])]
+    pub spec: String,
 }
 
 /// Options of `bench`.

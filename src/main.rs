@@ -20,6 +20,16 @@ const INTERRUPTED: u8 = 130;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Conformance(args) = cli.command {
+        // Its own exit codes: 0 conforming, 1 a failure at the chosen level, 2 could not run.
+        return match commands::conformance::run(args).await {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
         // The server handles Ctrl-C itself, to shut down gracefully.
         return report(run(cli.command).await);
@@ -52,6 +62,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Outputs(args) => commands::outputs::run(args).await,
         Command::Serve(args) => commands::serve::run(args, &root).await,
         Command::Bench(args) => commands::bench::run(args).await,
+        Command::Conformance(_) => unreachable!("handled in main"),
     }
 }
 
@@ -61,7 +72,9 @@ fn interrupted_hint(command: &Command) -> String {
         Command::Deploy(a) => &a.aws,
         Command::Cleanup(a) => &a.aws,
         Command::Outputs(a) => &a.aws,
-        Command::Serve(_) | Command::Bench(_) => unreachable!("not an AWS command"),
+        Command::Serve(_) | Command::Bench(_) | Command::Conformance(_) => {
+            unreachable!("not an AWS command")
+        }
     };
     let mut resume = format!("cargo xtask outputs --wait --stack-name {}", aws.stack_name);
     if let Some(region) = &aws.region {

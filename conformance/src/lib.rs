@@ -1,6 +1,14 @@
 //! An independent conformance tester for the MCP Authorization specification.
 //!
 //! It shares no code with the bundled server, so that a bug in one cannot hide in the other.
-//! Only the header parser exists so far; the checks come with their own issue.
+//! A run observes the server the way a client discovers it (`observe`, over `probe`), then judges
+//! each check of the `catalogue` as a pure function of those observations (`checks`), and
+//! reports (`report`).
 
+pub mod catalogue;
+pub mod checks;
+pub mod observe;
+pub mod probe;
+pub mod report;
+pub mod run;
 pub mod www_authenticate;

@@ -1,0 +1,319 @@
+//! The checks, as data: what each one judges, how strongly the spec asks for it, where it says
+//! so, and for which revisions.
+
+use serde::Serialize;
+
+/// How strongly the spec asks (RFC 2119 words, taken from the spec text the check cites).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Level {
+    /// MUST / MUST NOT / REQUIRED.
+    #[serde(rename = "MUST")]
+    Must,
+    /// SHOULD / RECOMMENDED.
+    #[serde(rename = "SHOULD")]
+    Should,
+    /// MAY / OPTIONAL.
+    #[serde(rename = "MAY")]
+    May,
+}
+
+impl Level {
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        }
+    }
+}
+
+/// A revision of the MCP specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Revision {
+    /// 2025-11-25.
+    #[serde(rename = "2025-11-25")]
+    R2025_11_25,
+    /// 2026-07-28, the current one.
+    #[serde(rename = "2026-07-28")]
+    R2026_07_28,
+}
+
+impl Revision {
+    /// The revision's date.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revision::R2025_11_25 => "2025-11-25",
+            Revision::R2026_07_28 => "2026-07-28",
+        }
+    }
+
+    /// Parses a date.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "2025-11-25" => Some(Revision::R2025_11_25),
+            "2026-07-28" => Some(Revision::R2026_07_28),
+            _ => None,
+        }
+    }
+}
+
+/// Both revisions.
+pub const BOTH: &[Revision] = &[Revision::R2025_11_25, Revision::R2026_07_28];
+
+/// Where the rule is written.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Citation {
+    /// The document and anchor.
+    pub url: &'static str,
+    /// A short name for it.
+    pub section: &'static str,
+}
+
+/// One check.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CheckDef {
+    /// Stable id, `<area>.<rule>`.
+    pub id: &'static str,
+    /// What a pass means.
+    pub title: &'static str,
+    /// How strongly the spec asks.
+    pub level: Level,
+    /// Where.
+    pub citation: Citation,
+    /// Revisions it applies to.
+    pub revisions: &'static [Revision],
+    /// Checks whose failure makes this one unanswerable (it is skipped).
+    pub depends_on: &'static [&'static str],
+    /// How the level was read, where the spec is indirect or silent.
+    pub note: Option<&'static str>,
+}
+
+/// Every check, in the order a client discovers things.
+pub const CATALOGUE: &[CheckDef] = &[
+    CheckDef {
+        id: "challenge.status-401",
+        title: "An MCP request without a token is answered 401",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-5.3",
+            section: "OAuth 2.1 §5.3; MCP Authorization, Error Handling",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: None,
+    },
+    CheckDef {
+        id: "challenge.bearer",
+        title: "The 401 carries a parseable WWW-Authenticate with a Bearer challenge",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2",
+            section: "RFC 9110 §15.5.2, §11.6.1; RFC 6750 §3",
+        },
+        revisions: BOTH,
+        depends_on: &["challenge.status-401"],
+        note: None,
+    },
+    CheckDef {
+        id: "challenge.resource-metadata",
+        title: "If the Bearer challenge names resource_metadata, it is an absolute URL",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc9728#section-5.1",
+            section: "MCP Authorization, Protected Resource Metadata Discovery Requirements; RFC 9728 §5.1",
+        },
+        revisions: BOTH,
+        depends_on: &["challenge.bearer"],
+        note: Some(
+            "Sending it is optional: the spec requires one of two mechanisms (this parameter, or the well-known URIs), which prm.discoverable judges; absent, this check is skipped. Sent, RFC 9728 §5.1 makes it the metadata URL clients use, so it must be an absolute URL.",
+        ),
+    },
+    CheckDef {
+        id: "challenge.scope",
+        title: "The Bearer challenge says which scope to ask for",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#protected-resource-metadata-discovery-requirements",
+            section: "MCP Authorization, Protected Resource Metadata Discovery Requirements (RFC 6750 §3)",
+        },
+        revisions: BOTH,
+        depends_on: &["challenge.bearer"],
+        note: None,
+    },
+    CheckDef {
+        id: "prm.discoverable",
+        title: "Protected Resource Metadata is found from the challenge or at a well-known URI",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#protected-resource-metadata-discovery-requirements",
+            section: "MCP Authorization, Protected Resource Metadata Discovery Requirements",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: None,
+    },
+    CheckDef {
+        id: "prm.json-object",
+        title: "The metadata is a JSON object served as application/json",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc9728#section-3.2",
+            section: "RFC 9728 §3.2",
+        },
+        revisions: BOTH,
+        depends_on: &["prm.discoverable"],
+        note: None,
+    },
+    CheckDef {
+        id: "prm.resource-matches",
+        title: "The metadata's resource is the MCP server's canonical URI",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc9728#section-3.3",
+            section: "RFC 9728 §3.3; MCP Authorization, Canonical Server URI",
+        },
+        revisions: BOTH,
+        depends_on: &["prm.json-object"],
+        note: Some(
+            "Compared as the spec allows: scheme and host case-insensitively, nothing else normalised.",
+        ),
+    },
+    CheckDef {
+        id: "prm.authorization-servers",
+        title: "The metadata names at least one authorization server",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-server-location",
+            section: "MCP Authorization, Authorization Server Location",
+        },
+        revisions: BOTH,
+        depends_on: &["prm.json-object"],
+        note: None,
+    },
+    CheckDef {
+        id: "prm.bearer-methods",
+        title: "If bearer_methods_supported is given, it includes header",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-requirements",
+            section: "MCP Authorization, Token Requirements; RFC 9728 §2",
+        },
+        revisions: BOTH,
+        depends_on: &["prm.json-object"],
+        note: Some(
+            "RFC 9728 makes the field optional; MCP clients MUST send tokens in the Authorization header, so a document without header contradicts the spec.",
+        ),
+    },
+    CheckDef {
+        id: "as.metadata-discoverable",
+        title: "The authorization server's metadata is found by RFC 8414 or OIDC discovery",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-server-metadata-discovery",
+            section: "MCP Authorization, Authorization Server Metadata Discovery; Overview item 5",
+        },
+        revisions: BOTH,
+        depends_on: &["prm.authorization-servers"],
+        note: None,
+    },
+    CheckDef {
+        id: "as.issuer-matches",
+        title: "The metadata's issuer is the authorization server the PRM names",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc8414#section-3.3",
+            section: "RFC 8414 §3.3",
+        },
+        revisions: BOTH,
+        depends_on: &["as.metadata-discoverable"],
+        note: None,
+    },
+    CheckDef {
+        id: "as.endpoints",
+        title: "The metadata gives authorization_endpoint and token_endpoint",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc8414#section-2",
+            section: "RFC 8414 §2",
+        },
+        revisions: BOTH,
+        depends_on: &["as.metadata-discoverable"],
+        note: None,
+    },
+    CheckDef {
+        id: "as.https",
+        title: "Authorization server endpoints use HTTPS (loopback excepted)",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security",
+            section: "MCP Authorization, Communication Security",
+        },
+        revisions: BOTH,
+        depends_on: &["as.metadata-discoverable"],
+        note: Some(
+            "Loopback addresses are accepted over http, for servers under test on a developer's machine.",
+        ),
+    },
+    CheckDef {
+        id: "as.pkce-s256",
+        title: "code_challenge_methods_supported contains S256",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-code-protection",
+            section: "MCP Authorization, Authorization Code Protection",
+        },
+        revisions: BOTH,
+        depends_on: &["as.metadata-discoverable"],
+        note: Some(
+            "Clients MUST refuse to proceed without it, so its absence stops every compliant client.",
+        ),
+    },
+    CheckDef {
+        id: "as.iss-parameter",
+        title: "authorization_response_iss_parameter_supported is advertised (RFC 9207)",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#authorization-response-validation",
+            section: "MCP Authorization (2026-07-28), Authorization Response Validation",
+        },
+        revisions: &[Revision::R2026_07_28],
+        depends_on: &["as.metadata-discoverable"],
+        note: Some(
+            "The spec says authorization servers SHOULD send iss; those that do MUST advertise it. Only the advertisement is judged here.",
+        ),
+    },
+];
+
+/// A check by id.
+pub fn check(id: &str) -> Option<&'static CheckDef> {
+    CATALOGUE.iter().find(|c| c.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_dependencies_come_first() {
+        for (i, c) in CATALOGUE.iter().enumerate() {
+            assert!(
+                CATALOGUE[..i].iter().all(|o| o.id != c.id),
+                "duplicate {}",
+                c.id
+            );
+            for d in c.depends_on {
+                assert!(
+                    CATALOGUE[..i].iter().any(|o| o.id == *d),
+                    "{} depends on {d}, which must come first",
+                    c.id
+                );
+            }
+            assert!(
+                c.id.contains('.') && c.id == c.id.to_ascii_lowercase(),
+                "{}",
+                c.id
+            );
+        }
+    }
+}

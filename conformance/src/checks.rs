@@ -1,0 +1,368 @@
+//! The judgement of each check, as a pure function of what was observed.
+
+use serde::Serialize;
+use url::Url;
+
+use crate::{observe::Observations, probe::Exchange};
+
+/// A check's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The rule holds.
+    Pass,
+    /// The rule is broken.
+    Fail,
+    /// Something is off without breaking the rule.
+    Warn,
+    /// Not judged (a dependency failed, the feature is absent, or it needs what was not given).
+    Skip,
+}
+
+/// An outcome, why, and the exchanges that show it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The evidence.
+    pub evidence: Vec<Exchange>,
+}
+
+fn pass(reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
+    Finding {
+        outcome: Outcome::Pass,
+        reason: reason.into(),
+        evidence,
+    }
+}
+
+fn fail(reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
+    Finding {
+        outcome: Outcome::Fail,
+        reason: reason.into(),
+        evidence,
+    }
+}
+
+fn skip(reason: impl Into<String>) -> Finding {
+    Finding {
+        outcome: Outcome::Skip,
+        reason: reason.into(),
+        evidence: Vec::new(),
+    }
+}
+
+/// Judges the check `id`.
+pub fn evaluate(id: &str, o: &Observations) -> Finding {
+    let unauth = || vec![o.unauthenticated.clone()];
+    let prm_evidence = || {
+        o.prm
+            .as_ref()
+            .map(|(f, _)| vec![o.prm_attempts[f.exchange].clone()])
+            .unwrap_or_default()
+    };
+    let as_evidence = || {
+        o.as_metadata
+            .as_ref()
+            .map(|f| vec![o.as_attempts[f.exchange].clone()])
+            .unwrap_or_default()
+    };
+    let prm_json = || o.prm.as_ref().and_then(|(f, _)| f.json.as_ref());
+    let as_json = || o.as_metadata.as_ref().and_then(|f| f.json.as_ref());
+    match id {
+        "challenge.status-401" => match o.unauthenticated.status {
+            Some(401) => pass("answered 401", unauth()),
+            Some(s) => fail(
+                format!("answered {s} to an MCP request without a token"),
+                unauth(),
+            ),
+            None => fail("no answer", unauth()),
+        },
+        "challenge.bearer" => match &o.challenges {
+            Err(e) => fail(
+                format!("the WWW-Authenticate header is unusable: {e}"),
+                unauth(),
+            ),
+            Ok(_) if o.bearer().is_none() => fail(
+                "no Bearer challenge among the WWW-Authenticate challenges",
+                unauth(),
+            ),
+            Ok(_) => pass("a Bearer challenge", unauth()),
+        },
+        "challenge.resource-metadata" => {
+            match o.bearer().and_then(|c| c.param("resource_metadata")) {
+                None => skip(
+                    "not sent; the well-known URIs are the other allowed mechanism (see prm.discoverable)",
+                ),
+                Some(v) => match Url::parse(v) {
+                    Ok(u) if matches!(u.scheme(), "https" | "http") => {
+                        pass("an absolute URL", unauth())
+                    }
+                    _ => fail(
+                        format!("resource_metadata {v:?} is not an absolute http(s) URL"),
+                        unauth(),
+                    ),
+                },
+            }
+        }
+        "challenge.scope" => match o.bearer().and_then(|c| c.param("scope")) {
+            Some(s) if !s.trim().is_empty() => pass(format!("scope=\"{s}\""), unauth()),
+            _ => fail("the challenge has no scope parameter", unauth()),
+        },
+        "prm.discoverable" => match &o.prm {
+            Some((_, via)) => pass(format!("found through {}", via.describe()), prm_evidence()),
+            None => {
+                let tried: Vec<String> = o
+                    .prm_attempts
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} ({})",
+                            e.url,
+                            e.status
+                                .map(|s| s.to_string())
+                                .or(e.error.clone())
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                let how = if o
+                    .bearer()
+                    .and_then(|c| c.param("resource_metadata"))
+                    .is_some()
+                {
+                    "the challenge's resource_metadata, which clients must use when present, did not answer 200"
+                } else {
+                    "neither well-known URI answered 200"
+                };
+                fail(
+                    format!("{how}: tried {}", tried.join(", ")),
+                    o.prm_attempts.clone(),
+                )
+            }
+        },
+        "prm.json-object" => {
+            let (found, _) = o.prm.as_ref().expect("depends on prm.discoverable");
+            let exchange = &o.prm_attempts[found.exchange];
+            let json_type = exchange.content_type.as_deref().is_some_and(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
+            match (&found.json, json_type) {
+                (Some(_), true) => pass("a JSON object, application/json", prm_evidence()),
+                (Some(_), false) => fail(
+                    format!(
+                        "a JSON object, but served as {:?}",
+                        exchange
+                            .content_type
+                            .as_deref()
+                            .unwrap_or("no content type")
+                    ),
+                    prm_evidence(),
+                ),
+                (None, _) => fail("the body is not a JSON object", prm_evidence()),
+            }
+        }
+        "prm.resource-matches" => match prm_json()
+            .and_then(|j| j.get("resource"))
+            .and_then(|r| r.as_str())
+        {
+            None => fail("no resource member", prm_evidence()),
+            Some(r) if same_resource(r, &o.target) => {
+                pass("resource is the MCP server's URI", prm_evidence())
+            }
+            Some(r) => fail(
+                format!("resource is {r:?}, not the MCP server's URI (the target)"),
+                prm_evidence(),
+            ),
+        },
+        "prm.authorization-servers" => {
+            let servers = prm_json()
+                .and_then(|j| j.get("authorization_servers"))
+                .and_then(|a| a.as_array());
+            match servers {
+                Some(a)
+                    if !a.is_empty()
+                        && a.iter()
+                            .all(|s| s.as_str().and_then(|s| Url::parse(s).ok()).is_some()) =>
+                {
+                    pass(
+                        format!("{} authorization server(s)", a.len()),
+                        prm_evidence(),
+                    )
+                }
+                Some(a) if !a.is_empty() => fail(
+                    "authorization_servers holds something that is not an issuer URL",
+                    prm_evidence(),
+                ),
+                _ => fail("authorization_servers is missing or empty", prm_evidence()),
+            }
+        }
+        "prm.bearer-methods" => match prm_json().and_then(|j| j.get("bearer_methods_supported")) {
+            None => pass("not given", prm_evidence()),
+            Some(v)
+                if v.as_array()
+                    .is_some_and(|a| a.iter().any(|m| m == "header")) =>
+            {
+                pass("includes header", prm_evidence())
+            }
+            Some(v) => fail(
+                format!("bearer_methods_supported is {v}, without header"),
+                prm_evidence(),
+            ),
+        },
+        "as.metadata-discoverable" => match &o.as_metadata {
+            Some(f) => pass(
+                format!("found at {}", o.as_attempts[f.exchange].url),
+                as_evidence(),
+            ),
+            None => fail(
+                format!(
+                    "no RFC 8414 or OIDC metadata for the PRM's issuer; tried {}",
+                    o.as_attempts
+                        .iter()
+                        .map(|e| e.url.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                o.as_attempts.clone(),
+            ),
+        },
+        "as.issuer-matches" => {
+            let issuer = as_json()
+                .and_then(|j| j.get("issuer"))
+                .and_then(|i| i.as_str());
+            match (issuer, o.issuer.as_deref()) {
+                (Some(i), Some(asked)) if i == asked => {
+                    pass("issuer matches exactly", as_evidence())
+                }
+                (Some(i), Some(_)) => fail(
+                    format!("issuer is {i:?}, not the issuer the PRM names"),
+                    as_evidence(),
+                ),
+                _ => fail("no issuer member", as_evidence()),
+            }
+        }
+        "as.endpoints" => {
+            let has = |k: &str| {
+                as_json()
+                    .and_then(|j| j.get(k))
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| Url::parse(s).ok())
+                    .is_some()
+            };
+            match (has("authorization_endpoint"), has("token_endpoint")) {
+                (true, true) => pass("both endpoints are URLs", as_evidence()),
+                (a, t) => fail(
+                    format!(
+                        "missing or not a URL: {}",
+                        [
+                            (!a).then_some("authorization_endpoint"),
+                            (!t).then_some("token_endpoint")
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                    ),
+                    as_evidence(),
+                ),
+            }
+        }
+        "as.https" => {
+            let insecure: Vec<String> = [
+                "issuer",
+                "authorization_endpoint",
+                "token_endpoint",
+                "registration_endpoint",
+                "jwks_uri",
+            ]
+            .iter()
+            .filter_map(|k| Some((*k, as_json()?.get(*k)?.as_str()?)))
+            .filter(|(_, v)| Url::parse(v).is_ok_and(|u| u.scheme() != "https" && !is_loopback(&u)))
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+            if insecure.is_empty() {
+                pass("https, or loopback", as_evidence())
+            } else {
+                fail(format!("not https: {}", insecure.join(", ")), as_evidence())
+            }
+        }
+        "as.pkce-s256" => match as_json().and_then(|j| j.get("code_challenge_methods_supported")) {
+            Some(v) if v.as_array().is_some_and(|a| a.iter().any(|m| m == "S256")) => {
+                pass("S256 supported", as_evidence())
+            }
+            Some(v) => fail(
+                format!("code_challenge_methods_supported is {v}, without S256"),
+                as_evidence(),
+            ),
+            None => fail(
+                "code_challenge_methods_supported is absent: clients must refuse to proceed",
+                as_evidence(),
+            ),
+        },
+        "as.iss-parameter" => {
+            match as_json().and_then(|j| j.get("authorization_response_iss_parameter_supported")) {
+                Some(serde_json::Value::Bool(true)) => pass("advertised", as_evidence()),
+                _ => fail(
+                    "authorization_response_iss_parameter_supported is not true",
+                    as_evidence(),
+                ),
+            }
+        }
+        other => skip(format!("no evaluation for {other}")),
+    }
+}
+
+/// RFC 9728 / MCP comparison: scheme and host case-insensitive, default ports equal, an empty
+/// path equal to "/" (RFC 3986 section 6.2.3), everything else exact.
+pub fn same_resource(resource: &str, target: &Url) -> bool {
+    let Ok(r) = Url::parse(resource) else {
+        return false;
+    };
+    // `Url` lower-cases scheme and host and turns an empty http(s) path into "/".
+    let key = |u: &Url| {
+        (
+            u.scheme().to_owned(),
+            u.host_str().map(str::to_owned),
+            u.port_or_known_default(),
+            u.path().to_owned(),
+            u.query().map(str::to_owned),
+        )
+    };
+    r.fragment().is_none() && key(&r) == key(target)
+}
+
+fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_comparison() {
+        let t = Url::parse("https://mcp.example.com/mcp").unwrap();
+        assert!(same_resource("https://mcp.example.com/mcp", &t));
+        assert!(same_resource("HTTPS://MCP.EXAMPLE.COM/mcp", &t));
+        assert!(same_resource("https://mcp.example.com:443/mcp", &t));
+        assert!(!same_resource("https://mcp.example.com/mcp/", &t));
+        assert!(!same_resource("https://mcp.example.com/MCP", &t));
+        assert!(!same_resource("https://other.example.com/mcp", &t));
+        assert!(!same_resource("https://mcp.example.com/mcp#x", &t));
+        let root = Url::parse("https://mcp.example.com").unwrap();
+        assert!(same_resource("https://mcp.example.com/", &root));
+        assert!(same_resource("https://mcp.example.com", &root));
+    }
+}

@@ -1,0 +1,261 @@
+//! What a client finds when it discovers the server's authorization, in the spec's order,
+//! recorded for the checks to judge.
+
+use url::Url;
+
+use crate::{
+    probe::{Exchange, Probe},
+    www_authenticate::{self, Challenge},
+};
+
+/// How the Protected Resource Metadata was located.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The challenge's `resource_metadata`.
+    Challenge,
+    /// The well-known URI with the MCP endpoint's path inserted.
+    PathInserted,
+    /// The well-known URI at the root.
+    Root,
+}
+
+impl Via {
+    /// For messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Via::Challenge => "the challenge's resource_metadata",
+            Via::PathInserted => "the path-inserted well-known URI",
+            Via::Root => "the root well-known URI",
+        }
+    }
+}
+
+/// A document that answered 200.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Index of its exchange in the attempts.
+    pub exchange: usize,
+    /// The URL it was fetched from.
+    pub url: Url,
+    /// Its body as a JSON object, if it is one.
+    pub json: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Everything observed.
+#[derive(Debug, Clone)]
+pub struct Observations {
+    /// The MCP endpoint under test.
+    pub target: Url,
+    /// The request without a token.
+    pub unauthenticated: Exchange,
+    /// Its challenges, or why they could not be read.
+    pub challenges: Result<Vec<Challenge>, String>,
+    /// Requests for Protected Resource Metadata, in order.
+    pub prm_attempts: Vec<Exchange>,
+    /// The PRM document and how it was found.
+    pub prm: Option<(Found, Via)>,
+    /// The issuer the PRM names first.
+    pub issuer: Option<String>,
+    /// Requests for authorization server metadata, in order.
+    pub as_attempts: Vec<Exchange>,
+    /// The authorization server's metadata.
+    pub as_metadata: Option<Found>,
+}
+
+/// The server could not be reached at all.
+#[derive(Debug, thiserror::Error)]
+#[error("{url}: {reason}")]
+pub struct Unreachable {
+    /// The URL.
+    pub url: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Observations {
+    /// The Bearer challenge, if there is exactly the kind of header a client needs.
+    pub fn bearer(&self) -> Option<&Challenge> {
+        self.challenges
+            .as_ref()
+            .ok()?
+            .iter()
+            .find(|c| c.is_scheme("Bearer"))
+    }
+}
+
+/// Discovers as a client does: an MCP request without a token, then PRM, then AS metadata.
+pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreachable> {
+    let initialize = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")}}
+    });
+    let unauthenticated = probe.post_mcp(target, &initialize).await.exchange;
+    if let Some(reason) = &unauthenticated.error {
+        return Err(Unreachable {
+            url: target.to_string(),
+            reason: reason.clone(),
+        });
+    }
+    let challenges = if unauthenticated.www_authenticate.is_empty() {
+        Err("no WWW-Authenticate header".to_owned())
+    } else {
+        www_authenticate::parse_all(unauthenticated.www_authenticate.iter().map(String::as_str))
+            .map_err(|e| e.to_string())
+    };
+    let mut obs = Observations {
+        target: target.clone(),
+        unauthenticated,
+        challenges,
+        prm_attempts: Vec::new(),
+        prm: None,
+        issuer: None,
+        as_attempts: Vec::new(),
+        as_metadata: None,
+    };
+
+    // Clients use the challenge's URL when there is one, and the well-known URIs otherwise.
+    let advertised = obs
+        .bearer()
+        .and_then(|c| c.param("resource_metadata"))
+        .and_then(|u| Url::parse(u).ok());
+    let candidates: Vec<(Url, Via)> = match advertised {
+        Some(url) => vec![(url, Via::Challenge)],
+        None => prm_well_known(target),
+    };
+    for (url, via) in candidates {
+        let answer = probe.get(&url).await;
+        obs.prm_attempts.push(answer.exchange.clone());
+        if answer.exchange.status == Some(200) {
+            let json = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| v.as_object().cloned());
+            obs.prm = Some((
+                Found {
+                    exchange: obs.prm_attempts.len() - 1,
+                    url,
+                    json,
+                },
+                via,
+            ));
+            break;
+        }
+    }
+
+    obs.issuer = obs
+        .prm
+        .as_ref()
+        .and_then(|(f, _)| f.json.as_ref())
+        .and_then(|j| j.get("authorization_servers"))
+        .and_then(|a| a.as_array())
+        .and_then(|a| a.first())
+        .and_then(|i| i.as_str())
+        .map(str::to_owned);
+    if let Some(issuer) = obs.issuer.clone() {
+        for url in as_well_known(&issuer) {
+            let answer = probe.get(&url).await;
+            obs.as_attempts.push(answer.exchange.clone());
+            if answer.exchange.status == Some(200) {
+                let json = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned());
+                if json.is_some() {
+                    obs.as_metadata = Some(Found {
+                        exchange: obs.as_attempts.len() - 1,
+                        url,
+                        json,
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    Ok(obs)
+}
+
+/// RFC 9728 section 3.1 and the MCP order: path-inserted (when there is a path), then root.
+pub fn prm_well_known(target: &Url) -> Vec<(Url, Via)> {
+    let path = target.path().trim_end_matches('/');
+    let at = |p: &str| {
+        let mut u = target.clone();
+        u.set_path(p);
+        u.set_query(None);
+        u.set_fragment(None);
+        u
+    };
+    let mut out = Vec::new();
+    if !path.is_empty() {
+        out.push((
+            at(&format!("/.well-known/oauth-protected-resource{path}")),
+            Via::PathInserted,
+        ));
+    }
+    out.push((at("/.well-known/oauth-protected-resource"), Via::Root));
+    out
+}
+
+/// The MCP order of authorization server metadata locations for an issuer.
+pub fn as_well_known(issuer: &str) -> Vec<Url> {
+    let Ok(url) = Url::parse(issuer) else {
+        return Vec::new();
+    };
+    let path = url.path().trim_end_matches('/').to_owned();
+    let at = |p: String| {
+        let mut u = url.clone();
+        u.set_path(&p);
+        u.set_query(None);
+        u
+    };
+    if path.is_empty() {
+        vec![
+            at("/.well-known/oauth-authorization-server".into()),
+            at("/.well-known/openid-configuration".into()),
+        ]
+    } else {
+        vec![
+            at(format!("/.well-known/oauth-authorization-server{path}")),
+            at(format!("/.well-known/openid-configuration{path}")),
+            at(format!("{path}/.well-known/openid-configuration")),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_orders() {
+        let t = Url::parse("https://example.com/public/mcp").unwrap();
+        let prm: Vec<String> = prm_well_known(&t)
+            .into_iter()
+            .map(|(u, _)| u.to_string())
+            .collect();
+        assert_eq!(
+            prm,
+            [
+                "https://example.com/.well-known/oauth-protected-resource/public/mcp",
+                "https://example.com/.well-known/oauth-protected-resource"
+            ]
+        );
+        let root: Vec<String> = prm_well_known(&Url::parse("https://example.com").unwrap())
+            .into_iter()
+            .map(|(u, _)| u.to_string())
+            .collect();
+        assert_eq!(
+            root,
+            ["https://example.com/.well-known/oauth-protected-resource"]
+        );
+        let with_path: Vec<String> = as_well_known("https://auth.example.com/tenant1")
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        assert_eq!(
+            with_path,
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server/tenant1",
+                "https://auth.example.com/.well-known/openid-configuration/tenant1",
+                "https://auth.example.com/tenant1/.well-known/openid-configuration",
+            ]
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! HTTP exchanges with the server under test, recorded as evidence: the request, the status, the
+//! headers that matter, and a body excerpt with tokens and secrets redacted. URLs on the target's
+//! own origin are kept as paths, so reports do not change with the port a server runs on.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+/// Largest body excerpt kept as evidence.
+const EXCERPT: usize = 400;
+/// JSON fields whose values never appear in evidence.
+const SECRET_FIELDS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "code",
+    "password",
+];
+
+/// One request and what came back.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Exchange {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The URL; a path when on the target's origin.
+    pub url: String,
+    /// The status, if a response came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The Content-Type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Every WWW-Authenticate value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub www_authenticate: Vec<String>,
+    /// The start of the body, redacted.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// Why no response came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A response with its full body, for the caller to interpret.
+pub struct Answer {
+    /// The evidence.
+    pub exchange: Exchange,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Talks to the server under test.
+pub struct Probe {
+    http: reqwest::Client,
+    origin: String,
+}
+
+impl Probe {
+    /// A probe for a target; redirects are not followed (the wire is what is judged).
+    pub fn new(target: &Url) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .user_agent("mcp-auth-conformance")
+            .build()
+            .expect("an HTTP client with static settings");
+        Self {
+            http,
+            origin: target.origin().ascii_serialization(),
+        }
+    }
+
+    /// The URL as evidence shows it.
+    pub fn shown(&self, url: &Url) -> String {
+        let s = url.as_str();
+        match s.strip_prefix(&self.origin) {
+            Some(path) if path.starts_with('/') => path.to_owned(),
+            _ => s.to_owned(),
+        }
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &Url) -> Answer {
+        self.send(
+            "GET",
+            url,
+            self.http
+                .get(url.clone())
+                .header("Accept", "application/json"),
+        )
+        .await
+    }
+
+    /// `POST url` with a JSON body, as an MCP client sends it.
+    pub async fn post_mcp(&self, url: &Url, body: &serde_json::Value) -> Answer {
+        let request = self
+            .http
+            .post(url.clone())
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .body(body.to_string());
+        self.send("POST", url, request).await
+    }
+
+    async fn send(
+        &self,
+        method: &'static str,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Answer {
+        let mut exchange = Exchange {
+            method,
+            url: self.shown(url),
+            status: None,
+            content_type: None,
+            www_authenticate: Vec::new(),
+            body: String::new(),
+            error: None,
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                exchange.error = Some(describe(&e));
+                return Answer {
+                    exchange,
+                    body: Vec::new(),
+                };
+            }
+        };
+        exchange.status = Some(response.status().as_u16());
+        exchange.content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        exchange.www_authenticate = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        exchange.body = excerpt(&body);
+        Answer { exchange, body }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// A body as evidence: JSON with secret fields replaced, cut to a few hundred characters.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut json) => {
+            redact(&mut json);
+            json.to_string()
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    if text.chars().count() > EXCERPT {
+        format!("{}…", text.chars().take(EXCERPT).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if SECRET_FIELDS.contains(&k.as_str()) {
+                    *v = serde_json::Value::String("[redacted]".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_and_long_bodies_cut() {
+        let body = br#"{"access_token":"eyJ.x.y","nested":{"client_secret":"s"},"keep":"k"}"#;
+        let e = excerpt(body);
+        assert!(!e.contains("eyJ") && !e.contains("\"s\""), "{e}");
+        assert!(e.contains("\"keep\":\"k\""));
+        let long = "x".repeat(1000);
+        assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT + 1);
+    }
+
+    #[test]
+    fn same_origin_urls_are_shown_as_paths() {
+        let probe = Probe::new(&Url::parse("http://127.0.0.1:4567/mcp").unwrap());
+        assert_eq!(
+            probe.shown(&Url::parse("http://127.0.0.1:4567/.well-known/x").unwrap()),
+            "/.well-known/x"
+        );
+        assert_eq!(
+            probe.shown(&Url::parse("https://as.example.com/x").unwrap()),
+            "https://as.example.com/x"
+        );
+    }
+}

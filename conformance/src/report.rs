@@ -1,0 +1,221 @@
+//! Reports: a table for people, JSON for machines (schema version 1), Markdown, JUnit; and the
+//! exit code that makes a run a CI gate.
+
+use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
+
+use crate::{
+    catalogue::{Citation, Level, Revision},
+    checks::Outcome,
+    probe::Exchange,
+};
+
+/// The JSON report's schema version; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Stable id.
+    pub id: &'static str,
+    /// What a pass means.
+    pub title: &'static str,
+    /// MUST, SHOULD or MAY.
+    pub level: Level,
+    /// Where the rule is.
+    pub citation: Citation,
+    /// How the level was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Why.
+    pub reason: String,
+    /// The exchanges that show it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Exchange>,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Passed.
+    pub pass: usize,
+    /// Failed, any level.
+    pub fail: usize,
+    /// Warnings.
+    pub warn: usize,
+    /// Skipped.
+    pub skip: usize,
+    /// Failed MUSTs.
+    pub must_failures: usize,
+    /// Failed SHOULDs.
+    pub should_failures: usize,
+}
+
+/// A run's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The tool.
+    pub tool: &'static str,
+    /// The MCP endpoint checked (volatile: it carries the port).
+    pub target: String,
+    /// The revision judged against.
+    pub revision: Revision,
+    /// Results, in catalogue order.
+    pub results: Vec<CheckResult>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// A report over results.
+    pub fn new(target: String, revision: Revision, results: Vec<CheckResult>) -> Self {
+        let mut summary = Summary::default();
+        for r in &results {
+            match r.outcome {
+                Outcome::Pass => summary.pass += 1,
+                Outcome::Warn => summary.warn += 1,
+                Outcome::Skip => summary.skip += 1,
+                Outcome::Fail => {
+                    summary.fail += 1;
+                    match r.level {
+                        Level::Must => summary.must_failures += 1,
+                        Level::Should => summary.should_failures += 1,
+                        Level::May => {}
+                    }
+                }
+            }
+        }
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: "mcp-auth-conformance",
+            target,
+            revision,
+            results,
+            summary,
+        }
+    }
+
+    /// 0 when no failure at `fail_on` or stronger, 1 otherwise (2, "could not run", is the
+    /// caller's).
+    pub fn exit_code(&self, fail_on: Level) -> i32 {
+        let failing = self
+            .results
+            .iter()
+            .any(|r| r.outcome == Outcome::Fail && r.level <= fail_on);
+        i32::from(failing)
+    }
+
+    /// The terminal table.
+    pub fn table(&self) -> String {
+        let mut table = Table::new();
+        table
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(vec!["check", "level", "result", "reason"]);
+        for r in &self.results {
+            table.add_row(vec![
+                r.id,
+                r.level.as_str(),
+                outcome_word(r.outcome),
+                r.reason.as_str(),
+            ]);
+        }
+        format!("{table}\n{}", self.summary_line())
+    }
+
+    /// One line of counts and the verdict.
+    pub fn summary_line(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "{} passed, {} failed ({} MUST, {} SHOULD), {} warnings, {} skipped; judged against MCP {}",
+            s.pass,
+            s.fail,
+            s.must_failures,
+            s.should_failures,
+            s.warn,
+            s.skip,
+            self.revision.as_str()
+        )
+    }
+
+    /// The JSON report.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serializes")
+    }
+
+    /// A Markdown report.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "# MCP authorization conformance\n\nTarget: `{}`  \n{}\n\n",
+            self.target,
+            self.summary_line()
+        );
+        out.push_str("| check | level | result | reason |\n| --- | --- | --- | --- |\n");
+        for r in &self.results {
+            out.push_str(&format!(
+                "| [`{}`]({}) | {} | {} | {} |\n",
+                r.id,
+                r.citation.url,
+                r.level.as_str(),
+                outcome_word(r.outcome),
+                r.reason.replace('|', "\\|")
+            ));
+        }
+        out
+    }
+
+    /// A JUnit XML report (one test case per check).
+    pub fn junit(&self) -> String {
+        let s = &self.summary;
+        let mut out = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"mcp-auth-conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
+            self.results.len(),
+            s.fail,
+            s.skip
+        );
+        for r in &self.results {
+            out.push_str(&format!(
+                "  <testcase classname=\"{}\" name=\"{}\">",
+                xml(r.level.as_str()),
+                xml(r.id)
+            ));
+            match r.outcome {
+                Outcome::Fail => out.push_str(&format!(
+                    "<failure message=\"{}\">{}</failure>",
+                    xml(&r.reason),
+                    xml(r.citation.url)
+                )),
+                Outcome::Skip => {
+                    out.push_str(&format!("<skipped message=\"{}\"/>", xml(&r.reason)))
+                }
+                Outcome::Warn => out.push_str(&format!(
+                    "<system-out>warning: {}</system-out>",
+                    xml(&r.reason)
+                )),
+                Outcome::Pass => {}
+            }
+            out.push_str("</testcase>\n");
+        }
+        out.push_str("</testsuite>\n");
+        out
+    }
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "FAIL",
+        Outcome::Warn => "warn",
+        Outcome::Skip => "skip",
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,89 @@
+//! A conformance run: observe, then judge every applicable check in catalogue order.
+
+use url::Url;
+
+use crate::{
+    catalogue::{CATALOGUE, Revision},
+    checks::{self, Outcome},
+    observe::{Unreachable, observe},
+    probe::Probe,
+    report::{CheckResult, Report},
+};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The revision to judge against.
+    pub revision: Revision,
+    /// Only checks whose id is, or starts with, one of these (all when empty).
+    pub only: Vec<String>,
+    /// Not these (ids or prefixes).
+    pub skip: Vec<String>,
+}
+
+/// Whether `id` is one of `patterns`, or lies under one (`prm` and `prm.` both select `prm.*`).
+fn selected(id: &str, patterns: &[String]) -> bool {
+    patterns
+        .iter()
+        .any(|p| id == p || id.starts_with(&format!("{}.", p.trim_end_matches('.'))))
+}
+
+/// Runs the checks against the MCP endpoint `target`.
+pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, Unreachable> {
+    let probe = Probe::new(target);
+    let observations = observe(target, &probe).await?;
+    let mut results: Vec<CheckResult> = Vec::new();
+    for def in CATALOGUE {
+        if !def.revisions.contains(&options.revision) {
+            continue;
+        }
+        if (!options.only.is_empty() && !selected(def.id, &options.only))
+            || selected(def.id, &options.skip)
+        {
+            continue;
+        }
+        let blocked = def.depends_on.iter().find(|dep| {
+            // A dependency that was filtered out is evaluated silently, so the judgement holds.
+            let outcome = results
+                .iter()
+                .find(|r| r.id == **dep)
+                .map(|r| r.outcome)
+                .unwrap_or_else(|| checks::evaluate(dep, &observations).outcome);
+            outcome != Outcome::Pass
+        });
+        let finding = match blocked {
+            Some(dep) => checks::Finding {
+                outcome: Outcome::Skip,
+                reason: format!("depends on {dep}, which did not pass"),
+                evidence: Vec::new(),
+            },
+            None => checks::evaluate(def.id, &observations),
+        };
+        results.push(CheckResult {
+            id: def.id,
+            title: def.title,
+            level: def.level,
+            citation: def.citation,
+            note: def.note,
+            outcome: finding.outcome,
+            reason: finding.reason,
+            evidence: finding.evidence,
+        });
+    }
+    Ok(Report::new(target.to_string(), options.revision, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_by_id_or_prefix() {
+        let p = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(selected("prm.discoverable", &p(&["prm"])));
+        assert!(selected("prm.discoverable", &p(&["prm."])));
+        assert!(selected("prm.discoverable", &p(&["prm.discoverable"])));
+        assert!(!selected("prm.discoverable", &p(&["pr"])));
+        assert!(!selected("as.https", &p(&["prm"])));
+    }
+}

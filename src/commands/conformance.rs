@@ -1,0 +1,65 @@
+//! `cargo xtask conformance [URL]`: judge an MCP server's authorization; with no URL, the
+//! bundled server in local mode (the project's demo).
+
+use anyhow::Context;
+use mcp_auth_conformance::{
+    catalogue::{Level, Revision},
+    run::{RunOptions, run as run_checks},
+};
+use mcp_auth_server::local::{LocalOptions, LocalServer};
+
+use crate::cli::{ConformanceArgs, FailOn, ReportFormat};
+
+/// Runs the checks; returns the exit code (0 conforming, 1 failing). Errors mean "could not run".
+pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
+    let options = RunOptions {
+        revision: Revision::parse(&args.spec).context("unknown --spec")?,
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    };
+    let (target, bundled) = match &args.url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let server = LocalServer::start(LocalOptions {
+                port: 0,
+                ..Default::default()
+            })
+            .await
+            .context("starting the bundled server")?;
+            eprintln!(
+                "Checking the bundled server (local mode) at {}",
+                server.resource
+            );
+            (server.resource.as_str().parse()?, Some(server))
+        }
+    };
+    let report = run_checks(&target, &options)
+        .await
+        .context("the checks could not run")?;
+    if let Some(server) = bundled {
+        server.shutdown().await?;
+    }
+    match args.format {
+        ReportFormat::Table => println!("{}", report.table()),
+        ReportFormat::Json => println!("{}", report.json()),
+        ReportFormat::Markdown => println!("{}", report.markdown()),
+        ReportFormat::Junit => println!("{}", report.junit()),
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, text) in [
+            ("report.json", report.json()),
+            ("report.md", report.markdown()),
+            ("report.junit.xml", report.junit()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        eprintln!("Reports written to {}", dir.display());
+    }
+    let level = match args.fail_on {
+        FailOn::Must => Level::Must,
+        FailOn::Should => Level::Should,
+    };
+    Ok(u8::try_from(report.exit_code(level)).unwrap_or(1))
+}

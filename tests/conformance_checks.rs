@@ -1,0 +1,347 @@
+//! Proof that the conformance checks mean something: each fails on a server that breaks its
+//! rule (the fixture, one fault at a time), and everything applicable passes on the bundled
+//! server.
+
+mod fixture;
+mod support;
+
+use fixture::Faults;
+use mcp_auth_conformance::{
+    catalogue::{CATALOGUE, Level, Revision},
+    checks::Outcome,
+    run::{RunOptions, run},
+};
+
+fn options() -> RunOptions {
+    RunOptions {
+        revision: Revision::R2026_07_28,
+        only: vec![],
+        skip: vec![],
+    }
+}
+
+/// Ports change from run to run: they go, wherever they show (target, reasons, evidence).
+fn stable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("127.0.0.1:") {
+        out.push_str(&rest[..i + "127.0.0.1:".len()]);
+        rest = &rest[i + "127.0.0.1:".len()..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        out.push_str("[PORT]");
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// For each check, a fault under which it must fail.
+fn matrix() -> Vec<(&'static str, Faults)> {
+    let f = Faults::default;
+    vec![
+        (
+            "challenge.status-401",
+            Faults {
+                status_200: true,
+                ..f()
+            },
+        ),
+        (
+            "challenge.bearer",
+            Faults {
+                no_www_authenticate: true,
+                ..f()
+            },
+        ),
+        (
+            "challenge.resource-metadata",
+            Faults {
+                relative_resource_metadata: true,
+                ..f()
+            },
+        ),
+        (
+            "challenge.scope",
+            Faults {
+                no_scope: true,
+                ..f()
+            },
+        ),
+        (
+            "prm.discoverable",
+            Faults {
+                prm_at_wrong_path: true,
+                ..f()
+            },
+        ),
+        (
+            "prm.json-object",
+            Faults {
+                prm_text_plain: true,
+                ..f()
+            },
+        ),
+        (
+            "prm.resource-matches",
+            Faults {
+                resource_mismatch: true,
+                ..f()
+            },
+        ),
+        (
+            "prm.authorization-servers",
+            Faults {
+                no_authorization_servers: true,
+                ..f()
+            },
+        ),
+        (
+            "prm.bearer-methods",
+            Faults {
+                bearer_methods_query: true,
+                ..f()
+            },
+        ),
+        (
+            "as.metadata-discoverable",
+            Faults {
+                no_as_metadata: true,
+                ..f()
+            },
+        ),
+        (
+            "as.issuer-matches",
+            Faults {
+                issuer_mismatch: true,
+                ..f()
+            },
+        ),
+        (
+            "as.endpoints",
+            Faults {
+                no_token_endpoint: true,
+                ..f()
+            },
+        ),
+        (
+            "as.https",
+            Faults {
+                insecure_endpoint: true,
+                ..f()
+            },
+        ),
+        (
+            "as.pkce-s256",
+            Faults {
+                no_s256: true,
+                ..f()
+            },
+        ),
+        (
+            "as.iss-parameter",
+            Faults {
+                no_iss_parameter: true,
+                ..f()
+            },
+        ),
+    ]
+}
+
+#[test]
+fn every_check_has_a_fault_that_fails_it() {
+    let covered: Vec<&str> = matrix().iter().map(|(id, _)| *id).collect();
+    for def in CATALOGUE {
+        assert!(
+            covered.contains(&def.id),
+            "{} has no failing fixture: a check with none is not done",
+            def.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_conforming_fixture_passes_everything() {
+    let target = fixture::start(Faults::default()).await;
+    let report = run(&target, &options()).await.unwrap();
+    let failed: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail)
+        .map(|r| r.id)
+        .collect();
+    assert!(failed.is_empty(), "{}", report.table());
+    assert_eq!(report.exit_code(Level::Should), 0);
+}
+
+#[tokio::test]
+async fn each_check_fails_on_its_fault() {
+    for (id, faults) in matrix() {
+        let target = fixture::start(faults).await;
+        let report = run(&target, &options()).await.unwrap();
+        let result = report
+            .results
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap_or_else(|| panic!("{id} not run"));
+        assert_eq!(
+            result.outcome,
+            Outcome::Fail,
+            "{id} under {faults:?}:\n{}",
+            report.table()
+        );
+        let expected_exit = i32::from(result.level == Level::Must);
+        assert_eq!(
+            report.exit_code(Level::Must),
+            expected_exit,
+            "{id}: the gate"
+        );
+        assert_eq!(
+            report.exit_code(Level::Should),
+            i32::from(result.level <= Level::Should),
+            "{id}: --fail-on should"
+        );
+        insta::assert_snapshot!(
+            format!("fault_{}", id.replace('.', "_")),
+            stable(&report.table())
+        );
+    }
+}
+
+#[tokio::test]
+async fn prm_not_json_fails_the_json_check() {
+    let target = fixture::start(Faults {
+        prm_not_json: true,
+        ..Default::default()
+    })
+    .await;
+    let report = run(&target, &options()).await.unwrap();
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.id == "prm.json-object")
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(r.reason.contains("not a JSON object"), "{}", r.reason);
+}
+
+#[tokio::test]
+async fn the_bundled_server_passes_everything_applicable() {
+    let server = mcp_auth_server::local::LocalServer::start(Default::default())
+        .await
+        .unwrap();
+    let report = run(&server.resource.as_str().parse().unwrap(), &options())
+        .await
+        .unwrap();
+    assert_eq!(report.summary.fail, 0, "{}", report.table());
+    insta::assert_snapshot!("bundled_server", stable(&report.table()));
+    insta::assert_snapshot!("bundled_server_json", stable(&report.json()));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_there_cannot_be_judged() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = run(&format!("http://{free}/mcp").parse().unwrap(), &options())
+        .await
+        .unwrap_err();
+    assert!(err.reason.contains("connection failed"), "{err}");
+}
+
+/// The CLI on a fixture: exit codes make it a CI gate, and --out writes every format.
+#[tokio::test]
+async fn the_cli_is_a_ci_gate() {
+    let run_cli = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            support::run(support::bare_xtask(), &args)
+        })
+        .await
+        .unwrap()
+    };
+    let must = fixture::start(Faults {
+        no_s256: true,
+        ..Default::default()
+    })
+    .await
+    .to_string();
+    let should = fixture::start(Faults {
+        no_scope: true,
+        ..Default::default()
+    })
+    .await
+    .to_string();
+    let good = fixture::start(Faults::default()).await.to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    assert_eq!(run_cli(s(&["conformance", &good])).await.code, Some(0));
+    let failing = run_cli(s(&["conformance", &must])).await;
+    assert_eq!(failing.code, Some(1));
+    assert!(
+        failing.stdout.contains("as.pkce-s256") && failing.stdout.contains("FAIL"),
+        "{}",
+        failing.stdout
+    );
+    assert_eq!(
+        run_cli(s(&["conformance", &should])).await.code,
+        Some(0),
+        "a SHOULD failure passes the default gate"
+    );
+    assert_eq!(
+        run_cli(s(&["conformance", &should, "--fail-on", "should"]))
+            .await
+            .code,
+        Some(1)
+    );
+    assert_eq!(
+        run_cli(s(&["conformance", &must, "--skip", "as.pkce-s256"]))
+            .await
+            .code,
+        Some(0)
+    );
+    let only = run_cli(s(&[
+        "conformance",
+        &must,
+        "--only",
+        "prm",
+        "--format",
+        "json",
+    ]))
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&only.stdout).unwrap();
+    assert!(
+        json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"].as_str().unwrap().starts_with("prm."))
+    );
+    assert_eq!(json["schema_version"], 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_cli(s(&[
+        "conformance",
+        &good,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]))
+    .await;
+    assert_eq!(out.code, Some(0));
+    for f in ["report.json", "report.md", "report.junit.xml"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let junit = std::fs::read_to_string(dir.path().join("report.junit.xml")).unwrap();
+    assert!(
+        junit.starts_with("<?xml") && junit.contains("<testsuite"),
+        "{junit}"
+    );
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let down = run_cli(s(&["conformance", &format!("http://{free}/mcp")])).await;
+    assert_eq!(down.code, Some(2), "could not run: {}", down.stderr);
+}
