@@ -144,6 +144,27 @@ fn matrix() -> Vec<(&'static str, Faults)> {
                 ..f()
             },
         ),
+        (
+            "token.invalid-rejected",
+            Faults {
+                accept_any_token: true,
+                ..f()
+            },
+        ),
+        (
+            "token.invalid-token-error",
+            Faults {
+                invalid_token_without_error: true,
+                ..f()
+            },
+        ),
+        (
+            "token.unsigned-rejected",
+            Faults {
+                accept_any_token: true,
+                ..f()
+            },
+        ),
     ]
 }
 

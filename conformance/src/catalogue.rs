@@ -283,6 +283,44 @@ pub const CATALOGUE: &[CheckDef] = &[
             "The spec says authorization servers SHOULD send iss; those that do MUST advertise it. Only the advertisement is judged here.",
         ),
     },
+    CheckDef {
+        id: "token.invalid-rejected",
+        title: "A request with an invalid token is answered 401",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",
+            section: "MCP Authorization, Token Handling",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: None,
+    },
+    CheckDef {
+        id: "token.invalid-token-error",
+        title: "The 401 for an invalid token says error=\"invalid_token\"",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc6750#section-3.1",
+            section: "RFC 6750 §3, §3.1",
+        },
+        revisions: BOTH,
+        depends_on: &["token.invalid-rejected"],
+        note: Some(
+            "RFC 6750: a server SHOULD include the error attribute when a request carried a token that failed; invalid_token is the code for a malformed, expired or otherwise invalid one.",
+        ),
+    },
+    CheckDef {
+        id: "token.unsigned-rejected",
+        title: "An unsigned (alg none) JWT naming this issuer and resource is refused",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#access-token-privilege-restriction",
+            section: "MCP Authorization, Access Token Privilege Restriction; OAuth 2.1 §5.2",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: None,
+    },
 ];
 
 /// A check by id.

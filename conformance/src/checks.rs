@@ -315,7 +315,40 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 ),
             }
         }
+        "token.invalid-rejected" => token_refused(o.garbage_token.as_ref(), "an invalid token"),
+        "token.invalid-token-error" => {
+            let e = o.garbage_token.clone().expect("observed");
+            let error = e
+                .www_authenticate
+                .iter()
+                .filter_map(|v| crate::www_authenticate::parse(v).ok())
+                .flatten()
+                .find(|c| c.is_scheme("Bearer"))
+                .and_then(|c| c.param("error").map(str::to_owned));
+            match error.as_deref() {
+                Some("invalid_token") => pass("error=\"invalid_token\"", vec![e]),
+                Some(other) => fail(format!("error=\"{other}\", not invalid_token"), vec![e]),
+                None => fail("the Bearer challenge has no error parameter", vec![e]),
+            }
+        }
+        "token.unsigned-rejected" => {
+            token_refused(o.unsigned_token.as_ref(), "an unsigned (alg none) JWT")
+        }
         other => skip(format!("no evaluation for {other}")),
+    }
+}
+
+fn token_refused(exchange: Option<&Exchange>, what: &str) -> Finding {
+    let Some(e) = exchange else {
+        return skip("not observed");
+    };
+    match e.status {
+        Some(401) => pass(format!("{what} was answered 401"), vec![e.clone()]),
+        Some(s) if (200..300).contains(&s) => {
+            fail(format!("{what} was accepted (HTTP {s})"), vec![e.clone()])
+        }
+        Some(s) => fail(format!("{what} was answered {s}, not 401"), vec![e.clone()]),
+        None => fail(format!("no answer to {what}"), vec![e.clone()]),
     }
 }
 

@@ -60,6 +60,10 @@ pub struct Observations {
     pub as_attempts: Vec<Exchange>,
     /// The authorization server's metadata.
     pub as_metadata: Option<Found>,
+    /// An MCP request with a bearer token that is not a token at all.
+    pub garbage_token: Option<Exchange>,
+    /// An MCP request with an unsigned (`alg: none`) JWT naming the right issuer and audience.
+    pub unsigned_token: Option<Exchange>,
 }
 
 /// The server could not be reached at all.
@@ -111,6 +115,8 @@ pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreac
         issuer: None,
         as_attempts: Vec::new(),
         as_metadata: None,
+        garbage_token: None,
+        unsigned_token: None,
     };
 
     // Clients use the challenge's URL when there is one, and the well-known URIs otherwise.
@@ -169,7 +175,58 @@ pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreac
             }
         }
     }
+    // Tokens that no server may accept: nothing here needs a real sign-in.
+    obs.garbage_token = Some(
+        probe
+            .post_mcp_with_token(target, &initialize, "not-a-valid-token")
+            .await
+            .exchange,
+    );
+    let unsigned = unsigned_jwt(
+        obs.issuer.as_deref().unwrap_or(target.as_str()),
+        target.as_str(),
+    );
+    obs.unsigned_token = Some(
+        probe
+            .post_mcp_with_token(target, &initialize, &unsigned)
+            .await
+            .exchange,
+    );
     Ok(obs)
+}
+
+/// A JWT with `alg: none`, claims a lax server might accept: the issuer, this resource as
+/// audience, a future expiry.
+fn unsigned_jwt(issuer: &str, resource: &str) -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let b64 = |v: serde_json::Value| base64_url(v.to_string().as_bytes());
+    format!(
+        "{}.{}.",
+        b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
+        b64(
+            serde_json::json!({"iss": issuer, "aud": resource, "sub": "mcp-auth-conformance", "token_use": "access", "iat": now, "exp": now + 300})
+        )
+    )
+}
+
+/// Base64url without padding (RFC 4648 section 5).
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 /// RFC 9728 section 3.1 and the MCP order: path-inserted (when there is a path), then root.
@@ -222,6 +279,22 @@ pub fn as_well_known(issuer: &str) -> Vec<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64url_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_url(input.as_bytes()), expected);
+        }
+        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
+    }
 
     #[test]
     fn well_known_orders() {

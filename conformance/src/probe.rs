@@ -105,6 +105,24 @@ impl Probe {
         self.send("POST", url, request).await
     }
 
+    /// `POST url` as an MCP client with a bearer token (never recorded in evidence).
+    pub async fn post_mcp_with_token(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        token: &str,
+    ) -> Answer {
+        let request = self
+            .http
+            .post(url.clone())
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .bearer_auth(token)
+            .body(body.to_string());
+        self.send("POST", url, request).await
+    }
+
     async fn send(
         &self,
         method: &'static str,
