@@ -143,6 +143,8 @@ pub enum ReportFormat {
     Markdown,
     /// JUnit XML.
     Junit,
+    /// SARIF 2.1.0, for code-scanning views.
+    Sarif,
 }
 
 /// The weakest level whose failures fail the run.
@@ -163,12 +165,15 @@ pub struct ConformanceArgs {
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
-    /// Also write report.json, report.md and report.junit.xml into this folder
+    /// Also write report.json, report.md, report.junit.xml and report.sarif into this folder
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Fail (exit 1) on failures at this level or stronger
     #[arg(long, value_enum, default_value_t = FailOn::Must)]
     pub fail_on: FailOn,
+    /// A saved JSON report: fail only on checks that fail now and did not fail then
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Run only these checks (ids or prefixes such as prm), repeatable
     #[arg(long, value_name = "ID")]
     pub only: Vec<String>,

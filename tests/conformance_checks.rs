@@ -350,7 +350,12 @@ async fn the_cli_is_a_ci_gate() {
     ]))
     .await;
     assert_eq!(out.code, Some(0));
-    for f in ["report.json", "report.md", "report.junit.xml"] {
+    for f in [
+        "report.json",
+        "report.md",
+        "report.junit.xml",
+        "report.sarif",
+    ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
     let junit = std::fs::read_to_string(dir.path().join("report.junit.xml")).unwrap();

@@ -204,6 +204,80 @@ impl Report {
     }
 }
 
+impl Report {
+    /// A SARIF 2.1.0 log, for code-scanning views: one rule per check, one result per failure.
+    pub fn sarif(&self) -> String {
+        let rules: Vec<serde_json::Value> = self
+            .results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "shortDescription": {"text": r.title},
+                    "helpUri": r.citation.url,
+                    "properties": {"level": r.level.as_str(), "section": r.citation.section},
+                })
+            })
+            .collect();
+        let results: Vec<serde_json::Value> = self
+            .results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Warn))
+            .map(|r| {
+                let level = match (r.outcome, r.level) {
+                    (Outcome::Fail, Level::Must) => "error",
+                    (Outcome::Fail, Level::Should) => "warning",
+                    _ => "note",
+                };
+                serde_json::json!({
+                    "ruleId": r.id,
+                    "level": level,
+                    "message": {"text": r.reason},
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": self.target}}}],
+                })
+            })
+            .collect();
+        let log = serde_json::json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": self.tool, "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+                "results": results,
+            }],
+        });
+        serde_json::to_string_pretty(&log).expect("a SARIF log serializes")
+    }
+
+    /// Checks failing now, at `fail_on` or stronger, that did not fail in `baseline` (a JSON
+    /// report of the same schema version).
+    pub fn regressions(
+        &self,
+        baseline: &serde_json::Value,
+        fail_on: Level,
+    ) -> Result<Vec<&'static str>, String> {
+        if baseline.get("schema_version").and_then(|v| v.as_u64())
+            != Some(u64::from(SCHEMA_VERSION))
+        {
+            return Err(format!(
+                "the baseline is not a schema_version {SCHEMA_VERSION} report"
+            ));
+        }
+        let failed_before = |id: &str| {
+            baseline["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["id"] == id && r["outcome"] == "fail")
+        };
+        Ok(self
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail && r.level <= fail_on && !failed_before(r.id))
+            .map(|r| r.id)
+            .collect())
+    }
+}
+
 fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Pass => "pass",

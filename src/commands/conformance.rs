@@ -44,6 +44,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         ReportFormat::Json => println!("{}", report.json()),
         ReportFormat::Markdown => println!("{}", report.markdown()),
         ReportFormat::Junit => println!("{}", report.junit()),
+        ReportFormat::Sarif => println!("{}", report.sarif()),
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -51,6 +52,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
             ("report.json", report.json()),
             ("report.md", report.markdown()),
             ("report.junit.xml", report.junit()),
+            ("report.sarif", report.sarif()),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -61,5 +63,24 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         FailOn::Must => Level::Must,
         FailOn::Should => Level::Should,
     };
+    if let Some(path) = &args.baseline {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the baseline {}", path.display()))?;
+        let baseline: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let regressions = report
+            .regressions(&baseline, level)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if regressions.is_empty() {
+            eprintln!("No regression against {}.", path.display());
+            return Ok(0);
+        }
+        eprintln!(
+            "Regressions against {}: {}",
+            path.display(),
+            regressions.join(", ")
+        );
+        return Ok(1);
+    }
     Ok(u8::try_from(report.exit_code(level)).unwrap_or(1))
 }
