@@ -7,7 +7,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use axum::{Form, Json, Router, extract::State, http::HeaderMap, routing::post};
@@ -18,17 +18,10 @@ use mcp_auth_server::{
     signing::Rs256Key,
 };
 use serde_json::{Value, json};
-use support::jwks::JwksServer;
+use support::{jwks::JwksServer, now, with};
 
 const ISSUER: &str = "https://as.example.com";
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 #[derive(Default)]
 struct Endpoint {
@@ -101,15 +94,10 @@ async fn fixture(secret: &str) -> (Arc<Endpoint>, TokenVerifier, Rs256Key, JwksS
 }
 
 fn active(extra: Value) -> Value {
-    let mut a = json!({"active": true, "iss": ISSUER, "sub": "u1", "client_id": "c1", "scope": "mcp:read", "aud": RESOURCE, "exp": now() + 600});
-    for (k, v) in extra.as_object().unwrap() {
-        if v.is_null() {
-            a.as_object_mut().unwrap().remove(k);
-        } else {
-            a[k] = v.clone();
-        }
-    }
-    a
+    with(
+        json!({"active": true, "iss": ISSUER, "sub": "u1", "client_id": "c1", "scope": "mcp:read", "aud": RESOURCE, "exp": now() + 600}),
+        extra,
+    )
 }
 
 #[tokio::test]

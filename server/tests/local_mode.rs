@@ -416,46 +416,6 @@ async fn refusals_at_the_mcp_endpoint() {
     server.shutdown().await.unwrap();
 }
 
-/// A token from the static client without a login (the server runs with auto-approve).
-async fn auto_approved_token(server: &LocalServer) -> String {
-    let http = http();
-    let (verifier, challenge) = pkce();
-    let redirect = STATIC_CLIENT_REDIRECTS[0];
-    let mut url = url::Url::parse(&format!("{}/oauth2/authorize", server.dev_issuer)).unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &server.static_client.id)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("scope", &format!("openid {}/mcp:read", server.resource))
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
-    let approved = http.get(url).send().await.unwrap();
-    let code = query_param(
-        approved.headers()[header::LOCATION].to_str().unwrap(),
-        "code",
-    )
-    .unwrap();
-    let token: Value = http
-        .post(format!("{}/oauth2/token", server.dev_issuer))
-        .basic_auth(
-            &server.static_client.id,
-            server.static_client.secret.as_deref(),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_foreign_browser_origin_is_refused_even_with_a_valid_token() {
     let server = LocalServer::start(LocalOptions {
@@ -464,7 +424,10 @@ async fn a_foreign_browser_origin_is_refused_even_with_a_valid_token() {
     })
     .await
     .unwrap();
-    let token = auto_approved_token(&server).await;
+    let token = server
+        .static_client_token(&format!("openid {}/mcp:read", server.resource))
+        .await
+        .unwrap();
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     let send = |origin: Option<String>| {

@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use mcp_auth_server::{
@@ -11,17 +11,10 @@ use mcp_auth_server::{
     signing::Rs256Key,
 };
 use serde_json::{Value, json};
-use support::jwks::JwksServer;
+use support::{jwks::JwksServer, now, with};
 
 const ISSUER: &str = "http://127.0.0.1:9/dev";
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn claims() -> Value {
     json!({
@@ -34,17 +27,6 @@ fn claims() -> Value {
         "iat": now(),
         "exp": now() + 600,
     })
-}
-
-fn with(mut base: Value, changes: Value) -> Value {
-    for (k, v) in changes.as_object().unwrap() {
-        if v.is_null() {
-            base.as_object_mut().unwrap().remove(k);
-        } else {
-            base[k] = v.clone();
-        }
-    }
-    base
 }
 
 struct Fixture {

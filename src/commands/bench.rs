@@ -17,8 +17,7 @@ use comfy_table::Table;
 use mcp_auth_server::{
     access_token::{TokenPolicy, TokenProfile, TokenVerifier},
     jwks::{JwksCache, RefreshPolicy},
-    local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS},
-    pkce, secret,
+    local::{LocalOptions, LocalServer},
 };
 
 use crate::cli::BenchArgs;
@@ -40,9 +39,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     })
     .await
     .context("starting the server")?;
-    let token = token(&server)
+    let token = server
+        .static_client_token(&format!("openid {}/mcp:read", server.resource))
         .await
-        .context("getting a token from the development AS")?;
+        .map_err(|e| anyhow::anyhow!("getting a token from the development AS: {e}"))?;
 
     let verify = verifications(&server, &token, args.verifications).await?;
     let load = load(&server, &token, &args).await?;
@@ -87,55 +87,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// A read-scoped token from the development AS (auto-approve), as the static client.
-async fn token(server: &LocalServer) -> anyhow::Result<String> {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let verifier = secret::random_token(48);
-    let redirect = STATIC_CLIENT_REDIRECTS[0];
-    let mut url = url::Url::parse(&format!("{}/oauth2/authorize", server.dev_issuer))?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &server.static_client.id)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("scope", &format!("openid {}/mcp:read", server.resource))
-        .append_pair("code_challenge", &pkce::s256_challenge(&verifier))
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("resource", server.resource.as_str());
-    let approved = http.get(url).send().await?;
-    let location = approved
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .context("no redirect")?
-        .to_str()?;
-    let code = url::Url::parse(location)?
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .context("no code")?;
-    let body: serde_json::Value = http
-        .post(format!("{}/oauth2/token", server.dev_issuer))
-        .basic_auth(
-            &server.static_client.id,
-            server.static_client.secret.as_deref(),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["access_token"]
-        .as_str()
-        .context("no access token")?
-        .to_owned())
 }
 
 /// Verifications per second with the token cache bypassed (signature, claims, audience).

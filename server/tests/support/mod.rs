@@ -8,6 +8,26 @@ use std::collections::HashMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `base` with `changes` applied: a `null` removes the member.
+pub fn with(mut base: serde_json::Value, changes: serde_json::Value) -> serde_json::Value {
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            base.as_object_mut().unwrap().remove(k);
+        } else {
+            base[k] = v.clone();
+        }
+    }
+    base
+}
+
 /// A client that shows redirects instead of following them (tests read the wire).
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
