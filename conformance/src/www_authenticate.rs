@@ -371,4 +371,51 @@ mod tests {
         assert_eq!(err.position, 17);
         assert!(err.to_string().contains("comma"), "{err}");
     }
+
+    /// Deterministic random inputs from the characters that matter to the grammar: the parser
+    /// never panics, and whatever it accepts is well-formed.
+    #[test]
+    fn random_inputs_never_panic_and_accepted_ones_are_well_formed() {
+        const ALPHABET: &[char] = &[
+            'B', 'e', 'a', 'r', 'x', 'Z', '0', '9', '=', ',', '"', '\\', ' ', '\t', '!', '#', '~',
+            '+', '/', '.', '-', '_', ':', ';', '\u{1}', '\u{7f}', 'é', '\n',
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let len = (next() % 48) as usize;
+            let input: String = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            if let Ok(challenges) = parse(&input) {
+                accepted += 1;
+                assert!(!challenges.is_empty(), "{input:?}");
+                for c in &challenges {
+                    assert!(
+                        !c.scheme.is_empty() && c.scheme.bytes().all(is_tchar),
+                        "{input:?}: {c:?}"
+                    );
+                    for (i, (name, _)) in c.params.iter().enumerate() {
+                        assert!(
+                            name.bytes().all(is_tchar) && *name == name.to_ascii_lowercase(),
+                            "{input:?}: {c:?}"
+                        );
+                        assert!(
+                            c.params[..i].iter().all(|(n, _)| n != name),
+                            "duplicate in {input:?}"
+                        );
+                    }
+                    assert!(c.token68.is_none() || c.params.is_empty(), "{input:?}");
+                }
+            }
+        }
+        // The inputs must reach the accepting paths too, or the test proves little.
+        assert!(accepted > 500, "only {accepted} inputs parsed");
+    }
 }
