@@ -6,8 +6,12 @@ use libfuzzer_sys::fuzz_target;
 use mcp_auth_conformance::www_authenticate;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(challenges) = www_authenticate::parse(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(challenges) = www_authenticate::parse(text) else {
+        return;
+    };
     assert!(!challenges.is_empty());
     for c in &challenges {
         assert!(!c.scheme.is_empty());
