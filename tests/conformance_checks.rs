@@ -145,6 +145,27 @@ fn matrix() -> Vec<(&'static str, Faults)> {
             },
         ),
         (
+            "dcr.registers",
+            Faults {
+                dcr_without_client_id: true,
+                ..f()
+            },
+        ),
+        (
+            "dcr.echoes-metadata",
+            Faults {
+                dcr_without_echo: true,
+                ..f()
+            },
+        ),
+        (
+            "dcr.rejects-insecure-redirect",
+            Faults {
+                dcr_accepts_insecure_redirect: true,
+                ..f()
+            },
+        ),
+        (
             "token.invalid-rejected",
             Faults {
                 accept_any_token: true,

@@ -284,6 +284,46 @@ pub const CATALOGUE: &[CheckDef] = &[
         ),
     },
     CheckDef {
+        id: "dcr.registers",
+        title: "Dynamic Client Registration answers 201 with a client_id",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc7591#section-3.2.1",
+            section: "RFC 7591 §3.2.1; MCP Authorization, Dynamic Client Registration",
+        },
+        revisions: BOTH,
+        depends_on: &["as.metadata-discoverable"],
+        note: Some(
+            "DCR is optional (MAY; deprecated in 2026-07-28): skipped when no registration_endpoint is advertised; advertised, RFC 7591 applies. The check registers a public loopback client on the server.",
+        ),
+    },
+    CheckDef {
+        id: "dcr.echoes-metadata",
+        title: "The registration response returns the registered metadata",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc7591#section-3.2.1",
+            section: "RFC 7591 §3.2.1",
+        },
+        revisions: BOTH,
+        depends_on: &["dcr.registers"],
+        note: None,
+    },
+    CheckDef {
+        id: "dcr.rejects-insecure-redirect",
+        title: "A registration with an http redirect URI on a public host is refused with an RFC 7591 error",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security",
+            section: "MCP Authorization, Communication Security; RFC 7591 §3.2.2",
+        },
+        revisions: BOTH,
+        depends_on: &["as.metadata-discoverable"],
+        note: Some(
+            "All redirect URIs MUST be localhost or HTTPS; the error must be invalid_redirect_uri or invalid_client_metadata.",
+        ),
+    },
+    CheckDef {
         id: "token.invalid-rejected",
         title: "A request with an invalid token is answered 401",
         level: Level::Must,

@@ -315,6 +315,74 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 ),
             }
         }
+        "dcr.registers" => match &o.registration {
+            None => skip(
+                "the authorization server advertises no registration_endpoint (DCR is optional)",
+            ),
+            Some((e, body)) => {
+                let client_id = body
+                    .as_ref()
+                    .and_then(|b| b.get("client_id"))
+                    .and_then(|c| c.as_str());
+                match (e.status, client_id) {
+                    (Some(201), Some(_)) => pass("201 Created with a client_id", vec![e.clone()]),
+                    (Some(201), None) => {
+                        fail("201, but no client_id in the response", vec![e.clone()])
+                    }
+                    (Some(s), _) => fail(
+                        format!("a valid registration was answered {s}, not 201"),
+                        vec![e.clone()],
+                    ),
+                    (None, _) => fail("no answer", vec![e.clone()]),
+                }
+            }
+        },
+        "dcr.echoes-metadata" => {
+            let (e, body) = o.registration.as_ref().expect("depends on dcr.registers");
+            let redirects = body.as_ref().and_then(|b| b.get("redirect_uris"));
+            if redirects == Some(&serde_json::json!(["http://127.0.0.1/callback"])) {
+                pass("redirect_uris returned as registered", vec![e.clone()])
+            } else {
+                fail(
+                    format!(
+                        "redirect_uris in the response is {}, not the registered value",
+                        redirects
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "absent".into())
+                    ),
+                    vec![e.clone()],
+                )
+            }
+        }
+        "dcr.rejects-insecure-redirect" => match &o.insecure_registration {
+            None => skip(
+                "the authorization server advertises no registration_endpoint (DCR is optional)",
+            ),
+            Some((e, body)) => {
+                let error = body
+                    .as_ref()
+                    .and_then(|b| b.get("error"))
+                    .and_then(|v| v.as_str());
+                match (e.status, error) {
+                    (Some(400), Some("invalid_redirect_uri" | "invalid_client_metadata")) => pass(
+                        format!("400 {}", error.unwrap_or_default()),
+                        vec![e.clone()],
+                    ),
+                    (Some(s), _) if (200..300).contains(&s) => fail(
+                        "http://client.example.com/callback was registered",
+                        vec![e.clone()],
+                    ),
+                    (Some(400), other) => fail(
+                        format!(
+                            "400, but error is {other:?}, not invalid_redirect_uri or invalid_client_metadata"
+                        ),
+                        vec![e.clone()],
+                    ),
+                    (Some(s), _) => fail(format!("answered {s}, not 400"), vec![e.clone()]),
+                    (None, _) => fail("no answer", vec![e.clone()]),
+                }
+            }
+        },
         "token.invalid-rejected" => token_refused(o.garbage_token.as_ref(), "an invalid token"),
         "token.invalid-token-error" => {
             let e = o.garbage_token.clone().expect("observed");

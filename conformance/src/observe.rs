@@ -60,6 +60,10 @@ pub struct Observations {
     pub as_attempts: Vec<Exchange>,
     /// The authorization server's metadata.
     pub as_metadata: Option<Found>,
+    /// A valid Dynamic Client Registration, and its answer as JSON (when DCR is advertised).
+    pub registration: Option<(Exchange, Option<serde_json::Value>)>,
+    /// A registration with an insecure redirect URI, which must be refused.
+    pub insecure_registration: Option<(Exchange, Option<serde_json::Value>)>,
     /// An MCP request with a bearer token that is not a token at all.
     pub garbage_token: Option<Exchange>,
     /// An MCP request with an unsigned (`alg: none`) JWT naming the right issuer and audience.
@@ -115,6 +119,8 @@ pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreac
         issuer: None,
         as_attempts: Vec::new(),
         as_metadata: None,
+        registration: None,
+        insecure_registration: None,
         garbage_token: None,
         unsigned_token: None,
     };
@@ -175,6 +181,35 @@ pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreac
             }
         }
     }
+    // Dynamic Client Registration, when advertised: this registers a client on the server.
+    let registration_endpoint = obs
+        .as_metadata
+        .as_ref()
+        .and_then(|f| f.json.as_ref())
+        .and_then(|j| j.get("registration_endpoint"))
+        .and_then(|v| v.as_str())
+        .and_then(|s| Url::parse(s).ok());
+    if let Some(endpoint) = registration_endpoint {
+        let register = |redirect: &str| {
+            serde_json::json!({
+                "redirect_uris": [redirect],
+                "client_name": "mcp-auth-conformance",
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+            })
+        };
+        let answer = probe
+            .post_json(&endpoint, &register("http://127.0.0.1/callback"))
+            .await;
+        obs.registration = Some((answer.exchange, serde_json::from_slice(&answer.body).ok()));
+        let answer = probe
+            .post_json(&endpoint, &register("http://client.example.com/callback"))
+            .await;
+        obs.insecure_registration =
+            Some((answer.exchange, serde_json::from_slice(&answer.body).ok()));
+    }
+
     // Tokens that no server may accept: nothing here needs a real sign-in.
     obs.garbage_token = Some(
         probe

@@ -18,6 +18,17 @@ const SECRET_FIELDS: &[&str] = &[
     "code",
     "password",
 ];
+/// JSON fields generated per run (ids, times): replaced, so reports diff cleanly.
+const VOLATILE_FIELDS: &[&str] = &[
+    "client_id",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "iat",
+    "exp",
+    "nbf",
+    "auth_time",
+    "jti",
+];
 
 /// One request and what came back.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -101,6 +112,17 @@ impl Probe {
             .header("Accept", "application/json, text/event-stream")
             .header("Content-Type", "application/json")
             .header("MCP-Protocol-Version", "2025-11-25")
+            .body(body.to_string());
+        self.send("POST", url, request).await
+    }
+
+    /// `POST url` with a JSON body (e.g. a client registration).
+    pub async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Answer {
+        let request = self
+            .http
+            .post(url.clone())
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
             .body(body.to_string());
         self.send("POST", url, request).await
     }
@@ -202,6 +224,8 @@ fn redact(value: &mut serde_json::Value) {
             for (k, v) in map.iter_mut() {
                 if SECRET_FIELDS.contains(&k.as_str()) {
                     *v = serde_json::Value::String("[redacted]".into());
+                } else if VOLATILE_FIELDS.contains(&k.as_str()) {
+                    *v = serde_json::Value::String("[varies]".into());
                 } else {
                     redact(v);
                 }
@@ -222,6 +246,11 @@ mod tests {
         let e = excerpt(body);
         assert!(!e.contains("eyJ") && !e.contains("\"s\""), "{e}");
         assert!(e.contains("\"keep\":\"k\""));
+        let registered = excerpt(br#"{"client_id":"dcr-x1","client_id_issued_at":1795379262}"#);
+        assert_eq!(
+            registered,
+            r#"{"client_id":"[varies]","client_id_issued_at":"[varies]"}"#
+        );
         let long = "x".repeat(1000);
         assert_eq!(excerpt(long.as_bytes()).chars().count(), EXCERPT + 1);
     }
