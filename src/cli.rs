@@ -183,6 +183,18 @@ pub struct ConformanceArgs {
     /// The MCP revision to judge against
     #[arg(long, value_name = "REVISION", default_value = "2026-07-28", value_parser = ["2025-11-25", "2026-07-28"])]
     pub spec: String,
+    /// An access token for the server, obtained elsewhere (the checks that need one skip without)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MCP_CONFORMANCE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// A file holding the access token (safer than --token: not in shell history or ps)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Options of `bench`.

@@ -17,6 +17,7 @@ fn options() -> RunOptions {
         revision: Revision::R2026_07_28,
         only: vec![],
         skip: vec![],
+        token: Some(fixture::VALID_TOKEN.into()),
     }
 }
 
@@ -145,6 +146,20 @@ fn matrix() -> Vec<(&'static str, Faults)> {
             },
         ),
         (
+            "token.accepted",
+            Faults {
+                reject_valid_token: true,
+                ..f()
+            },
+        ),
+        (
+            "token.query-refused",
+            Faults {
+                accept_query_token: true,
+                ..f()
+            },
+        ),
+        (
             "dcr.registers",
             Faults {
                 dcr_without_client_id: true,
@@ -268,12 +283,29 @@ async fn prm_not_json_fails_the_json_check() {
 
 #[tokio::test]
 async fn the_bundled_server_passes_everything_applicable() {
-    let server = mcp_auth_server::local::LocalServer::start(Default::default())
+    let server = mcp_auth_server::local::LocalServer::start(mcp_auth_server::local::LocalOptions {
+        auto_approve: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = server
+        .static_client_token(&format!("openid {}/mcp:read", server.resource))
         .await
         .unwrap();
-    let report = run(&server.resource.as_str().parse().unwrap(), &options())
+    let options = RunOptions {
+        token: Some(token),
+        ..options()
+    };
+    let report = run(&server.resource.as_str().parse().unwrap(), &options)
         .await
         .unwrap();
+    let accepted = report
+        .results
+        .iter()
+        .find(|r| r.id == "token.accepted")
+        .unwrap();
+    assert_eq!(accepted.outcome, Outcome::Pass, "{}", report.table());
     assert_eq!(report.summary.fail, 0, "{}", report.table());
     insta::assert_snapshot!("bundled_server", stable(&report.table()));
     insta::assert_snapshot!("bundled_server_json", stable(&report.json()));

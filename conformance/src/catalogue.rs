@@ -324,6 +324,32 @@ pub const CATALOGUE: &[CheckDef] = &[
         ),
     },
     CheckDef {
+        id: "token.accepted",
+        title: "A valid token is accepted: initialize and tools/list answer with results",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",
+            section: "MCP Authorization, Token Handling; OAuth 2.1 §5.2",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: Some("Needs a token for the server (--token, --token-file); skipped without one."),
+    },
+    CheckDef {
+        id: "token.query-refused",
+        title: "A valid token in the query string, without the header, is not accepted",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-requirements",
+            section: "MCP Authorization, Token Requirements; RFC 6750 §2.3",
+        },
+        revisions: BOTH,
+        depends_on: &["token.accepted"],
+        note: Some(
+            "The spec forbids clients to send tokens in the query; for servers it is silent, and RFC 6750 lets them accept it. Accepting it invites tokens into logs, so this is judged a SHOULD. Needs a token.",
+        ),
+    },
+    CheckDef {
         id: "token.invalid-rejected",
         title: "A request with an invalid token is answered 401",
         level: Level::Must,

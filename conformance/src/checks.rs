@@ -383,6 +383,37 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 }
             }
         },
+        "token.accepted" => match &o.with_token {
+            None => skip("no token given (--token or --token-file)"),
+            Some(seen) => {
+                let evidence: Vec<Exchange> = seen.iter().map(|(e, _)| e.clone()).collect();
+                match seen.iter().find(|(_, ok)| !ok) {
+                    None => pass("initialize and tools/list answered with results", evidence),
+                    Some((e, _)) => fail(
+                        format!(
+                            "{} {} did not answer with a JSON-RPC result (HTTP {})",
+                            e.method,
+                            e.url,
+                            e.status
+                                .map(|s| s.to_string())
+                                .unwrap_or_else(|| "none".into())
+                        ),
+                        evidence,
+                    ),
+                }
+            }
+        },
+        "token.query-refused" => match &o.query_token {
+            None => skip("no token given (--token or --token-file)"),
+            Some(e) => match e.status {
+                Some(s) if (200..300).contains(&s) => fail(
+                    format!("a token in the query string was accepted (HTTP {s})"),
+                    vec![e.clone()],
+                ),
+                Some(s) => pass(format!("answered {s}"), vec![e.clone()]),
+                None => fail("no answer", vec![e.clone()]),
+            },
+        },
         "token.invalid-rejected" => token_refused(o.garbage_token.as_ref(), "an invalid token"),
         "token.invalid-token-error" => {
             let e = o.garbage_token.clone().expect("observed");

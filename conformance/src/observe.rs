@@ -64,6 +64,11 @@ pub struct Observations {
     pub registration: Option<(Exchange, Option<serde_json::Value>)>,
     /// A registration with an insecure redirect URI, which must be refused.
     pub insecure_registration: Option<(Exchange, Option<serde_json::Value>)>,
+    /// With the token given to the run: `initialize` and `tools/list`, and whether each
+    /// answered with a JSON-RPC result.
+    pub with_token: Option<Vec<(Exchange, bool)>>,
+    /// The same token in the query string, without the header.
+    pub query_token: Option<Exchange>,
     /// An MCP request with a bearer token that is not a token at all.
     pub garbage_token: Option<Exchange>,
     /// An MCP request with an unsigned (`alg: none`) JWT naming the right issuer and audience.
@@ -91,8 +96,13 @@ impl Observations {
     }
 }
 
-/// Discovers as a client does: an MCP request without a token, then PRM, then AS metadata.
-pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreachable> {
+/// Discovers as a client does: an MCP request without a token, then PRM, then AS metadata;
+/// with `token` (obtained elsewhere), also what a client with a valid token sees.
+pub async fn observe(
+    target: &Url,
+    probe: &Probe,
+    token: Option<&str>,
+) -> Result<Observations, Unreachable> {
     let initialize = serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")}}
@@ -121,6 +131,8 @@ pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreac
         as_metadata: None,
         registration: None,
         insecure_registration: None,
+        with_token: None,
+        query_token: None,
         garbage_token: None,
         unsigned_token: None,
     };
@@ -208,6 +220,47 @@ pub async fn observe(target: &Url, probe: &Probe) -> Result<Observations, Unreac
             .await;
         obs.insecure_registration =
             Some((answer.exchange, serde_json::from_slice(&answer.body).ok()));
+    }
+
+    if let Some(token) = token {
+        let mut seen = Vec::new();
+        let init = probe
+            .post_mcp_with(target, &initialize, Some(token), &[])
+            .await;
+        seen.push((
+            init.exchange.clone(),
+            crate::probe::rpc_response(&init).is_some_and(|r| r.get("result").is_some()),
+        ));
+        let session: Vec<(&str, String)> = init
+            .session_id
+            .iter()
+            .map(|s| ("Mcp-Session-Id", s.clone()))
+            .collect();
+        let initialized =
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        probe
+            .post_mcp_with(target, &initialized, Some(token), &session)
+            .await;
+        let list =
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+        let listed = probe
+            .post_mcp_with(target, &list, Some(token), &session)
+            .await;
+        seen.push((
+            listed.exchange.clone(),
+            crate::probe::rpc_response(&listed).is_some_and(|r| r.get("result").is_some()),
+        ));
+        obs.with_token = Some(seen);
+        let mut in_query = target.clone();
+        in_query
+            .query_pairs_mut()
+            .append_pair("access_token", token);
+        obs.query_token = Some(
+            probe
+                .post_mcp_with(&in_query, &initialize, None, &[])
+                .await
+                .exchange,
+        );
     }
 
     // Tokens that no server may accept: nothing here needs a real sign-in.

@@ -60,6 +60,23 @@ pub struct Answer {
     pub exchange: Exchange,
     /// The body.
     pub body: Vec<u8>,
+    /// The `Mcp-Session-Id` response header, if any.
+    pub session_id: Option<String>,
+}
+
+/// The JSON-RPC response in a body sent as JSON or as an SSE stream (clients must take both).
+pub fn rpc_response(answer: &Answer) -> Option<serde_json::Value> {
+    let is_response = |m: &serde_json::Value| {
+        m.get("id").is_some() && (m.get("result").is_some() || m.get("error").is_some())
+    };
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer.body) {
+        return is_response(&v).then_some(v);
+    }
+    String::from_utf8_lossy(&answer.body)
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.trim()).ok())
+        .find(is_response)
 }
 
 /// Talks to the server under test.
@@ -83,8 +100,23 @@ impl Probe {
         }
     }
 
-    /// The URL as evidence shows it.
+    /// The URL as evidence shows it: a path on the target's origin, tokens in the query redacted.
     pub fn shown(&self, url: &Url) -> String {
+        let mut url = url.clone();
+        if url.query_pairs().any(|(k, _)| k == "access_token") {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "access_token" {
+                        "[redacted]".to_owned()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
         let s = url.as_str();
         match s.strip_prefix(&self.origin) {
             Some(path) if path.starts_with('/') => path.to_owned(),
@@ -113,6 +145,30 @@ impl Probe {
             .header("Content-Type", "application/json")
             .header("MCP-Protocol-Version", "2025-11-25")
             .body(body.to_string());
+        self.send("POST", url, request).await
+    }
+
+    /// `POST url` as an MCP client with extra headers (a session id, say) and maybe a token.
+    pub async fn post_mcp_with(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        token: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Answer {
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, v);
+        }
         self.send("POST", url, request).await
     }
 
@@ -167,6 +223,7 @@ impl Probe {
                 return Answer {
                     exchange,
                     body: Vec::new(),
+                    session_id: None,
                 };
             }
         };
@@ -182,13 +239,22 @@ impl Probe {
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
+        let session_id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .bytes()
             .await
             .map(|b| b.to_vec())
             .unwrap_or_default();
         exchange.body = excerpt(&body);
-        Answer { exchange, body }
+        Answer {
+            exchange,
+            body,
+            session_id,
+        }
     }
 }
 

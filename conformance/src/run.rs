@@ -19,6 +19,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Not these (ids or prefixes).
     pub skip: Vec<String>,
+    /// An access token for the server, obtained elsewhere (checks that need one skip without).
+    pub token: Option<String>,
 }
 
 /// Whether `id` is one of `patterns`, or lies under one (`prm` and `prm.` both select `prm.*`).
@@ -31,7 +33,7 @@ fn selected(id: &str, patterns: &[String]) -> bool {
 /// Runs the checks against the MCP endpoint `target`.
 pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, Unreachable> {
     let probe = Probe::new(target);
-    let observations = observe(target, &probe).await?;
+    let observations = observe(target, &probe, options.token.as_deref()).await?;
     let mut results: Vec<CheckResult> = Vec::new();
     for def in CATALOGUE {
         if !def.revisions.contains(&options.revision) {

@@ -12,16 +12,23 @@ use crate::cli::{ConformanceArgs, FailOn, ReportFormat};
 
 /// Runs the checks; returns the exit code (0 conforming, 1 failing). Errors mean "could not run".
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
-    let options = RunOptions {
-        revision: Revision::parse(&args.spec).context("unknown --spec")?,
-        only: args.only.clone(),
-        skip: args.skip.clone(),
+    let mut token = match (&args.token, &args.token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
     };
     let (target, bundled) = match &args.url {
         Some(url) => (url.clone(), None),
         None => {
+            // The demo signs in without a person: the development AS approves automatically.
             let server = LocalServer::start(LocalOptions {
                 port: 0,
+                auto_approve: true,
                 ..Default::default()
             })
             .await
@@ -30,8 +37,22 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
                 "Checking the bundled server (local mode) at {}",
                 server.resource
             );
+            if token.is_none() {
+                let scope = format!("openid {}/mcp:read", server.resource);
+                let issued = server
+                    .static_client_token(&scope)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("getting a token from the bundled server: {e}"))?;
+                token = Some(issued);
+            }
             (server.resource.as_str().parse()?, Some(server))
         }
+    };
+    let options = RunOptions {
+        revision: Revision::parse(&args.spec).context("unknown --spec")?,
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        token,
     };
     let report = run_checks(&target, &options)
         .await
