@@ -21,6 +21,20 @@ fn location(r: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// Registers a public client with one redirect URI by DCR; returns its client_id.
+async fn register_public_client(metadata: &Value, redirect: &str) -> String {
+    let registered: Value = http()
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .json(&json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    registered["client_id"].as_str().unwrap().to_owned()
+}
+
 /// Discovery as a client does it: 401 -> PRM -> AS metadata.
 async fn discover(server: &LocalServer) -> Value {
     let http = http();
@@ -387,16 +401,7 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
 async fn consent_cannot_be_skipped_or_forged() {
     let server = LocalServer::start(LocalOptions::default()).await.unwrap();
     let metadata = discover(&server).await;
-    let registered: Value = http()
-        .post(metadata["registration_endpoint"].as_str().unwrap())
-        .json(&json!({"redirect_uris": ["http://127.0.0.1/callback"], "token_endpoint_auth_method": "none"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap();
+    let client_id = &register_public_client(&metadata, "http://127.0.0.1/callback").await;
     let (_, challenge) = pkce();
     let mut url = url::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
     url.query_pairs_mut()
@@ -472,16 +477,7 @@ async fn consent_cannot_be_skipped_or_forged() {
 async fn authorize_refuses_bad_requests_without_open_redirects() {
     let server = LocalServer::start(LocalOptions::default()).await.unwrap();
     let metadata = discover(&server).await;
-    let registered: Value = http()
-        .post(metadata["registration_endpoint"].as_str().unwrap())
-        .json(&json!({"redirect_uris": ["https://app.example.com/callback"], "token_endpoint_auth_method": "none"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap();
+    let client_id = &register_public_client(&metadata, "https://app.example.com/callback").await;
     let (_, challenge) = pkce();
     let authorize = |pairs: Vec<(&'static str, String)>| {
         let mut url =

@@ -14,7 +14,6 @@ use axum::{Form, Json, Router, extract::State, http::HeaderMap, routing::post};
 use mcp_auth_server::{
     access_token::{TokenError, TokenPolicy, TokenProfile, TokenVerifier},
     introspection::{IntrospectionConfig, Introspector},
-    jwks::{JwksCache, RefreshPolicy},
     signing::Rs256Key,
 };
 use serde_json::{Value, json};
@@ -68,13 +67,7 @@ async fn fixture(secret: &str) -> (Arc<Endpoint>, TokenVerifier, Rs256Key, JwksS
         .route("/introspect", post(introspect))
         .with_state(endpoint.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let key = Rs256Key::generate("k1").unwrap();
-    let jwks = JwksServer::start(vec![key.public_jwk()]).await;
-    let cache = JwksCache::new(
-        jwks.url.clone(),
-        reqwest::Client::new(),
-        RefreshPolicy::default(),
-    );
+    let (key, jwks, cache) = JwksServer::serving_new_key().await;
     let policy = TokenPolicy {
         issuer: ISSUER.into(),
         resource: RESOURCE.parse().unwrap(),

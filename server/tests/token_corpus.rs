@@ -7,7 +7,6 @@ use std::time::Duration;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use mcp_auth_server::{
     access_token::{TokenError, TokenPolicy, TokenProfile, TokenVerifier},
-    jwks::{JwksCache, RefreshPolicy},
     signing::Rs256Key,
 };
 use serde_json::{Value, json};
@@ -36,19 +35,17 @@ struct Fixture {
 }
 
 async fn fixture(profile: TokenProfile) -> Fixture {
-    let key = Rs256Key::generate("k1").unwrap();
-    let jwks = JwksServer::start(vec![key.public_jwk()]).await;
-    let cache = JwksCache::new(
-        jwks.url.clone(),
-        reqwest::Client::new(),
-        RefreshPolicy::default(),
-    );
+    fixture_with_leeway(profile, 30).await
+}
+
+async fn fixture_with_leeway(profile: TokenProfile, leeway_secs: u64) -> Fixture {
+    let (key, jwks, cache) = JwksServer::serving_new_key().await;
     cache.prime().await.unwrap();
     let policy = TokenPolicy {
         issuer: ISSUER.into(),
         resource: RESOURCE.parse().unwrap(),
         profile,
-        leeway_secs: 30,
+        leeway_secs,
     };
     Fixture {
         key,
@@ -269,20 +266,11 @@ async fn generic_profile_requires_aud() {
 
 #[tokio::test]
 async fn a_cached_verification_never_outlives_the_token() {
-    let key = Rs256Key::generate("k1").unwrap();
-    let jwks = JwksServer::start(vec![key.public_jwk()]).await;
-    let cache = JwksCache::new(
-        jwks.url.clone(),
-        reqwest::Client::new(),
-        RefreshPolicy::default(),
-    );
-    let policy = TokenPolicy {
-        issuer: ISSUER.into(),
-        resource: RESOURCE.parse().unwrap(),
-        profile: TokenProfile::Cognito,
-        leeway_secs: 0,
-    };
-    let verifier = TokenVerifier::new(policy, cache, 10);
+    let Fixture {
+        key,
+        _jwks,
+        verifier,
+    } = fixture_with_leeway(TokenProfile::Cognito, 0).await;
     let token = key
         .sign(&with(claims(), json!({"exp": now() + 1})))
         .unwrap();

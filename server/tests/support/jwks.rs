@@ -39,6 +39,22 @@ impl JwksServer {
         }
     }
 
+    /// A fresh signing key, a server publishing it, and a cache over that server.
+    pub async fn serving_new_key() -> (
+        mcp_auth_server::signing::Rs256Key,
+        Self,
+        mcp_auth_server::jwks::JwksCache,
+    ) {
+        let key = mcp_auth_server::signing::Rs256Key::generate("k1").unwrap();
+        let server = Self::start(vec![key.public_jwk()]).await;
+        let cache = mcp_auth_server::jwks::JwksCache::new(
+            server.url.clone(),
+            reqwest::Client::new(),
+            mcp_auth_server::jwks::RefreshPolicy::default(),
+        );
+        (key, server, cache)
+    }
+
     pub fn fetches(&self) -> usize {
         self.state.fetches.load(Ordering::SeqCst)
     }
