@@ -195,6 +195,45 @@ pub struct ConformanceArgs {
     /// A file holding the access token (safer than --token: not in shell history or ps)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// How to sign in for the flow checks: `form` submits the AS's sign-in and consent forms
+    /// with --username/--password [default: form when a username is given, else none]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub login: Option<LoginMethod>,
+    /// The user to sign in as (with --login form)
+    #[arg(long, value_name = "USER", env = "MCP_CONFORMANCE_USERNAME")]
+    pub username: Option<String>,
+    /// That user's password (prefer the environment variable: not in shell history or ps)
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "MCP_CONFORMANCE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// Get a token with the client credentials grant for this client, ID:SECRET
+    #[arg(
+        long,
+        value_name = "ID:SECRET",
+        env = "MCP_CONFORMANCE_CLIENT_CREDENTIALS",
+        hide_env_values = true
+    )]
+    pub client_credentials: Option<String>,
+    /// The scope to ask for [default: the scope in the server's 401 challenge]
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// A tool the requested scope does not allow: called to check the 403 insufficient_scope
+    /// step-up (with no arguments) [default with no URL: notes_add]
+    #[arg(long, value_name = "TOOL")]
+    pub step_up_tool: Option<String>,
+}
+
+/// How the conformance run signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginMethod {
+    /// No sign-in: the flow checks that need one skip.
+    None,
+    /// Submit the authorization server's HTML forms (sign-in and consent).
+    Form,
 }
 
 /// Options of `bench`.

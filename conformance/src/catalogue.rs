@@ -324,6 +324,166 @@ pub const CATALOGUE: &[CheckDef] = &[
         ),
     },
     CheckDef {
+        id: "authz.code-flow",
+        title: "The authorization code flow with PKCE S256 and resource yields an access token",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-4.1",
+            section: "OAuth 2.1 §4.1; MCP Authorization, Authorization Flow Steps",
+        },
+        revisions: BOTH,
+        depends_on: &["as.endpoints"],
+        note: Some(
+            "Runs as a client registered by DCR. Needs --login form (or an AS that signs in without a form); skipped when the sign-in needs credentials that were not given.",
+        ),
+    },
+    CheckDef {
+        id: "authz.state-returned",
+        title: "The authorization response returns state unchanged",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-4.1.2",
+            section: "OAuth 2.1 §4.1.2",
+        },
+        revisions: BOTH,
+        depends_on: &["authz.code-flow"],
+        note: None,
+    },
+    CheckDef {
+        id: "authz.iss-in-response",
+        title: "The authorization response carries iss equal to the issuer (RFC 9207)",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#authorization-response-validation",
+            section: "MCP Authorization (2026-07-28), Authorization Response Validation; RFC 9207 §2",
+        },
+        revisions: &[Revision::R2026_07_28],
+        depends_on: &["authz.code-flow"],
+        note: Some(
+            "Sending iss is a SHOULD; an AS that advertises authorization_response_iss_parameter_supported MUST send it, and a present iss MUST equal the issuer exactly. Skipped when neither advertised nor sent.",
+        ),
+    },
+    CheckDef {
+        id: "authz.iss-in-error-response",
+        title: "Error responses to the client carry iss too (RFC 9207)",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#authorization-response-validation",
+            section: "MCP Authorization (2026-07-28), Authorization Response Validation; RFC 9207 §2",
+        },
+        revisions: &[Revision::R2026_07_28],
+        depends_on: &["authz.code-flow"],
+        note: Some(
+            "Judged on the error the AS sends for a request without PKCE; skipped when the AS shows an error page instead of redirecting, or when iss is neither advertised nor sent.",
+        ),
+    },
+    CheckDef {
+        id: "authz.pkce-required",
+        title: "An authorization request without code_challenge is refused",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-4.1.1",
+            section: "OAuth 2.1 §4.1.1, §7.5.1",
+        },
+        revisions: BOTH,
+        depends_on: &["authz.code-flow"],
+        note: Some(
+            "OAuth 2.1: authorization servers MUST enforce PKCE, the only exception being confidential OpenID Connect clients using nonce; the tester is a public client.",
+        ),
+    },
+    CheckDef {
+        id: "authz.pkce-plain-refused",
+        title: "code_challenge_method=plain is refused when the metadata does not offer it",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-code-protection",
+            section: "MCP Authorization, Authorization Code Protection; RFC 9700 §2.1.1",
+        },
+        revisions: BOTH,
+        depends_on: &["authz.code-flow"],
+        note: Some(
+            "No RFC makes refusing plain a MUST (OAuth 2.1 still defines it). MCP clients use S256 only, and RFC 9700 recommends S256; an AS that does not list plain should not quietly accept it. A warning when plain is listed and accepted.",
+        ),
+    },
+    CheckDef {
+        id: "authz.verifier-checked",
+        title: "A code exchanged with the wrong code_verifier is refused with invalid_grant",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/rfc7636#section-4.6",
+            section: "RFC 7636 §4.6; OAuth 2.1 §4.1.3",
+        },
+        revisions: BOTH,
+        depends_on: &["authz.code-flow"],
+        note: None,
+    },
+    CheckDef {
+        id: "authz.foreign-resource-refused",
+        title: "A token requested for another resource does not work on this server",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",
+            section: "MCP Authorization, Token Handling and Access Token Privilege Restriction; RFC 8707 §2",
+        },
+        revisions: BOTH,
+        depends_on: &["authz.code-flow"],
+        note: Some(
+            "Passes when the AS refuses the other resource (invalid_target) or the MCP server refuses the token it issued; fails when the server accepts a token issued for another resource (the token-passthrough ban).",
+        ),
+    },
+    CheckDef {
+        id: "authz.refresh-rotated",
+        title: "A used refresh token cannot be used again (rotation for public clients)",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-4.3.1",
+            section: "OAuth 2.1 §4.3.1; MCP Authorization, Refresh Tokens",
+        },
+        revisions: BOTH,
+        depends_on: &["authz.code-flow"],
+        note: Some(
+            "OAuth 2.1: for public clients, refresh tokens MUST be sender-constrained or rotated. Skipped when no refresh token is issued.",
+        ),
+    },
+    CheckDef {
+        id: "cimd.accepted",
+        title: "A client identified by its metadata document URL can start authorization",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
+            section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
+        },
+        revisions: BOTH,
+        depends_on: &["as.endpoints"],
+        note: Some(
+            "Only when client_id_metadata_document_supported is true and the server is on loopback: the tester serves its documents on http loopback, as development servers accept; a remote server cannot fetch them.",
+        ),
+    },
+    CheckDef {
+        id: "cimd.client-id-mismatch-refused",
+        title: "A metadata document whose client_id is not its URL is refused",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
+            section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
+        },
+        revisions: BOTH,
+        depends_on: &["cimd.accepted"],
+        note: None,
+    },
+    CheckDef {
+        id: "cimd.redirect-unlisted-refused",
+        title: "A redirect_uri the metadata document does not list is refused",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
+            section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
+        },
+        revisions: BOTH,
+        depends_on: &["cimd.accepted"],
+        note: None,
+    },
+    CheckDef {
         id: "token.accepted",
         title: "A valid token is accepted: initialize and tools/list answer with results",
         level: Level::Must,
@@ -333,7 +493,9 @@ pub const CATALOGUE: &[CheckDef] = &[
         },
         revisions: BOTH,
         depends_on: &[],
-        note: Some("Needs a token for the server (--token, --token-file); skipped without one."),
+        note: Some(
+            "Needs a token: the one the authorization code flow obtained, or one given with --token / --token-file; skipped without.",
+        ),
     },
     CheckDef {
         id: "token.query-refused",
@@ -386,6 +548,20 @@ pub const CATALOGUE: &[CheckDef] = &[
         revisions: BOTH,
         depends_on: &[],
         note: None,
+    },
+    CheckDef {
+        id: "token.insufficient-scope",
+        title: "A tool the token's scope does not allow is answered 403 insufficient_scope with scope",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#runtime-insufficient-scope-errors",
+            section: "MCP Authorization, Runtime Insufficient Scope Errors; RFC 6750 §3.1",
+        },
+        revisions: BOTH,
+        depends_on: &["token.accepted"],
+        note: Some(
+            "Needs the name of a tool the token's scope does not allow (--step-up-tool); the tool is called with no arguments.",
+        ),
     },
 ];
 

@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod checks;
+pub mod client;
 pub mod observe;
 pub mod probe;
 pub mod report;

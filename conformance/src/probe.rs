@@ -17,6 +17,18 @@ const SECRET_FIELDS: &[&str] = &[
     "client_secret",
     "code",
     "password",
+    "code_verifier",
+    "csrf",
+];
+/// Query parameters generated per run: replaced in evidence, so reports diff cleanly.
+const VOLATILE_QUERY: &[&str] = &[
+    "client_id",
+    "state",
+    "code_challenge",
+    "redirect_uri",
+    "login_id",
+    "consent_id",
+    "nonce",
 ];
 /// JSON fields generated per run (ids, times): replaced, so reports diff cleanly.
 const VOLATILE_FIELDS: &[&str] = &[
@@ -43,6 +55,9 @@ pub struct Exchange {
     /// The Content-Type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// Where a redirect points, shown as URLs are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Every WWW-Authenticate value.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub www_authenticate: Vec<String>,
@@ -62,6 +77,10 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// The `Mcp-Session-Id` response header, if any.
     pub session_id: Option<String>,
+    /// The `Location` header resolved against the request URL, if any.
+    pub location: Option<Url>,
+    /// The URL requested.
+    pub url: Url,
 }
 
 /// The JSON-RPC response in a body sent as JSON or as an SSE stream (clients must take both).
@@ -88,7 +107,17 @@ pub struct Probe {
 impl Probe {
     /// A probe for a target; redirects are not followed (the wire is what is judged).
     pub fn new(target: &Url) -> Self {
+        Self::build(target, false)
+    }
+
+    /// A probe that keeps cookies, as a browser does through a sign-in.
+    pub fn with_cookies(target: &Url) -> Self {
+        Self::build(target, true)
+    }
+
+    fn build(target: &Url, cookies: bool) -> Self {
         let http = reqwest::Client::builder()
+            .cookie_store(cookies)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .user_agent("mcp-auth-conformance")
@@ -100,28 +129,35 @@ impl Probe {
         }
     }
 
-    /// The URL as evidence shows it: a path on the target's origin, tokens in the query redacted.
+    /// The URL as evidence shows it: a path on the target's origin; query values decoded, with
+    /// secrets redacted and per-run values (ids, `state`, challenges) replaced.
     pub fn shown(&self, url: &Url) -> String {
-        let mut url = url.clone();
-        if url.query_pairs().any(|(k, _)| k == "access_token") {
-            let pairs: Vec<(String, String)> = url
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if k == "access_token" {
-                        "[redacted]".to_owned()
-                    } else {
-                        v.into_owned()
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            url.query_pairs_mut().clear().extend_pairs(pairs);
-        }
-        let s = url.as_str();
-        match s.strip_prefix(&self.origin) {
+        let mut bare = url.clone();
+        bare.set_query(None);
+        bare.set_fragment(None);
+        let s = bare.as_str();
+        let mut out = match s.strip_prefix(&self.origin) {
             Some(path) if path.starts_with('/') => path.to_owned(),
             _ => s.to_owned(),
+        };
+        if url.query().is_some() {
+            let pairs: Vec<String> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if SECRET_FIELDS.contains(&k.as_ref()) {
+                        "[redacted]".into()
+                    } else if VOLATILE_QUERY.contains(&k.as_ref()) {
+                        "[varies]".into()
+                    } else {
+                        v
+                    };
+                    format!("{k}={v}")
+                })
+                .collect();
+            out.push('?');
+            out.push_str(&pairs.join("&"));
         }
+        out
     }
 
     /// `GET url`.
@@ -183,6 +219,36 @@ impl Probe {
         self.send("POST", url, request).await
     }
 
+    /// `GET url` as a browser navigates.
+    pub async fn navigate(&self, url: &Url) -> Answer {
+        let request = self
+            .http
+            .get(url.clone())
+            .header("Accept", "text/html, application/json;q=0.9, */*;q=0.5");
+        self.send("GET", url, request).await
+    }
+
+    /// `POST url` with a form body, maybe with HTTP Basic client authentication (RFC 6749
+    /// §2.3.1: id and secret form-encoded first).
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        fields: &[(String, String)],
+        basic: Option<(&str, &str)>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header("Accept", "application/json, text/html;q=0.9")
+            .form(fields);
+        if let Some((id, secret)) = basic {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            request = request.basic_auth(enc(id), Some(enc(secret)));
+        }
+        self.send("POST", url, request).await
+    }
+
     /// `POST url` as an MCP client with a bearer token (never recorded in evidence).
     pub async fn post_mcp_with_token(
         &self,
@@ -212,6 +278,7 @@ impl Probe {
             url: self.shown(url),
             status: None,
             content_type: None,
+            location: None,
             www_authenticate: Vec::new(),
             body: String::new(),
             error: None,
@@ -224,6 +291,8 @@ impl Probe {
                     exchange,
                     body: Vec::new(),
                     session_id: None,
+                    location: None,
+                    url: url.clone(),
                 };
             }
         };
@@ -239,6 +308,12 @@ impl Probe {
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url.join(l).ok());
+        exchange.location = location.as_ref().map(|l| self.shown(l));
         let session_id = response
             .headers()
             .get("mcp-session-id")
@@ -249,11 +324,22 @@ impl Probe {
             .await
             .map(|b| b.to_vec())
             .unwrap_or_default();
-        exchange.body = excerpt(&body);
+        let html = exchange
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/html"));
+        // Pages carry per-request hidden fields: their title is the stable evidence.
+        exchange.body = if html {
+            format!("[HTML page: {:?}]", crate::client::browser::title(&body))
+        } else {
+            excerpt(&body)
+        };
         Answer {
             exchange,
             body,
             session_id,
+            location,
+            url: url.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@ use url::Url;
 use crate::{
     catalogue::{CATALOGUE, Revision},
     checks::{self, Outcome},
-    observe::{Unreachable, observe},
+    observe::{Unreachable, flow::Login, observe},
     probe::Probe,
     report::{CheckResult, Report},
 };
@@ -21,6 +21,27 @@ pub struct RunOptions {
     pub skip: Vec<String>,
     /// An access token for the server, obtained elsewhere (checks that need one skip without).
     pub token: Option<String>,
+    /// How to obtain tokens through the server's own authorization server.
+    pub login: Login,
+    /// The scope to ask for (default: the challenge's `scope`).
+    pub scope: Option<String>,
+    /// A tool the requested scope does not allow: called to see the 403 step-up.
+    pub step_up_tool: Option<String>,
+}
+
+impl RunOptions {
+    /// Checks everything for `revision`, with no token and no sign-in.
+    pub fn new(revision: Revision) -> Self {
+        Self {
+            revision,
+            only: Vec::new(),
+            skip: Vec::new(),
+            token: None,
+            login: Login::None,
+            scope: None,
+            step_up_tool: None,
+        }
+    }
 }
 
 /// Whether `id` is one of `patterns`, or lies under one (`prm` and `prm.` both select `prm.*`).
@@ -33,7 +54,7 @@ fn selected(id: &str, patterns: &[String]) -> bool {
 /// Runs the checks against the MCP endpoint `target`.
 pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, Unreachable> {
     let probe = Probe::new(target);
-    let observations = observe(target, &probe, options.token.as_deref()).await?;
+    let observations = observe(target, &probe, options).await?;
     let mut results: Vec<CheckResult> = Vec::new();
     for def in CATALOGUE {
         if !def.revisions.contains(&options.revision) {

@@ -4,15 +4,17 @@
 use anyhow::Context;
 use mcp_auth_conformance::{
     catalogue::{Level, Revision},
+    client::{browser::Credentials, token::ClientAuth},
+    observe::flow::Login,
     run::{RunOptions, run as run_checks},
 };
 use mcp_auth_server::local::{LocalOptions, LocalServer};
 
-use crate::cli::{ConformanceArgs, FailOn, ReportFormat};
+use crate::cli::{ConformanceArgs, FailOn, LoginMethod, ReportFormat};
 
 /// Runs the checks; returns the exit code (0 conforming, 1 failing). Errors mean "could not run".
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
-    let mut token = match (&args.token, &args.token_file) {
+    let token = match (&args.token, &args.token_file) {
         (Some(t), _) => Some(t.trim().to_owned()),
         (None, Some(path)) => Some(
             std::fs::read_to_string(path)
@@ -22,13 +24,13 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         ),
         (None, None) => None,
     };
+    let mut login = login(&args)?;
+    let mut step_up_tool = args.step_up_tool.clone();
     let (target, bundled) = match &args.url {
         Some(url) => (url.clone(), None),
         None => {
-            // The demo signs in without a person: the development AS approves automatically.
             let server = LocalServer::start(LocalOptions {
                 port: 0,
-                auto_approve: true,
                 ..Default::default()
             })
             .await
@@ -37,22 +39,26 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
                 "Checking the bundled server (local mode) at {}",
                 server.resource
             );
-            if token.is_none() {
-                let scope = format!("openid {}/mcp:read", server.resource);
-                let issued = server
-                    .static_client_token(&scope)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("getting a token from the bundled server: {e}"))?;
-                token = Some(issued);
+            // The demo signs in as a person would: the façade's consent page, then the
+            // development AS's sign-in form, as its printed development user.
+            if matches!(login, Login::None) && token.is_none() {
+                login = Login::Form(Credentials {
+                    username: server.user.username.clone(),
+                    password: server.user.password.clone(),
+                });
             }
+            step_up_tool.get_or_insert_with(|| "notes_add".into());
             (server.resource.as_str().parse()?, Some(server))
         }
     };
     let options = RunOptions {
-        revision: Revision::parse(&args.spec).context("unknown --spec")?,
         only: args.only.clone(),
         skip: args.skip.clone(),
         token,
+        login,
+        scope: args.scope.clone(),
+        step_up_tool,
+        ..RunOptions::new(Revision::parse(&args.spec).context("unknown --spec")?)
     };
     let report = run_checks(&target, &options)
         .await
@@ -104,4 +110,36 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         return Ok(1);
     }
     Ok(u8::try_from(report.exit_code(level)).unwrap_or(1))
+}
+
+/// The sign-in the options ask for.
+fn login(args: &ConformanceArgs) -> anyhow::Result<Login> {
+    if let Some(pair) = &args.client_credentials {
+        let (id, secret) = pair
+            .split_once(':')
+            .context("--client-credentials takes ID:SECRET")?;
+        return Ok(Login::ClientCredentials(ClientAuth::Basic {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        }));
+    }
+    let method = args.login.unwrap_or(if args.username.is_some() {
+        LoginMethod::Form
+    } else {
+        LoginMethod::None
+    });
+    match method {
+        LoginMethod::None => Ok(Login::None),
+        LoginMethod::Form => {
+            let username = args
+                .username
+                .clone()
+                .context("--login form needs --username (or MCP_CONFORMANCE_USERNAME)")?;
+            let password = args
+                .password
+                .clone()
+                .context("--login form needs --password (or MCP_CONFORMANCE_PASSWORD)")?;
+            Ok(Login::Form(Credentials { username, password }))
+        }
+    }
 }

@@ -138,6 +138,7 @@ pub async fn authorize(
             .into_response();
     }
     Html(page::login(
+        &dev.login_action(),
         &client.name,
         &pending.grant.scope.to_string(),
         &login_id,
@@ -178,6 +179,7 @@ pub async fn login(State(dev): State<Arc<DevAuthServer>>, Form(form): Form<Login
         return (
             StatusCode::UNAUTHORIZED,
             Html(page::login(
+                &dev.login_action(),
                 &client_name,
                 &scope,
                 &form.login_id,

@@ -131,6 +131,14 @@ impl DevAuthServer {
         }))
     }
 
+    /// Where the sign-in form posts: the issuer's path, then `/login`.
+    pub fn login_action(&self) -> String {
+        let path = url::Url::parse(&self.config.issuer)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        format!("{path}/login")
+    }
+
     /// The issuer.
     pub fn issuer(&self) -> &str {
         &self.config.issuer

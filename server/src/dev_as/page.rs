@@ -2,8 +2,15 @@
 
 use crate::html::escape;
 
-/// The sign-in form for one pending authorization.
-pub fn login(client_name: &str, scope: &str, login_id: &str, error: Option<&str>) -> String {
+/// The sign-in form for one pending authorization; it posts to `action` (absolute, because the
+/// page is shown both at the authorize endpoint and at the login endpoint).
+pub fn login(
+    action: &str,
+    client_name: &str,
+    scope: &str,
+    login_id: &str,
+    error: Option<&str>,
+) -> String {
     let error = error
         .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
         .unwrap_or_default();
@@ -18,12 +25,13 @@ label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem}}button{{m
 <h1>Sign in</h1>
 <p><strong>{client}</strong> asks for: <code>{scope}</code></p>
 {error}
-<form method="post" action="login">
+<form method="post" action="{action}">
 <input type="hidden" name="login_id" value="{login_id}">
 <label for="username">Email</label><input id="username" name="username" autocomplete="username" required>
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form></body></html>"#,
+        action = escape(action),
         client = escape(client_name),
         scope = escape(scope),
         login_id = escape(login_id),

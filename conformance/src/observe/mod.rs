@@ -1,10 +1,15 @@
 //! What a client finds when it discovers the server's authorization, in the spec's order,
 //! recorded for the checks to judge.
 
+pub mod flow;
+
 use url::Url;
 
 use crate::{
+    client::registration::{self, ClientMetadata},
+    observe::flow::{FlowClient, FlowContext, FlowObservations},
     probe::{Exchange, Probe},
+    run::RunOptions,
     www_authenticate::{self, Challenge},
 };
 
@@ -67,6 +72,10 @@ pub struct Observations {
     /// With the token given to the run: `initialize` and `tools/list`, and whether each
     /// answered with a JSON-RPC result.
     pub with_token: Option<Vec<(Exchange, bool)>>,
+    /// The authorization flows, when the AS metadata names both endpoints.
+    pub flows: Option<FlowObservations>,
+    /// `tools/call` of the step-up tool (`--step-up-tool`) with the token.
+    pub step_up: Option<Exchange>,
     /// The same token in the query string, without the header.
     pub query_token: Option<Exchange>,
     /// An MCP request with a bearer token that is not a token at all.
@@ -96,17 +105,15 @@ impl Observations {
     }
 }
 
-/// Discovers as a client does: an MCP request without a token, then PRM, then AS metadata;
-/// with `token` (obtained elsewhere), also what a client with a valid token sees.
+/// Discovers as a client does: an MCP request without a token, then PRM, then AS metadata,
+/// registration and the authorization flows; with a token (given, or obtained by the flows),
+/// also what a client with a valid token sees.
 pub async fn observe(
     target: &Url,
     probe: &Probe,
-    token: Option<&str>,
+    options: &RunOptions,
 ) -> Result<Observations, Unreachable> {
-    let initialize = serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")}}
-    });
+    let initialize = flow::initialize();
     let unauthenticated = probe.post_mcp(target, &initialize).await.exchange;
     if let Some(reason) = &unauthenticated.error {
         return Err(Unreachable {
@@ -132,6 +139,8 @@ pub async fn observe(
         registration: None,
         insecure_registration: None,
         with_token: None,
+        flows: None,
+        step_up: None,
         query_token: None,
         garbage_token: None,
         unsigned_token: None,
@@ -201,26 +210,69 @@ pub async fn observe(
         .and_then(|j| j.get("registration_endpoint"))
         .and_then(|v| v.as_str())
         .and_then(|s| Url::parse(s).ok());
+    let callback = Url::parse(TESTER_CALLBACK).expect("a static URL");
+    let mut dcr_client = None;
     if let Some(endpoint) = registration_endpoint {
-        let register = |redirect: &str| {
-            serde_json::json!({
-                "redirect_uris": [redirect],
-                "client_name": "mcp-auth-conformance",
-                "token_endpoint_auth_method": "none",
-                "grant_types": ["authorization_code"],
-                "response_types": ["code"],
-            })
+        let metadata = |redirect: &Url| ClientMetadata {
+            client_name: "mcp-auth-conformance".into(),
+            redirect_uris: vec![redirect.clone()],
+            token_endpoint_auth_method: "none".into(),
+            scope: None,
         };
-        let answer = probe
-            .post_json(&endpoint, &register("http://127.0.0.1/callback"))
-            .await;
+        let (answer, registered) =
+            registration::register(probe, &endpoint, &metadata(&callback)).await;
         obs.registration = Some((answer.exchange, serde_json::from_slice(&answer.body).ok()));
-        let answer = probe
-            .post_json(&endpoint, &register("http://client.example.com/callback"))
-            .await;
+        dcr_client = registered.map(|r| FlowClient {
+            auth: r.auth,
+            redirect_uri: callback.clone(),
+            origin: "a client registered by DCR",
+        });
+        let insecure = Url::parse("http://client.example.com/callback").expect("a static URL");
+        let (answer, _) = registration::register(probe, &endpoint, &metadata(&insecure)).await;
         obs.insecure_registration =
             Some((answer.exchange, serde_json::from_slice(&answer.body).ok()));
     }
+
+    let metadata_url = |field: &str| {
+        obs.as_metadata
+            .as_ref()
+            .and_then(|f| f.json.as_ref())
+            .and_then(|j| j.get(field))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Url::parse(s).ok())
+    };
+    if let (Some(authorization_endpoint), Some(token_endpoint)) = (
+        metadata_url("authorization_endpoint"),
+        metadata_url("token_endpoint"),
+    ) {
+        let cimd_supported = obs
+            .as_metadata
+            .as_ref()
+            .and_then(|f| f.json.as_ref())
+            .and_then(|j| j.get("client_id_metadata_document_supported"))
+            .and_then(|v| v.as_bool())
+            == Some(true);
+        let scope = options.scope.clone().or_else(|| {
+            obs.bearer()
+                .and_then(|c| c.param("scope"))
+                .map(str::to_owned)
+        });
+        let context = FlowContext {
+            target: target.clone(),
+            authorization_endpoint,
+            token_endpoint,
+            scope,
+            client: dcr_client,
+            cimd_supported,
+        };
+        obs.flows = Some(flow::run(&context, probe, &options.login).await);
+    }
+    let token = options
+        .token
+        .as_deref()
+        .or_else(|| obs.flows.as_ref().and_then(FlowObservations::access_token));
+    let token = token.map(str::to_owned);
+    let token = token.as_deref();
 
     if let Some(token) = token {
         let mut seen = Vec::new();
@@ -251,6 +303,9 @@ pub async fn observe(
             crate::probe::rpc_response(&listed).is_some_and(|r| r.get("result").is_some()),
         ));
         obs.with_token = Some(seen);
+        if let Some(tool) = &options.step_up_tool {
+            obs.step_up = Some(flow::call_tool(target, probe, token, tool).await);
+        }
         let mut in_query = target.clone();
         in_query
             .query_pairs_mut()
@@ -282,6 +337,10 @@ pub async fn observe(
     );
     Ok(obs)
 }
+
+/// The redirect URI the tester registers: loopback, where any port matches (RFC 8252 §7.3).
+/// The tester never listens there: it reads the response from the redirect itself.
+pub const TESTER_CALLBACK: &str = "http://127.0.0.1/callback";
 
 /// A JWT with `alg: none`, claims a lax server might accept: the issuer, this resource as
 /// audience, a future expiry.

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use url::Url;
 
+mod flow;
+
 use crate::{observe::Observations, probe::Exchange};
 
 /// A check's result.
@@ -384,7 +386,9 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             }
         },
         "token.accepted" => match &o.with_token {
-            None => skip("no token given (--token or --token-file)"),
+            None => {
+                skip("no token: none given (--token, --token-file) and none obtained (--login)")
+            }
             Some(seen) => {
                 let evidence: Vec<Exchange> = seen.iter().map(|(e, _)| e.clone()).collect();
                 match seen.iter().find(|(_, ok)| !ok) {
@@ -404,7 +408,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             }
         },
         "token.query-refused" => match &o.query_token {
-            None => skip("no token given (--token or --token-file)"),
+            None => skip("no token"),
             Some(e) => match e.status {
                 Some(s) if (200..300).contains(&s) => fail(
                     format!("a token in the query string was accepted (HTTP {s})"),
@@ -432,6 +436,44 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
         }
         "token.unsigned-rejected" => {
             token_refused(o.unsigned_token.as_ref(), "an unsigned (alg none) JWT")
+        }
+        "token.insufficient-scope" => match &o.step_up {
+            None => skip("name a tool the token's scope does not allow: --step-up-tool"),
+            Some(e) => {
+                let challenge = e
+                    .www_authenticate
+                    .iter()
+                    .filter_map(|v| crate::www_authenticate::parse(v).ok())
+                    .flatten()
+                    .find(|c| c.is_scheme("Bearer"));
+                let error = challenge.as_ref().and_then(|c| c.param("error"));
+                let scope = challenge.as_ref().and_then(|c| c.param("scope"));
+                match (e.status, error, scope) {
+                    (Some(403), Some("insufficient_scope"), Some(s)) => pass(
+                        format!("403 insufficient_scope, scope=\"{s}\""),
+                        vec![e.clone()],
+                    ),
+                    (Some(403), Some("insufficient_scope"), None) => fail(
+                        "403 insufficient_scope without the scope needed",
+                        vec![e.clone()],
+                    ),
+                    (Some(403), other, _) => fail(
+                        format!("403, but error={}", other.unwrap_or("none")),
+                        vec![e.clone()],
+                    ),
+                    (Some(s), _, _) if (200..300).contains(&s) => fail(
+                        format!(
+                            "answered {s}: the tool was not refused for scope (ask a narrower --scope if the token covers it)"
+                        ),
+                        vec![e.clone()],
+                    ),
+                    (Some(s), _, _) => fail(format!("answered {s}, not 403"), vec![e.clone()]),
+                    (None, _, _) => fail("no answer", vec![e.clone()]),
+                }
+            }
+        },
+        other if other.starts_with("authz.") || other.starts_with("cimd.") => {
+            flow::evaluate(other, o)
         }
         other => skip(format!("no evaluation for {other}")),
     }

@@ -1,0 +1,371 @@
+//! A browser stand-in for signing in without a person: it follows redirects, keeps cookies, and
+//! submits the forms a sign-in shows (a login form with the given credentials, a consent page's
+//! approve button), until the authorization server answers at the redirect URI.
+
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+use super::authorization::AuthorizationResponse;
+use crate::probe::{Exchange, Probe};
+
+/// Most hops a sign-in may take before the tester gives up.
+const MAX_HOPS: usize = 16;
+/// Button labels and values that approve (consent pages) or sign in.
+const APPROVING: &[&str] = &[
+    "approve",
+    "allow",
+    "accept",
+    "authorize",
+    "authorise",
+    "consent",
+    "confirm",
+    "continue",
+    "yes",
+    "sign in",
+    "signin",
+    "log in",
+    "login",
+    "submit",
+];
+
+/// The user the browser signs in as.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The user name (often an email).
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, [redacted])", self.username)
+    }
+}
+
+/// Where a navigation ended.
+#[derive(Debug, Clone)]
+pub enum Landing {
+    /// The AS answered at the redirect URI (a code, or an error).
+    Callback(AuthorizationResponse),
+    /// The AS refused with an error status (no redirect to the client).
+    Refused,
+    /// A sign-in form asked for credentials the browser was not given.
+    NeedsCredentials,
+    /// The AS showed something the browser cannot act on (a page without a usable form, a
+    /// script-driven sign-in, a network error); the reason says what.
+    Stuck(String),
+}
+
+/// A navigation: where it ended, and every hop as evidence.
+#[derive(Debug, Clone)]
+pub struct Navigation {
+    /// Where it ended.
+    pub landing: Landing,
+    /// Each request and its answer.
+    pub hops: Vec<Exchange>,
+    /// Whether a page with a form was passed (a consent or sign-in page): the AS accepted the
+    /// request far enough to ask the user.
+    pub saw_form: bool,
+}
+
+impl Navigation {
+    /// The response at the redirect URI, if the navigation got there.
+    pub fn response(&self) -> Option<&AuthorizationResponse> {
+        match &self.landing {
+            Landing::Callback(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether the AS turned the request down: an error status, or an error sent to the client.
+    pub fn refused(&self) -> bool {
+        match &self.landing {
+            Landing::Refused => true,
+            Landing::Callback(r) => r.error().is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the AS issued a code.
+    pub fn issued_code(&self) -> bool {
+        self.response().and_then(|r| r.code()).is_some()
+    }
+
+    /// In a sentence, for reasons.
+    pub fn describe(&self) -> String {
+        match &self.landing {
+            Landing::Callback(r) => match (r.code(), r.error()) {
+                (Some(_), _) => "the AS issued an authorization code".into(),
+                (None, Some(e)) => format!("the AS answered the client with error={e}"),
+                _ => "the AS answered the client with neither code nor error".into(),
+            },
+            Landing::Refused => format!(
+                "the AS refused with HTTP {}",
+                self.hops
+                    .last()
+                    .and_then(|h| h.status)
+                    .map_or_else(|| "?".into(), |s| s.to_string())
+            ),
+            Landing::NeedsCredentials => {
+                "the AS showed a sign-in form (no credentials were given: --login form)".into()
+            }
+            Landing::Stuck(why) => format!("the sign-in could not be completed: {why}"),
+        }
+    }
+}
+
+/// Follows an authorization request through sign-in and consent.
+pub struct Browser {
+    probe: Probe,
+    credentials: Option<Credentials>,
+}
+
+impl Browser {
+    /// A browser with its own cookie jar; `target` only decides how URLs are shown.
+    pub fn new(target: &Url, credentials: Option<Credentials>) -> Self {
+        Self {
+            probe: Probe::with_cookies(target),
+            credentials,
+        }
+    }
+
+    /// Opens `start` and acts as a user would, until the AS answers at `redirect_uri`.
+    pub async fn authorize(&self, start: &Url, redirect_uri: &Url) -> Navigation {
+        let mut hops = Vec::new();
+        let mut saw_form = false;
+        let mut answer = self.probe.navigate(start).await;
+        let end = |landing, hops, saw_form| Navigation {
+            landing,
+            hops,
+            saw_form,
+        };
+        for _ in 0..MAX_HOPS {
+            hops.push(answer.exchange.clone());
+            if let Some(reason) = &answer.exchange.error {
+                return end(Landing::Stuck(reason.clone()), hops, saw_form);
+            }
+            let status = answer.exchange.status.unwrap_or_default();
+            if let Some(location) = answer
+                .location
+                .clone()
+                .filter(|_| (300..400).contains(&status))
+            {
+                if let Some(response) =
+                    AuthorizationResponse::from_location(&location, redirect_uri)
+                {
+                    return end(Landing::Callback(response), hops, saw_form);
+                }
+                answer = self.probe.navigate(&location).await;
+                continue;
+            }
+            if status >= 400 {
+                return end(Landing::Refused, hops, saw_form);
+            }
+            let html = answer
+                .exchange
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("text/html"));
+            if !html {
+                return end(
+                    Landing::Stuck(format!("HTTP {status} without a redirect or a page")),
+                    hops,
+                    saw_form,
+                );
+            }
+            let page_url = answer.url.clone();
+            let Some(form) = pick_form(&String::from_utf8_lossy(&answer.body), &page_url) else {
+                return end(
+                    Landing::Stuck(
+                        "a page without a form the tester can submit (a script-driven sign-in?)"
+                            .into(),
+                    ),
+                    hops,
+                    saw_form,
+                );
+            };
+            saw_form = true;
+            let mut fields = form.fields;
+            if let Some(password_field) = &form.password {
+                let Some(creds) = &self.credentials else {
+                    return end(Landing::NeedsCredentials, hops, saw_form);
+                };
+                let Some(user_field) = &form.username else {
+                    return end(
+                        Landing::Stuck("a password form without a user name field".into()),
+                        hops,
+                        saw_form,
+                    );
+                };
+                fields.push((user_field.clone(), creds.username.clone()));
+                fields.push((password_field.clone(), creds.password.clone()));
+            }
+            answer = if form.post {
+                self.probe.post_form(&form.action, &fields, None).await
+            } else {
+                let mut url = form.action.clone();
+                url.query_pairs_mut().clear().extend_pairs(&fields);
+                self.probe.navigate(&url).await
+            };
+        }
+        end(
+            Landing::Stuck(format!("more than {MAX_HOPS} hops")),
+            hops,
+            saw_form,
+        )
+    }
+}
+
+/// A form ready to submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Form {
+    action: Url,
+    post: bool,
+    /// Hidden fields and the chosen button.
+    fields: Vec<(String, String)>,
+    /// The user name field's name, if the form asks for one.
+    username: Option<String>,
+    /// The password field's name, if the form asks for one.
+    password: Option<String>,
+}
+
+fn selector(s: &str) -> Selector {
+    Selector::parse(s).expect("a static selector")
+}
+
+/// The page's title, for evidence.
+pub fn title(body: &[u8]) -> String {
+    let doc = Html::parse_document(&String::from_utf8_lossy(body));
+    doc.select(&selector("title"))
+        .next()
+        .map(|t| t.text().collect::<String>().trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The form a user would submit: a sign-in form (with a password field) first, else a form
+/// with an approving button.
+fn pick_form(html: &str, page: &Url) -> Option<Form> {
+    let doc = Html::parse_document(html);
+    let forms: Vec<ElementRef> = doc.select(&selector("form")).collect();
+    let read = |f: &ElementRef| read_form(f, page);
+    forms
+        .iter()
+        .filter_map(read)
+        .find(|f| f.password.is_some())
+        .or_else(|| {
+            forms
+                .iter()
+                .filter_map(read)
+                .find(|f| f.fields.iter().any(|_| true))
+        })
+}
+
+fn read_form(form: &ElementRef, page: &Url) -> Option<Form> {
+    let el = form.value();
+    let action = match el.attr("action") {
+        Some(a) if !a.is_empty() => page.join(a).ok()?,
+        _ => page.clone(),
+    };
+    let post = el
+        .attr("method")
+        .is_some_and(|m| m.eq_ignore_ascii_case("post"));
+    let mut fields = Vec::new();
+    let mut username = None;
+    let mut password = None;
+    let mut buttons: Vec<(String, String, String)> = Vec::new();
+    for input in form.select(&selector("input, button")) {
+        let i = input.value();
+        let name = i.attr("name").unwrap_or_default().to_owned();
+        let kind = i
+            .attr("type")
+            .unwrap_or(if i.name() == "button" {
+                "submit"
+            } else {
+                "text"
+            })
+            .to_ascii_lowercase();
+        let value = i.attr("value").unwrap_or_default().to_owned();
+        match kind.as_str() {
+            "hidden" if !name.is_empty() => fields.push((name, value)),
+            "password" if password.is_none() && !name.is_empty() => password = Some(name),
+            "text" | "email" if username.is_none() && !name.is_empty() => username = Some(name),
+            "submit" => {
+                let label = input.text().collect::<String>().trim().to_ascii_lowercase();
+                buttons.push((name, value, label));
+            }
+            _ => {}
+        }
+    }
+    let approving = |(_, v, l): &&(String, String, String)| {
+        let v = v.to_ascii_lowercase();
+        APPROVING
+            .iter()
+            .any(|a| v == *a || l == a || l.starts_with(a))
+    };
+    let button = buttons.iter().find(approving);
+    if password.is_none() && button.is_none() {
+        return None;
+    }
+    if let Some((name, value, _)) = button.filter(|(n, _, _)| !n.is_empty()) {
+        fields.push((name.clone(), value.clone()));
+    }
+    // A form whose only purpose is to approve must carry something to submit.
+    if password.is_none() && fields.is_empty() && button.is_none() {
+        return None;
+    }
+    Some(Form {
+        action,
+        post,
+        fields,
+        username,
+        password,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Url {
+        Url::parse("https://as.example.com/oauth/authorize?x=1").unwrap()
+    }
+
+    #[test]
+    fn a_sign_in_form_is_read_with_its_hidden_fields() {
+        let html = r#"<html><head><title>Sign in</title></head><body>
+            <form method="post" action="login"><input type="hidden" name="login_id" value="L1">
+            <input id="u" name="username" autocomplete="username"><input name="password" type="password">
+            <button type="submit">Sign in</button></form></body></html>"#;
+        let form = pick_form(html, &page()).unwrap();
+        assert_eq!(form.action.as_str(), "https://as.example.com/oauth/login");
+        assert!(form.post);
+        assert_eq!(form.fields, [("login_id".to_owned(), "L1".to_owned())]);
+        assert_eq!(form.username.as_deref(), Some("username"));
+        assert_eq!(form.password.as_deref(), Some("password"));
+        assert_eq!(title(html.as_bytes()), "Sign in");
+    }
+
+    #[test]
+    fn a_consent_page_is_approved_not_denied() {
+        let html = r#"<form method="post" action="/consent"><input type="hidden" name="csrf" value="c">
+            <button type="submit" name="decision" value="deny">Deny</button>
+            <button type="submit" name="decision" value="approve">Approve</button></form>"#;
+        let form = pick_form(html, &page()).unwrap();
+        assert_eq!(form.action.as_str(), "https://as.example.com/consent");
+        assert_eq!(
+            form.fields,
+            [
+                ("csrf".to_owned(), "c".to_owned()),
+                ("decision".to_owned(), "approve".to_owned())
+            ]
+        );
+        assert!(form.password.is_none());
+    }
+
+    #[test]
+    fn a_page_with_nothing_to_submit_has_no_form() {
+        assert!(pick_form("<p>Loading…</p><script>go()</script>", &page()).is_none());
+        assert!(pick_form(r#"<form><input name="q"></form>"#, &page()).is_none());
+    }
+}

@@ -1,0 +1,388 @@
+//! The authorization flow, run the way a client runs it and, once each, the ways a client must
+//! not get through: without PKCE, with `plain`, with a wrong verifier, for another resource,
+//! replaying a rotated refresh token, and with client metadata documents that lie.
+
+use url::Url;
+
+use crate::{
+    client::{
+        authorization::{AuthorizationRequest, Pkce},
+        browser::{Browser, Credentials, Navigation},
+        cimd_host::CimdHost,
+        pkce::{Verifier, random_string},
+        token::{self, ClientAuth, TokenAnswer},
+    },
+    probe::{Exchange, Probe},
+};
+
+/// The resource no MCP server under test is: tokens for it must not work on the target.
+pub const FOREIGN_RESOURCE: &str = "https://mcp.other.example/mcp";
+
+/// How the tester may obtain tokens.
+#[derive(Debug, Clone, Default)]
+pub enum Login {
+    /// Only what needs no sign-in: flow steps that stop at a sign-in form skip.
+    #[default]
+    None,
+    /// Sign in through the AS's HTML forms with these credentials, approving consent.
+    Form(Credentials),
+    /// The client credentials grant with this client (no authorization flows).
+    ClientCredentials(ClientAuth),
+}
+
+/// The client the flows run as, and where its responses go.
+#[derive(Debug, Clone)]
+pub struct FlowClient {
+    /// How it authenticates at the token endpoint.
+    pub auth: ClientAuth,
+    /// Its redirect URI.
+    pub redirect_uri: Url,
+    /// How it came to be (for reasons): "registered by DCR", say.
+    pub origin: &'static str,
+}
+
+/// What the AS needs from the observations so far.
+#[derive(Debug, Clone)]
+pub struct FlowContext {
+    /// The MCP endpoint (the RFC 8707 resource).
+    pub target: Url,
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: Url,
+    /// `token_endpoint`.
+    pub token_endpoint: Url,
+    /// The scope to ask for.
+    pub scope: Option<String>,
+    /// The client, if there is one.
+    pub client: Option<FlowClient>,
+    /// Whether the metadata says CIMD is supported.
+    pub cimd_supported: bool,
+}
+
+/// One authorization attempt and, when a code came, what the token endpoint said.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The request's `state`.
+    pub state: String,
+    /// The navigation.
+    pub navigation: Navigation,
+    /// The token exchange, when there was a code.
+    pub token: Option<TokenAnswer>,
+}
+
+/// Everything the flows showed.
+#[derive(Debug, Clone)]
+pub struct FlowObservations {
+    /// Why no flow ran, when none did.
+    pub unavailable: Option<String>,
+    /// Who the flows ran as.
+    pub client_origin: Option<&'static str>,
+    /// Authorization without `code_challenge`.
+    pub no_pkce: Option<Attempt>,
+    /// Authorization with `code_challenge_method=plain`.
+    pub plain_pkce: Option<Attempt>,
+    /// The flow done right: S256, `state`, `resource`; its token exchange.
+    pub main: Option<Attempt>,
+    /// A code exchanged with a verifier that is not the one challenged.
+    pub wrong_verifier: Option<Attempt>,
+    /// Authorization and token requests naming another resource, and an MCP request made
+    /// with whatever token came of it.
+    pub foreign: Option<(Attempt, Option<Exchange>)>,
+    /// The main refresh token used once, then once more (rotated tokens must not work twice).
+    pub refresh: Option<(TokenAnswer, Option<TokenAnswer>)>,
+    /// A token from the client credentials grant.
+    pub client_credentials: Option<TokenAnswer>,
+    /// CIMD attempts, or why none ran.
+    pub cimd: Result<CimdAttempts, String>,
+}
+
+/// The three CIMD authorization requests.
+#[derive(Debug, Clone)]
+pub struct CimdAttempts {
+    /// The honest document's URL as `client_id`, its listed redirect URI.
+    pub accepted: Navigation,
+    /// A document whose `client_id` is not its URL.
+    pub mismatched: Navigation,
+    /// The honest document, a redirect URI it does not list.
+    pub unlisted: Navigation,
+}
+
+impl FlowObservations {
+    fn empty() -> Self {
+        Self {
+            unavailable: None,
+            client_origin: None,
+            no_pkce: None,
+            plain_pkce: None,
+            main: None,
+            wrong_verifier: None,
+            foreign: None,
+            refresh: None,
+            client_credentials: None,
+            cimd: Err("not attempted".into()),
+        }
+    }
+
+    /// The access token the flows obtained for the target, if any.
+    pub fn access_token(&self) -> Option<&str> {
+        fn from(a: &Option<TokenAnswer>) -> Option<&str> {
+            a.as_ref()
+                .and_then(|t| t.tokens.as_ref())
+                .map(|t| t.access_token.as_str())
+        }
+        self.main
+            .as_ref()
+            .and_then(|m| from(&m.token))
+            .or_else(|| from(&self.client_credentials))
+    }
+}
+
+/// Runs the flows. Nothing here fails the run: what happened is recorded for the checks.
+pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObservations {
+    let mut obs = FlowObservations::empty();
+    let resource = ctx.target.as_str();
+    if let Login::ClientCredentials(auth) = login {
+        obs.client_credentials = Some(
+            token::client_credentials(
+                probe,
+                &ctx.token_endpoint,
+                auth,
+                ctx.scope.as_deref(),
+                Some(resource),
+            )
+            .await,
+        );
+    }
+    let credentials = match login {
+        Login::Form(c) => Some(c.clone()),
+        _ => None,
+    };
+    // One browser for every attempt, as one person would: consent given once is remembered.
+    let browser = Browser::new(&ctx.target, credentials);
+    obs.cimd = cimd(ctx, &browser).await;
+    let Some(client) = &ctx.client else {
+        obs.unavailable = Some(
+            "no client to sign in as: the authorization server offers no registration the tester can use"
+                .into(),
+        );
+        return obs;
+    };
+    obs.client_origin = Some(client.origin);
+
+    let verifier = Verifier::generate();
+    let navigation = authorize(ctx, client, &browser, Pkce::Omitted, resource).await;
+    obs.no_pkce = Some(navigation);
+
+    let verifier_plain = Verifier::generate();
+    let mut plain = authorize(
+        ctx,
+        client,
+        &browser,
+        Pkce::Plain(verifier_plain.as_str().into()),
+        resource,
+    )
+    .await;
+    plain.token = exchange(ctx, client, probe, &plain, &verifier_plain, resource).await;
+    obs.plain_pkce = Some(plain);
+
+    let mut main = authorize(
+        ctx,
+        client,
+        &browser,
+        Pkce::S256(verifier.s256_challenge()),
+        resource,
+    )
+    .await;
+    main.token = exchange(ctx, client, probe, &main, &verifier, resource).await;
+    obs.main = Some(main);
+
+    let challenged = Verifier::generate();
+    let mut wrong = authorize(
+        ctx,
+        client,
+        &browser,
+        Pkce::S256(challenged.s256_challenge()),
+        resource,
+    )
+    .await;
+    wrong.token = exchange(ctx, client, probe, &wrong, &Verifier::generate(), resource).await;
+    obs.wrong_verifier = Some(wrong);
+
+    let foreign_verifier = Verifier::generate();
+    let mut foreign = authorize(
+        ctx,
+        client,
+        &browser,
+        Pkce::S256(foreign_verifier.s256_challenge()),
+        FOREIGN_RESOURCE,
+    )
+    .await;
+    foreign.token = exchange(
+        ctx,
+        client,
+        probe,
+        &foreign,
+        &foreign_verifier,
+        FOREIGN_RESOURCE,
+    )
+    .await;
+    let used = match foreign.token.as_ref().and_then(|t| t.tokens.as_ref()) {
+        Some(t) => Some(
+            probe
+                .post_mcp_with_token(&ctx.target, &initialize(), &t.access_token)
+                .await
+                .exchange,
+        ),
+        None => None,
+    };
+    obs.foreign = Some((foreign, used));
+
+    let main_tokens = obs
+        .main
+        .as_ref()
+        .and_then(|m| m.token.as_ref())
+        .and_then(|t| t.tokens.clone());
+    if let Some(refresh_token) = main_tokens.as_ref().and_then(|t| t.refresh_token.clone()) {
+        let first = token::refresh(
+            probe,
+            &ctx.token_endpoint,
+            &client.auth,
+            &refresh_token,
+            Some(resource),
+        )
+        .await;
+        let replay = match &first.tokens {
+            Some(_) => Some(
+                token::refresh(
+                    probe,
+                    &ctx.token_endpoint,
+                    &client.auth,
+                    &refresh_token,
+                    Some(resource),
+                )
+                .await,
+            ),
+            None => None,
+        };
+        obs.refresh = Some((first, replay));
+    }
+    obs
+}
+
+/// The `initialize` request the tester sends.
+pub fn initialize() -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")}}
+    })
+}
+
+async fn authorize(
+    ctx: &FlowContext,
+    client: &FlowClient,
+    browser: &Browser,
+    pkce: Pkce,
+    resource: &str,
+) -> Attempt {
+    let state = random_string(16);
+    let request = AuthorizationRequest {
+        endpoint: ctx.authorization_endpoint.clone(),
+        client_id: client.auth.client_id().to_owned(),
+        redirect_uri: client.redirect_uri.clone(),
+        scope: ctx.scope.clone(),
+        state: state.clone(),
+        pkce,
+        resource: Some(resource.to_owned()),
+    };
+    let navigation = browser
+        .authorize(&request.url(), &client.redirect_uri)
+        .await;
+    Attempt {
+        state,
+        navigation,
+        token: None,
+    }
+}
+
+async fn exchange(
+    ctx: &FlowContext,
+    client: &FlowClient,
+    probe: &Probe,
+    attempt: &Attempt,
+    verifier: &Verifier,
+    resource: &str,
+) -> Option<TokenAnswer> {
+    let code = attempt.navigation.response()?.code()?;
+    Some(
+        token::exchange_code(
+            probe,
+            &ctx.token_endpoint,
+            &client.auth,
+            code,
+            &client.redirect_uri,
+            verifier.as_str(),
+            Some(resource),
+        )
+        .await,
+    )
+}
+
+/// `initialize`, then `tools/call` of `tool` with no arguments, in the session if one opens.
+pub async fn call_tool(target: &Url, probe: &Probe, token: &str, tool: &str) -> Exchange {
+    let init = probe
+        .post_mcp_with(target, &initialize(), Some(token), &[])
+        .await;
+    let session: Vec<(&str, String)> = init
+        .session_id
+        .iter()
+        .map(|s| ("Mcp-Session-Id", s.clone()))
+        .collect();
+    let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    probe
+        .post_mcp_with(target, &initialized, Some(token), &session)
+        .await;
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
+    probe
+        .post_mcp_with(target, &call, Some(token), &session)
+        .await
+        .exchange
+}
+
+/// The CIMD attempts, when the AS supports CIMD and can reach the tester's loopback host.
+async fn cimd(ctx: &FlowContext, browser: &Browser) -> Result<CimdAttempts, String> {
+    if !ctx.cimd_supported {
+        return Err("client_id_metadata_document_supported is not true".into());
+    }
+    let loopback = matches!(
+        ctx.target.host_str(),
+        Some("127.0.0.1" | "[::1]" | "localhost")
+    );
+    if !loopback {
+        return Err(
+            "the tester serves its metadata documents on loopback, which a remote server cannot fetch"
+                .into(),
+        );
+    }
+    let host = CimdHost::start("mcp-auth-conformance (CIMD)")
+        .await
+        .map_err(|e| format!("could not serve the metadata documents: {e}"))?;
+    let go = |client_id: &Url, redirect: &Url| {
+        let request = AuthorizationRequest {
+            endpoint: ctx.authorization_endpoint.clone(),
+            client_id: client_id.to_string(),
+            redirect_uri: redirect.clone(),
+            scope: ctx.scope.clone(),
+            state: random_string(16),
+            pkce: Pkce::S256(Verifier::generate().s256_challenge()),
+            resource: Some(ctx.target.to_string()),
+        };
+        let redirect = redirect.clone();
+        async move { browser.authorize(&request.url(), &redirect).await }
+    };
+    let mut unlisted = host.redirect_uri.clone();
+    unlisted.set_path("/not-listed");
+    Ok(CimdAttempts {
+        accepted: go(&host.client_id, &host.redirect_uri).await,
+        mismatched: go(&host.mismatched, &host.redirect_uri).await,
+        unlisted: go(&host.client_id, &unlisted).await,
+    })
+}
