@@ -9,15 +9,16 @@ use fixture::Faults;
 use mcp_auth_conformance::{
     catalogue::{CATALOGUE, Level, Revision},
     checks::Outcome,
+    client::browser::Credentials,
+    observe::flow::Login,
     run::{RunOptions, run},
 };
 
 fn options() -> RunOptions {
     RunOptions {
-        revision: Revision::R2026_07_28,
-        only: vec![],
-        skip: vec![],
         token: Some(fixture::VALID_TOKEN.into()),
+        step_up_tool: Some(fixture::WRITE_TOOL.into()),
+        ..RunOptions::new(Revision::R2026_07_28)
     }
 }
 
@@ -201,6 +202,97 @@ fn matrix() -> Vec<(&'static str, Faults)> {
                 ..f()
             },
         ),
+        (
+            "authz.code-flow",
+            Faults {
+                token_endpoint_broken: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.state-returned",
+            Faults {
+                state_dropped: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.iss-in-response",
+            Faults {
+                wrong_iss: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.iss-in-error-response",
+            Faults {
+                iss_missing_in_error: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.pkce-required",
+            Faults {
+                pkce_optional: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.pkce-plain-refused",
+            Faults {
+                plain_accepted: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.verifier-checked",
+            Faults {
+                verifier_ignored: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.foreign-resource-refused",
+            Faults {
+                foreign_token_accepted: true,
+                ..f()
+            },
+        ),
+        (
+            "authz.refresh-rotated",
+            Faults {
+                refresh_not_rotated: true,
+                ..f()
+            },
+        ),
+        (
+            "cimd.accepted",
+            Faults {
+                cimd_refused: true,
+                ..f()
+            },
+        ),
+        (
+            "cimd.client-id-mismatch-refused",
+            Faults {
+                cimd_mismatch_accepted: true,
+                ..f()
+            },
+        ),
+        (
+            "cimd.redirect-unlisted-refused",
+            Faults {
+                cimd_unlisted_accepted: true,
+                ..f()
+            },
+        ),
+        (
+            "token.insufficient-scope",
+            Faults {
+                step_up_without_scope: true,
+                ..f()
+            },
+        ),
     ]
 }
 
@@ -283,19 +375,18 @@ async fn prm_not_json_fails_the_json_check() {
 
 #[tokio::test]
 async fn the_bundled_server_passes_everything_applicable() {
-    let server = mcp_auth_server::local::LocalServer::start(mcp_auth_server::local::LocalOptions {
-        auto_approve: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let token = server
-        .static_client_token(&format!("openid {}/mcp:read", server.resource))
-        .await
-        .unwrap();
+    // As a person would: the façade's consent page, then the development AS's sign-in form.
+    let server =
+        mcp_auth_server::local::LocalServer::start(mcp_auth_server::local::LocalOptions::default())
+            .await
+            .unwrap();
     let options = RunOptions {
-        token: Some(token),
-        ..options()
+        login: Login::Form(Credentials {
+            username: server.user.username.clone(),
+            password: server.user.password.clone(),
+        }),
+        step_up_tool: Some("notes_add".into()),
+        ..RunOptions::new(Revision::R2026_07_28)
     };
     let report = run(&server.resource.as_str().parse().unwrap(), &options)
         .await
@@ -307,6 +398,7 @@ async fn the_bundled_server_passes_everything_applicable() {
         .unwrap();
     assert_eq!(accepted.outcome, Outcome::Pass, "{}", report.table());
     assert_eq!(report.summary.fail, 0, "{}", report.table());
+    assert_eq!(report.summary.skip, 0, "{}", report.table());
     insta::assert_snapshot!("bundled_server", stable(&report.table()));
     insta::assert_snapshot!("bundled_server_json", stable(&report.json()));
     server.shutdown().await.unwrap();

@@ -40,6 +40,11 @@ async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let login_id = hidden(&html, "login_id");
+    // The form posts where these requests go (a relative action once pointed elsewhere).
+    assert!(
+        html.contains(r#"<form method="post" action="/dev-as/login">"#),
+        "{html}"
+    );
     // A wrong password first: the form comes back, the sign-in stays usable.
     let wrong = http
         .post(format!("{}/login", server.dev_issuer))

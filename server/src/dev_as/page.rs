@@ -44,7 +44,14 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let page = login("<script>alert(1)</script>", "a\"b", "id'1", Some("<b>"));
+        let page = login(
+            "/dev-as/login",
+            "<script>alert(1)</script>",
+            "a\"b",
+            "id'1",
+            Some("<b>"),
+        );
+        assert!(page.contains(r#"action="/dev-as/login""#));
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("a&quot;b"));
