@@ -33,6 +33,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
     Conformance(ConformanceArgs),
+    /// Run an example MCP client (static, DCR or CIMD registration) that shows every step
+    Client(ClientArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
     Bench(BenchArgs),
 }
@@ -225,6 +227,41 @@ pub struct ConformanceArgs {
     /// step-up (with no arguments) [default with no URL: notes_add]
     #[arg(long, value_name = "TOOL")]
     pub step_up_tool: Option<String>,
+}
+
+/// Options of `client`.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// How the client gets its client id
+    #[arg(long, value_enum)]
+    pub registration: crate::example_client::settings::Registration,
+    /// The MCP endpoint [default: MCP_SERVER_URL from the env file, else
+    /// http://127.0.0.1:8080/mcp, where `cargo xtask serve` listens]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<url::Url>,
+    /// The app's port on 127.0.0.1 [default: 3000 static, 3002 dcr, 3003 cimd; static: the
+    /// registered redirect URI's]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The env file to read [default: .env.client.<mode> from `deploy`; static in local mode:
+    /// .env.client.static.local from `serve`]
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Run the flow in the terminal instead of serving the page: sign in through the AS's forms
+    /// with --username/--password, call the read tool, then the write tool with the step-up
+    #[arg(long)]
+    pub no_browser: bool,
+    /// With --no-browser: the user to sign in as
+    #[arg(long, value_name = "USER", env = "MCP_CLIENT_USERNAME")]
+    pub username: Option<String>,
+    /// With --no-browser: the password (prefer the environment variable)
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "MCP_CLIENT_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
 }
 
 /// How the conformance run signs in.

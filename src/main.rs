@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod env_layout;
 mod envfile;
+mod example_client;
 mod stack;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -30,7 +31,10 @@ async fn main() -> ExitCode {
             }
         };
     }
-    if matches!(cli.command, Command::Serve(_) | Command::Bench(_)) {
+    if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Bench(_) | Command::Client(_)
+    ) {
         // The server handles Ctrl-C itself, to shut down gracefully.
         return report(run(cli.command).await);
     }
@@ -62,6 +66,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Outputs(args) => commands::outputs::run(args).await,
         Command::Serve(args) => commands::serve::run(args, &root).await,
         Command::Bench(args) => commands::bench::run(args).await,
+        Command::Client(args) => commands::client::run(args, &root).await,
         Command::Conformance(_) => unreachable!("handled in main"),
     }
 }
@@ -72,7 +77,7 @@ fn interrupted_hint(command: &Command) -> String {
         Command::Deploy(a) => &a.aws,
         Command::Cleanup(a) => &a.aws,
         Command::Outputs(a) => &a.aws,
-        Command::Serve(_) | Command::Bench(_) | Command::Conformance(_) => {
+        Command::Serve(_) | Command::Bench(_) | Command::Client(_) | Command::Conformance(_) => {
             unreachable!("not an AWS command")
         }
     };

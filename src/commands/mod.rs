@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cleanup;
+pub mod client;
 pub mod conformance;
 pub mod deploy;
 pub mod outputs;

@@ -1,0 +1,180 @@
+//! What an example client needs, from flags and the env files `deploy` and `serve` write.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, bail};
+use url::Url;
+
+use crate::env_layout;
+
+/// How the client gets its client id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Pre-registered: id and secret from the env file; goes straight to the upstream AS.
+    Static,
+    /// Registers itself at the advertised `registration_endpoint` (RFC 7591).
+    Dcr,
+    /// Publishes its metadata document and uses that URL as its `client_id`.
+    Cimd,
+}
+
+impl Registration {
+    /// The port each mode uses by default, as the reference clients do.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Registration::Static => 3000,
+            Registration::Dcr => 3002,
+            Registration::Cimd => 3003,
+        }
+    }
+
+    /// The name, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Static => "static",
+            Registration::Dcr => "dcr",
+            Registration::Cimd => "cimd",
+        }
+    }
+}
+
+/// A pre-registered client at the upstream AS (Cognito, or the development AS).
+#[derive(Clone)]
+pub struct StaticClient {
+    /// The AS's issuer (recorded for RFC 9207).
+    pub issuer: String,
+    /// Its authorization endpoint.
+    pub authorization_endpoint: Url,
+    /// Its token endpoint.
+    pub token_endpoint: Url,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+    /// The registered redirect URI (its port is the app's).
+    pub redirect_uri: Url,
+    /// The scopes to ask for.
+    pub scopes: String,
+}
+
+/// Everything an example client runs with.
+#[derive(Clone)]
+pub struct ClientSettings {
+    /// The registration path.
+    pub registration: Registration,
+    /// The MCP endpoint.
+    pub server: Url,
+    /// The app's port on 127.0.0.1.
+    pub port: u16,
+    /// The pre-registered client (static mode).
+    pub static_client: Option<StaticClient>,
+    /// Where the settings came from, for the first line of output.
+    pub source: String,
+}
+
+impl ClientSettings {
+    /// The app's base URL.
+    pub fn base(&self) -> Url {
+        Url::parse(&format!("http://127.0.0.1:{}", self.port)).expect("a loopback URL")
+    }
+
+    /// Where authorization responses come back.
+    pub fn redirect_uri(&self) -> Url {
+        match &self.static_client {
+            Some(s) => s.redirect_uri.clone(),
+            None => self.base().join("/callback").expect("a path"),
+        }
+    }
+}
+
+/// The env file a mode reads: the deployed one if present, else (static) the local server's.
+pub fn env_file_for(root: &Path, registration: Registration) -> Option<PathBuf> {
+    let deployed = root.join(match registration {
+        Registration::Static => env_layout::CLIENT_STATIC,
+        Registration::Dcr => env_layout::CLIENT_DCR,
+        Registration::Cimd => env_layout::CLIENT_CIMD,
+    });
+    if deployed.exists() {
+        return Some(deployed);
+    }
+    let local = root.join(env_layout::CLIENT_STATIC_LOCAL);
+    (registration == Registration::Static && local.exists()).then_some(local)
+}
+
+fn read(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    dotenvy::from_path_iter(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .map(|r| r.with_context(|| format!("{} is not an env file", path.display())))
+        .collect()
+}
+
+/// Resolves the settings: `--server` wins over the env file's `MCP_SERVER_URL`, which wins over
+/// the local server's default address.
+pub fn resolve(
+    root: &Path,
+    registration: Registration,
+    server: Option<Url>,
+    port: Option<u16>,
+    env_file: Option<PathBuf>,
+) -> anyhow::Result<ClientSettings> {
+    let file = env_file.or_else(|| env_file_for(root, registration));
+    let values = match &file {
+        Some(path) => read(path)?,
+        None => HashMap::new(),
+    };
+    let get = |k: &str| values.get(k).filter(|v| !v.is_empty()).cloned();
+    let server = match (server, get("MCP_SERVER_URL")) {
+        (Some(s), _) => s,
+        (None, Some(s)) => Url::parse(&s).with_context(|| format!("MCP_SERVER_URL {s:?}"))?,
+        (None, None) => Url::parse("http://127.0.0.1:8080/mcp").expect("a static URL"),
+    };
+    let static_client = if registration == Registration::Static {
+        let Some(path) = &file else {
+            bail!(
+                "the static client needs its pre-registered id and secret: run `cargo xtask serve` \
+                 (it writes {}) or `cargo xtask deploy` (it writes {}), or pass --env-file",
+                env_layout::CLIENT_STATIC_LOCAL,
+                env_layout::CLIENT_STATIC
+            );
+        };
+        let need = |k: &str| get(k).with_context(|| format!("{} has no {k}", path.display()));
+        let url = |k: &str| -> anyhow::Result<Url> {
+            let v = need(k)?;
+            Url::parse(&v).with_context(|| format!("{k} in {} is not a URL: {v:?}", path.display()))
+        };
+        Some(StaticClient {
+            issuer: need("OAUTH_ISSUER")?,
+            authorization_endpoint: url("OAUTH_AUTHORIZATION_ENDPOINT")?,
+            token_endpoint: url("OAUTH_TOKEN_ENDPOINT")?,
+            client_id: need("OAUTH_CLIENT_ID")?,
+            client_secret: need("OAUTH_CLIENT_SECRET")?,
+            redirect_uri: url("OAUTH_REDIRECT_URI")?,
+            scopes: need("OAUTH_SCOPES")?,
+        })
+    } else {
+        None
+    };
+    // A pre-registered redirect URI fixes the port: the AS matches it exactly.
+    let port = match (&static_client, port) {
+        (Some(s), None) => s.redirect_uri.port().unwrap_or(registration.default_port()),
+        (Some(s), Some(p)) if s.redirect_uri.port() != Some(p) => bail!(
+            "--port {p} differs from the registered redirect URI {}: the AS matches it exactly",
+            s.redirect_uri
+        ),
+        (_, p) => p.unwrap_or(registration.default_port()),
+    };
+    Ok(ClientSettings {
+        registration,
+        server,
+        port,
+        static_client,
+        source: file.map_or_else(
+            || "no env file (local server defaults)".to_owned(),
+            |p| p.display().to_string(),
+        ),
+    })
+}

@@ -1,0 +1,319 @@
+//! The example clients end to end against the bundled server in local mode: the three
+//! registration paths headless (sign-in through the real forms, the read tool, the 403 step-up,
+//! the write tool), their refusals, and the page driven over HTTP.
+
+mod support;
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Stdio},
+};
+
+use mcp_auth_conformance::client::browser::{Browser, Credentials, Landing};
+use mcp_auth_server::local::{LocalOptions, LocalServer};
+
+async fn server() -> LocalServer {
+    LocalServer::start(LocalOptions::default()).await.unwrap()
+}
+
+/// The static client's env file, as `cargo xtask serve` writes it.
+fn static_env(server: &LocalServer, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join(".env.client.static.local");
+    let r = server.resource.as_str();
+    let d = &server.dev_issuer;
+    std::fs::write(
+        &path,
+        format!(
+            "MCP_CLIENT_REGISTRATION=static\nMCP_SERVER_URL={r}\nOAUTH_ISSUER={d}\n\
+             OAUTH_AUTHORIZATION_ENDPOINT={d}/oauth2/authorize\nOAUTH_TOKEN_ENDPOINT={d}/oauth2/token\n\
+             OAUTH_CLIENT_ID={}\nOAUTH_CLIENT_SECRET={}\nOAUTH_REDIRECT_URI={}\n\
+             OAUTH_SCOPES=\"openid {r}/mcp:read {r}/mcp:write\"\n",
+            server.static_client.id,
+            server.static_client.secret.as_deref().unwrap(),
+            server.static_client.redirect_uris[0],
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn client(args: Vec<String>, user: Option<(String, String)>) -> support::Run {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = support::bare_xtask();
+        cmd.env_remove("MCP_CLIENT_USERNAME")
+            .env_remove("MCP_CLIENT_PASSWORD");
+        if let Some((u, p)) = user {
+            cmd.env("MCP_CLIENT_USERNAME", u)
+                .env("MCP_CLIENT_PASSWORD", p);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::run(cmd, &args)
+    })
+    .await
+    .unwrap()
+}
+
+/// Snapshots a transcript with ports, generated ids and times redacted.
+fn snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+    settings.add_filter(r"(dcr|facade|static)-[A-Za-z0-9_-]+", "$1-[ID]");
+    settings.add_filter(r#""(auth_time|exp|iat)":\d+"#, r#""$1":[TIME]"#);
+    settings.add_filter(r"\S*\.tmp[A-Za-z0-9]+/", "[TMP]/");
+    settings.bind(|| insta::assert_snapshot!(name.to_owned(), text));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_registration_paths_sign_in_read_and_step_up() {
+    for mode in ["static", "dcr", "cimd"] {
+        let server = server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "client".to_owned(),
+            "--registration".into(),
+            mode.into(),
+            "--no-browser".into(),
+            "--server".into(),
+            server.resource.to_string(),
+        ];
+        if mode == "static" {
+            args.extend([
+                "--env-file".into(),
+                static_env(&server, dir.path()).display().to_string(),
+            ]);
+        } else {
+            args.extend(["--port".into(), "0".into()]);
+        }
+        let user = Some((server.user.username.clone(), server.user.password.clone()));
+        let run = client(args, user).await;
+        assert_eq!(run.code, Some(0), "{mode}: {}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("whoami -> ")
+                && run.stdout.contains("\"subject\":\"dev-user-0001\""),
+            "{mode}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("notes_add -> added note 1"),
+            "{mode}: {}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("FAIL"), "{mode}: {}", run.stdout);
+        if mode != "static" {
+            // The step-up: 403 with the scope, a second sign-in asking for it, then success.
+            assert!(
+                run.stdout
+                    .contains("403 insufficient_scope: notes_add needs mcp:write"),
+                "{mode}: {}",
+                run.stdout
+            );
+        }
+        let secret = server.static_client.secret.clone().unwrap();
+        assert!(!run.stdout.contains(&secret) && !run.stdout.contains(&server.user.password));
+        snapshot(&format!("headless_{mode}"), &run.stdout);
+        server.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_clear() {
+    let server = server().await;
+    let base = |mode: &str| {
+        vec![
+            "client".to_owned(),
+            "--registration".into(),
+            mode.into(),
+            "--no-browser".into(),
+            "--server".into(),
+            server.resource.to_string(),
+            "--port".into(),
+            "0".into(),
+        ]
+    };
+    let no_user = client(base("dcr"), None).await;
+    assert_eq!(no_user.code, Some(1));
+    assert!(
+        no_user.stderr.contains("give --username and --password"),
+        "{}",
+        no_user.stderr
+    );
+
+    let wrong = client(
+        base("dcr"),
+        Some((server.user.username.clone(), "wrong".into())),
+    )
+    .await;
+    assert_eq!(wrong.code, Some(1));
+    assert!(
+        wrong.stderr.contains("the sign-in did not come back"),
+        "{}",
+        wrong.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut missing = base("static");
+    missing.truncate(6);
+    missing.extend([
+        "--env-file".into(),
+        dir.path().join("nope").display().to_string(),
+    ]);
+    let no_env = client(missing, None).await;
+    assert_eq!(no_env.code, Some(1));
+    assert!(no_env.stderr.contains("reading"), "{}", no_env.stderr);
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut down = base("dcr");
+    down[5] = format!("http://{free}/mcp");
+    let nothing = client(down, Some(("u".into(), "p".into()))).await;
+    assert_eq!(nothing.code, Some(1));
+    assert!(nothing.stdout.contains("FAIL 401"), "{}", nothing.stdout);
+    server.shutdown().await.unwrap();
+}
+
+/// The page, driven over HTTP as a browser would: Log in, sign in, Fetch MCP Data, the result
+/// and the timeline on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_the_flow_and_the_tool_result() {
+    let server = server().await;
+    let mut child: Child = support::bare_xtask()
+        .args([
+            "client",
+            "--registration",
+            "cimd",
+            "--port",
+            "0",
+            "--server",
+            server.resource.as_str(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let app: url::Url = line
+        .trim()
+        .strip_prefix("Open ")
+        .expect(&line)
+        .parse()
+        .unwrap();
+    let origin = app.origin().ascii_serialization();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let page = http
+        .get(app.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for button in ["Log in", "Fetch MCP Data", "Call write tool", "Log out"] {
+        assert!(page.contains(button), "{page}");
+    }
+    // Another site's form cannot drive the app.
+    let forged = http
+        .post(app.join("/login").unwrap())
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let login = http
+        .post(app.join("/login").unwrap())
+        .header("Origin", &origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let authorize: url::Url = login.headers()["location"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let browser = Browser::new(
+        &server.resource.as_str().parse().unwrap(),
+        Some(Credentials {
+            username: server.user.username.clone(),
+            password: server.user.password.clone(),
+        }),
+    );
+    let callback = app.join("/callback").unwrap();
+    let navigation = browser.authorize(&authorize, &callback).await;
+    let Landing::Callback(response) = &navigation.landing else {
+        panic!("{}", navigation.describe());
+    };
+    let mut back = callback.clone();
+    back.query_pairs_mut().extend_pairs(&response.params);
+    let done = http.get(back).send().await.unwrap();
+    assert_eq!(done.status(), 303);
+
+    let fetch = http
+        .post(app.join("/fetch").unwrap())
+        .header("Origin", &origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetch.status(), 303);
+    let page = http
+        .get(app.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("dev-user-0001"), "{page}");
+    for step in [
+        "401",
+        "PRM",
+        "AS metadata",
+        "registration",
+        "authorize",
+        "callback",
+        "token",
+        "initialize",
+        "tools/list",
+        "tools/call",
+    ] {
+        assert!(page.contains(&format!("<b>{step}</b>")), "{step}: {page}");
+    }
+    assert!(!page.contains("class=\"failed\""), "{page}");
+    let steps: serde_json::Value = http
+        .get(app.join("/timeline.json").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        steps.as_array().unwrap().iter().all(|s| s["ok"] == true),
+        "{steps}"
+    );
+    // The metadata document the AS fetched names the app's own URL as client_id.
+    let doc: serde_json::Value = http
+        .get(app.join("/client-metadata.json").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["client_id"],
+        app.join("/client-metadata.json").unwrap().as_str()
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+    server.shutdown().await.unwrap();
+}
