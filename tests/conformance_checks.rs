@@ -9,7 +9,7 @@ use fixture::Faults;
 use mcp_auth_conformance::{
     catalogue::{CATALOGUE, Level, Revision},
     checks::Outcome,
-    client::browser::Credentials,
+    client::{browser::Credentials, token::ClientAuth},
     observe::flow::Login,
     run::{RunOptions, run},
 };
@@ -354,6 +354,51 @@ async fn each_check_fails_on_its_fault() {
             stable(&report.table())
         );
     }
+}
+
+/// A token from the client credentials grant stands in for one given with --token; with a wrong
+/// secret there is none, and the checks that need one skip rather than pass. (The fixture hands
+/// out no DCR client here, so the code flow cannot supply a token instead.)
+#[tokio::test]
+async fn client_credentials_obtain_the_token() {
+    let target = fixture::start(Faults {
+        dcr_without_client_id: true,
+        ..Default::default()
+    })
+    .await;
+    let with = |secret: &str| RunOptions {
+        token: None,
+        login: Login::ClientCredentials(ClientAuth::Basic {
+            id: fixture::MACHINE_CLIENT.0.into(),
+            secret: secret.into(),
+        }),
+        ..options()
+    };
+    let outcome = |report: &mcp_auth_conformance::report::Report, id: &str| {
+        report.results.iter().find(|r| r.id == id).unwrap().outcome
+    };
+    let report = run(&target, &with(fixture::MACHINE_CLIENT.1))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(&report, "token.accepted"),
+        Outcome::Pass,
+        "{}",
+        report.table()
+    );
+    assert_eq!(
+        outcome(&report, "authz.code-flow"),
+        Outcome::Skip,
+        "{}",
+        report.table()
+    );
+    let report = run(&target, &with("wrong")).await.unwrap();
+    assert_eq!(
+        outcome(&report, "token.accepted"),
+        Outcome::Skip,
+        "{}",
+        report.table()
+    );
 }
 
 #[tokio::test]
