@@ -115,6 +115,42 @@ async fn the_three_registration_paths_sign_in_read_and_step_up() {
     }
 }
 
+/// Access tokens that expire within the client's 30 s margin: every call refreshes first, and
+/// the rotated refresh token keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_access_token_is_refreshed_before_a_call() {
+    let server = LocalServer::start(LocalOptions {
+        token_lifetime: Some(std::time::Duration::from_secs(20)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let args = [
+        "client",
+        "--registration",
+        "dcr",
+        "--no-browser",
+        "--server",
+        server.resource.as_str(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let user = Some((server.user.username.clone(), server.user.password.clone()));
+    let run = client(args, user).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.matches("ok   refresh").count() >= 2,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("notes_add -> added note 1"),
+        "{}",
+        run.stdout
+    );
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_clear() {
     let server = server().await;

@@ -29,6 +29,8 @@ pub struct LocalOptions {
     pub allowed_origins: Vec<String>,
     /// Skip the development login form (automated tests).
     pub auto_approve: bool,
+    /// How long access tokens live [default: an hour]; short for tests of refresh.
+    pub token_lifetime: Option<Duration>,
 }
 
 /// A running local server and what a person needs to use it.
@@ -101,7 +103,7 @@ impl LocalServer {
             clients: vec![static_client.clone(), upstream_client.clone()],
             user: user.clone(),
             auto_approve: options.auto_approve,
-            token_lifetime: Duration::from_secs(3600),
+            token_lifetime: options.token_lifetime.unwrap_or(Duration::from_secs(3600)),
         })?;
         let running = Running::start(Assembly {
             listener,

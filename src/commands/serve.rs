@@ -43,6 +43,7 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         port: args.port.unwrap_or(8080),
         allowed_origins: args.allowed_origins,
         auto_approve: args.auto_approve,
+        token_lifetime: None,
     })
     .await
     .context("starting the server")?;
