@@ -69,6 +69,20 @@ pub struct Exchange {
     pub error: Option<String>,
 }
 
+impl Exchange {
+    /// The Bearer challenges of its `WWW-Authenticate` values, in order; a value that does not
+    /// parse contributes none.
+    pub fn bearer_challenges(
+        &self,
+    ) -> impl Iterator<Item = crate::www_authenticate::Challenge> + '_ {
+        self.www_authenticate
+            .iter()
+            .filter_map(|v| crate::www_authenticate::parse(v).ok())
+            .flatten()
+            .filter(|c| c.is_scheme("Bearer"))
+    }
+}
+
 /// A response with its full body, for the caller to interpret.
 pub struct Answer {
     /// The evidence.
@@ -174,14 +188,7 @@ impl Probe {
 
     /// `POST url` with a JSON body, as an MCP client sends it.
     pub async fn post_mcp(&self, url: &Url, body: &serde_json::Value) -> Answer {
-        let request = self
-            .http
-            .post(url.clone())
-            .header("Accept", "application/json, text/event-stream")
-            .header("Content-Type", "application/json")
-            .header("MCP-Protocol-Version", "2025-11-25")
-            .body(body.to_string());
-        self.send("POST", url, request).await
+        self.post_mcp_with(url, body, None, &[]).await
     }
 
     /// `POST url` as an MCP client with extra headers (a session id, say) and maybe a token.
@@ -256,15 +263,7 @@ impl Probe {
         body: &serde_json::Value,
         token: &str,
     ) -> Answer {
-        let request = self
-            .http
-            .post(url.clone())
-            .header("Accept", "application/json, text/event-stream")
-            .header("Content-Type", "application/json")
-            .header("MCP-Protocol-Version", "2025-11-25")
-            .bearer_auth(token)
-            .body(body.to_string());
-        self.send("POST", url, request).await
+        self.post_mcp_with(url, body, Some(token), &[]).await
     }
 
     async fn send(

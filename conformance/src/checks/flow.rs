@@ -3,7 +3,10 @@
 
 use super::{Finding, Outcome, fail, pass, skip};
 use crate::{
-    client::browser::{Landing, Navigation},
+    client::{
+        browser::{Landing, Navigation},
+        token::TokenAnswer,
+    },
     observe::{
         Observations,
         flow::{Attempt, FlowObservations},
@@ -48,20 +51,8 @@ fn unfinished(n: &Navigation) -> Option<Finding> {
 
 /// Judges an `authz.*` or `cimd.*` check.
 pub fn evaluate(id: &str, o: &Observations) -> Finding {
-    let issuer = o
-        .as_metadata
-        .as_ref()
-        .and_then(|f| f.json.as_ref())
-        .and_then(|j| j.get("issuer"))
-        .and_then(|v| v.as_str());
-    let metadata_flag = |name: &str| {
-        o.as_metadata
-            .as_ref()
-            .and_then(|f| f.json.as_ref())
-            .and_then(|j| j.get(name))
-            .and_then(|v| v.as_bool())
-            == Some(true)
-    };
+    let issuer = o.as_field("issuer").and_then(|v| v.as_str());
+    let iss_advertised = o.as_flag("authorization_response_iss_parameter_supported");
     if let Some(cimd) = id.strip_prefix("cimd.") {
         return cimd_check(cimd, o);
     }
@@ -89,14 +80,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                     evidence(main),
                 ),
                 (_, Some(t)) => fail(
-                    format!(
-                        "the token endpoint refused the code: HTTP {}{}",
-                        status(&t.exchange),
-                        t.error
-                            .as_deref()
-                            .map(|e| format!(", error={e}"))
-                            .unwrap_or_default()
-                    ),
+                    format!("the token endpoint refused the code: {}", refusal_said(t)),
                     evidence(main),
                 ),
                 _ => fail(
@@ -118,22 +102,14 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
         }
         "authz.iss-in-response" => {
             let response = main.navigation.response().expect("the code flow passed");
-            judge_iss(
-                response.get("iss"),
-                issuer,
-                metadata_flag("authorization_response_iss_parameter_supported"),
-                evidence(main),
-            )
+            judge_iss(response.get("iss"), issuer, iss_advertised, evidence(main))
         }
         "authz.iss-in-error-response" => {
             let a = f.no_pkce.as_ref().expect("observed");
             match &a.navigation.landing {
-                Landing::Callback(r) if r.error().is_some() => judge_iss(
-                    r.get("iss"),
-                    issuer,
-                    metadata_flag("authorization_response_iss_parameter_supported"),
-                    evidence(a),
-                ),
+                Landing::Callback(r) if r.error().is_some() => {
+                    judge_iss(r.get("iss"), issuer, iss_advertised, evidence(a))
+                }
                 Landing::Callback(_) => {
                     skip("the request without PKCE got no error response (see authz.pkce-required)")
                 }
@@ -151,10 +127,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             let a = f.plain_pkce.as_ref().expect("observed");
             let finding = refusal(a, "a request with code_challenge_method=plain");
             let offered = o
-                .as_metadata
-                .as_ref()
-                .and_then(|f| f.json.as_ref())
-                .and_then(|j| j.get("code_challenge_methods_supported"))
+                .as_field("code_challenge_methods_supported")
                 .and_then(|v| v.as_array())
                 .is_some_and(|m| m.iter().any(|x| x == "plain"));
             if finding.outcome == Outcome::Fail && offered {
@@ -208,12 +181,8 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             match (&a.token, used) {
                 (Some(t), None) => pass(
                     format!(
-                        "the token endpoint refused another resource: HTTP {}{}",
-                        status(&t.exchange),
-                        t.error
-                            .as_deref()
-                            .map(|e| format!(", error={e}"))
-                            .unwrap_or_default()
+                        "the token endpoint refused another resource: {}",
+                        refusal_said(t)
                     ),
                     ev,
                 ),
@@ -250,20 +219,21 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                         fail("a used refresh token worked a second time", ev)
                     }
                     Some(r) => pass(
-                        format!(
-                            "the used refresh token was refused: HTTP {}{}",
-                            status(&r.exchange),
-                            r.error
-                                .as_deref()
-                                .map(|e| format!(", error={e}"))
-                                .unwrap_or_default()
-                        ),
+                        format!("the used refresh token was refused: {}", refusal_said(r)),
                         ev,
                     ),
                 }
             }
         },
         other => skip(format!("no evaluation for {other}")),
+    }
+}
+
+/// How the token endpoint refused: "HTTP 400, error=invalid_grant".
+fn refusal_said(t: &TokenAnswer) -> String {
+    match &t.error {
+        Some(e) => format!("HTTP {}, error={e}", status(&t.exchange)),
+        None => format!("HTTP {}", status(&t.exchange)),
     }
 }
 

@@ -72,7 +72,6 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             .unwrap_or_default()
     };
     let prm_json = || o.prm.as_ref().and_then(|(f, _)| f.json.as_ref());
-    let as_json = || o.as_metadata.as_ref().and_then(|f| f.json.as_ref());
     match id {
         "challenge.status-401" => match o.unauthenticated.status {
             Some(401) => pass("answered 401", unauth()),
@@ -236,9 +235,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             ),
         },
         "as.issuer-matches" => {
-            let issuer = as_json()
-                .and_then(|j| j.get("issuer"))
-                .and_then(|i| i.as_str());
+            let issuer = o.as_field("issuer").and_then(|i| i.as_str());
             match (issuer, o.issuer.as_deref()) {
                 (Some(i), Some(asked)) if i == asked => {
                     pass("issuer matches exactly", as_evidence())
@@ -251,13 +248,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             }
         }
         "as.endpoints" => {
-            let has = |k: &str| {
-                as_json()
-                    .and_then(|j| j.get(k))
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| Url::parse(s).ok())
-                    .is_some()
-            };
+            let has = |k: &str| o.as_url(k).is_some();
             match (has("authorization_endpoint"), has("token_endpoint")) {
                 (true, true) => pass("both endpoints are URLs", as_evidence()),
                 (a, t) => fail(
@@ -285,7 +276,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 "jwks_uri",
             ]
             .iter()
-            .filter_map(|k| Some((*k, as_json()?.get(*k)?.as_str()?)))
+            .filter_map(|k| Some((*k, o.as_field(k)?.as_str()?)))
             .filter(|(_, v)| Url::parse(v).is_ok_and(|u| u.scheme() != "https" && !is_loopback(&u)))
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
@@ -295,7 +286,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 fail(format!("not https: {}", insecure.join(", ")), as_evidence())
             }
         }
-        "as.pkce-s256" => match as_json().and_then(|j| j.get("code_challenge_methods_supported")) {
+        "as.pkce-s256" => match o.as_field("code_challenge_methods_supported") {
             Some(v) if v.as_array().is_some_and(|a| a.iter().any(|m| m == "S256")) => {
                 pass("S256 supported", as_evidence())
             }
@@ -308,15 +299,13 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 as_evidence(),
             ),
         },
-        "as.iss-parameter" => {
-            match as_json().and_then(|j| j.get("authorization_response_iss_parameter_supported")) {
-                Some(serde_json::Value::Bool(true)) => pass("advertised", as_evidence()),
-                _ => fail(
-                    "authorization_response_iss_parameter_supported is not true",
-                    as_evidence(),
-                ),
-            }
-        }
+        "as.iss-parameter" => match o.as_field("authorization_response_iss_parameter_supported") {
+            Some(serde_json::Value::Bool(true)) => pass("advertised", as_evidence()),
+            _ => fail(
+                "authorization_response_iss_parameter_supported is not true",
+                as_evidence(),
+            ),
+        },
         "dcr.registers" => match &o.registration {
             None => skip(
                 "the authorization server advertises no registration_endpoint (DCR is optional)",
@@ -422,11 +411,8 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
         "token.invalid-token-error" => {
             let e = o.garbage_token.clone().expect("observed");
             let error = e
-                .www_authenticate
-                .iter()
-                .filter_map(|v| crate::www_authenticate::parse(v).ok())
-                .flatten()
-                .find(|c| c.is_scheme("Bearer"))
+                .bearer_challenges()
+                .next()
                 .and_then(|c| c.param("error").map(str::to_owned));
             match error.as_deref() {
                 Some("invalid_token") => pass("error=\"invalid_token\"", vec![e]),
@@ -440,12 +426,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
         "token.insufficient-scope" => match &o.step_up {
             None => skip("name a tool the token's scope does not allow: --step-up-tool"),
             Some(e) => {
-                let challenge = e
-                    .www_authenticate
-                    .iter()
-                    .filter_map(|v| crate::www_authenticate::parse(v).ok())
-                    .flatten()
-                    .find(|c| c.is_scheme("Bearer"));
+                let challenge = e.bearer_challenges().next();
                 let error = challenge.as_ref().and_then(|c| c.param("error"));
                 let scope = challenge.as_ref().and_then(|c| c.param("scope"));
                 match (e.status, error, scope) {

@@ -76,10 +76,7 @@ impl AuthorizationResponse {
     /// The response carried by `location`, if it is addressed to `redirect_uri` (same scheme,
     /// host, port and path; loopback ports may differ, as RFC 8252 §7.3 lets the AS match).
     pub fn from_location(location: &Url, redirect_uri: &Url) -> Option<Self> {
-        let loopback = matches!(
-            redirect_uri.host_str(),
-            Some("127.0.0.1" | "[::1]" | "localhost")
-        );
+        let loopback = super::is_loopback(redirect_uri);
         let same = location.scheme() == redirect_uri.scheme()
             && location.host_str() == redirect_uri.host_str()
             && (loopback

@@ -10,3 +10,9 @@ pub mod cimd_host;
 pub mod pkce;
 pub mod registration;
 pub mod token;
+
+/// Whether `url` names loopback as redirect URIs do (RFC 8252 §7.3): 127.0.0.1, `[::1]` or
+/// `localhost`.
+pub fn is_loopback(url: &url::Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+}

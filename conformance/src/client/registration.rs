@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use super::token::ClientAuth;
+use super::{is_loopback, token::ClientAuth};
 use crate::probe::{Answer, Probe};
 
 /// What the client asks to be registered as.
@@ -35,10 +35,6 @@ impl ClientMetadata {
         }
         body
     }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
 }
 
 /// A registered client.

@@ -168,60 +168,39 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     };
     obs.client_origin = Some(client.origin);
 
+    let attempt =
+        |pkce, verifier, resource| attempt(ctx, client, &browser, probe, pkce, verifier, resource);
+    obs.no_pkce = Some(attempt(Pkce::Omitted, None, resource).await);
+
+    let plain = Verifier::generate();
+    obs.plain_pkce =
+        Some(attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource).await);
+
     let verifier = Verifier::generate();
-    let navigation = authorize(ctx, client, &browser, Pkce::Omitted, resource).await;
-    obs.no_pkce = Some(navigation);
+    obs.main = Some(
+        attempt(
+            Pkce::S256(verifier.s256_challenge()),
+            Some(&verifier),
+            resource,
+        )
+        .await,
+    );
 
-    let verifier_plain = Verifier::generate();
-    let mut plain = authorize(
-        ctx,
-        client,
-        &browser,
-        Pkce::Plain(verifier_plain.as_str().into()),
-        resource,
-    )
-    .await;
-    plain.token = exchange(ctx, client, probe, &plain, &verifier_plain, resource).await;
-    obs.plain_pkce = Some(plain);
-
-    let mut main = authorize(
-        ctx,
-        client,
-        &browser,
-        Pkce::S256(verifier.s256_challenge()),
-        resource,
-    )
-    .await;
-    main.token = exchange(ctx, client, probe, &main, &verifier, resource).await;
-    obs.main = Some(main);
-
-    let challenged = Verifier::generate();
-    let mut wrong = authorize(
-        ctx,
-        client,
-        &browser,
-        Pkce::S256(challenged.s256_challenge()),
-        resource,
-    )
-    .await;
-    wrong.token = exchange(ctx, client, probe, &wrong, &Verifier::generate(), resource).await;
-    obs.wrong_verifier = Some(wrong);
+    // The code is redeemed with a verifier other than the one challenged.
+    let (challenged, presented) = (Verifier::generate(), Verifier::generate());
+    obs.wrong_verifier = Some(
+        attempt(
+            Pkce::S256(challenged.s256_challenge()),
+            Some(&presented),
+            resource,
+        )
+        .await,
+    );
 
     let foreign_verifier = Verifier::generate();
-    let mut foreign = authorize(
-        ctx,
-        client,
-        &browser,
+    let foreign = attempt(
         Pkce::S256(foreign_verifier.s256_challenge()),
-        FOREIGN_RESOURCE,
-    )
-    .await;
-    foreign.token = exchange(
-        ctx,
-        client,
-        probe,
-        &foreign,
-        &foreign_verifier,
+        Some(&foreign_verifier),
         FOREIGN_RESOURCE,
     )
     .await;
@@ -242,25 +221,19 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         .and_then(|m| m.token.as_ref())
         .and_then(|t| t.tokens.clone());
     if let Some(refresh_token) = main_tokens.as_ref().and_then(|t| t.refresh_token.clone()) {
-        let first = token::refresh(
-            probe,
-            &ctx.token_endpoint,
-            &client.auth,
-            &refresh_token,
-            Some(resource),
-        )
-        .await;
+        let refresh = || {
+            token::refresh(
+                probe,
+                &ctx.token_endpoint,
+                &client.auth,
+                &refresh_token,
+                Some(resource),
+            )
+        };
+        let first = refresh().await;
+        // The same refresh token once more: after rotation it must not work.
         let replay = match &first.tokens {
-            Some(_) => Some(
-                token::refresh(
-                    probe,
-                    &ctx.token_endpoint,
-                    &client.auth,
-                    &refresh_token,
-                    Some(resource),
-                )
-                .await,
-            ),
+            Some(_) => Some(refresh().await),
             None => None,
         };
         obs.refresh = Some((first, replay));
@@ -270,17 +243,26 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
 
 /// The `initialize` request the tester sends.
 pub fn initialize() -> serde_json::Value {
+    initialize_as("mcp-auth-conformance", env!("CARGO_PKG_VERSION"))
+}
+
+/// An `initialize` request (protocol 2025-11-25, no capabilities) from the client `name`.
+pub fn initialize_as(name: &str, version: &str) -> serde_json::Value {
     serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")}}
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": name, "version": version}}
     })
 }
 
-async fn authorize(
+/// One authorization request with `pkce` for `resource`; when a code comes back and a
+/// `verifier` is given, the code is exchanged with it.
+async fn attempt(
     ctx: &FlowContext,
     client: &FlowClient,
     browser: &Browser,
+    probe: &Probe,
     pkce: Pkce,
+    verifier: Option<&Verifier>,
     resource: &str,
 ) -> Attempt {
     let state = random_string(16);
@@ -296,34 +278,27 @@ async fn authorize(
     let navigation = browser
         .authorize(&request.url(), &client.redirect_uri)
         .await;
+    let code = navigation.response().and_then(|r| r.code());
+    let token = match (code, verifier) {
+        (Some(code), Some(verifier)) => Some(
+            token::exchange_code(
+                probe,
+                &ctx.token_endpoint,
+                &client.auth,
+                code,
+                &client.redirect_uri,
+                verifier.as_str(),
+                Some(resource),
+            )
+            .await,
+        ),
+        _ => None,
+    };
     Attempt {
         state,
         navigation,
-        token: None,
+        token,
     }
-}
-
-async fn exchange(
-    ctx: &FlowContext,
-    client: &FlowClient,
-    probe: &Probe,
-    attempt: &Attempt,
-    verifier: &Verifier,
-    resource: &str,
-) -> Option<TokenAnswer> {
-    let code = attempt.navigation.response()?.code()?;
-    Some(
-        token::exchange_code(
-            probe,
-            &ctx.token_endpoint,
-            &client.auth,
-            code,
-            &client.redirect_uri,
-            verifier.as_str(),
-            Some(resource),
-        )
-        .await,
-    )
 }
 
 /// `initialize`, then `tools/call` of `tool` with no arguments, in the session if one opens.
@@ -352,11 +327,7 @@ async fn cimd(ctx: &FlowContext, browser: &Browser) -> Result<CimdAttempts, Stri
     if !ctx.cimd_supported {
         return Err("client_id_metadata_document_supported is not true".into());
     }
-    let loopback = matches!(
-        ctx.target.host_str(),
-        Some("127.0.0.1" | "[::1]" | "localhost")
-    );
-    if !loopback {
+    if !crate::client::is_loopback(&ctx.target) {
         return Err(
             "the tester serves its metadata documents on loopback, which a remote server cannot fetch"
                 .into(),

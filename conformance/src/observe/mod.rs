@@ -95,6 +95,23 @@ pub struct Unreachable {
 }
 
 impl Observations {
+    /// A field of the authorization server's metadata, when it was found and has the field.
+    pub fn as_field(&self, name: &str) -> Option<&serde_json::Value> {
+        self.as_metadata.as_ref()?.json.as_ref()?.get(name)
+    }
+
+    /// A URL field of the authorization server's metadata, when present and a URL.
+    pub fn as_url(&self, name: &str) -> Option<Url> {
+        self.as_field(name)
+            .and_then(|v| v.as_str())
+            .and_then(|s| Url::parse(s).ok())
+    }
+
+    /// Whether a flag of the authorization server's metadata is `true`.
+    pub fn as_flag(&self, name: &str) -> bool {
+        self.as_field(name).and_then(|v| v.as_bool()) == Some(true)
+    }
+
     /// The Bearer challenge, if there is exactly the kind of header a client needs.
     pub fn bearer(&self) -> Option<&Challenge> {
         self.challenges
@@ -203,13 +220,7 @@ pub async fn observe(
         }
     }
     // Dynamic Client Registration, when advertised: this registers a client on the server.
-    let registration_endpoint = obs
-        .as_metadata
-        .as_ref()
-        .and_then(|f| f.json.as_ref())
-        .and_then(|j| j.get("registration_endpoint"))
-        .and_then(|v| v.as_str())
-        .and_then(|s| Url::parse(s).ok());
+    let registration_endpoint = obs.as_url("registration_endpoint");
     let callback = Url::parse(TESTER_CALLBACK).expect("a static URL");
     let mut dcr_client = None;
     if let Some(endpoint) = registration_endpoint {
@@ -233,25 +244,11 @@ pub async fn observe(
             Some((answer.exchange, serde_json::from_slice(&answer.body).ok()));
     }
 
-    let metadata_url = |field: &str| {
-        obs.as_metadata
-            .as_ref()
-            .and_then(|f| f.json.as_ref())
-            .and_then(|j| j.get(field))
-            .and_then(|v| v.as_str())
-            .and_then(|s| Url::parse(s).ok())
-    };
     if let (Some(authorization_endpoint), Some(token_endpoint)) = (
-        metadata_url("authorization_endpoint"),
-        metadata_url("token_endpoint"),
+        obs.as_url("authorization_endpoint"),
+        obs.as_url("token_endpoint"),
     ) {
-        let cimd_supported = obs
-            .as_metadata
-            .as_ref()
-            .and_then(|f| f.json.as_ref())
-            .and_then(|j| j.get("client_id_metadata_document_supported"))
-            .and_then(|v| v.as_bool())
-            == Some(true);
+        let cimd_supported = obs.as_flag("client_id_metadata_document_supported");
         let scope = options.scope.clone().or_else(|| {
             obs.bearer()
                 .and_then(|c| c.param("scope"))
