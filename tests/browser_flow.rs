@@ -8,9 +8,8 @@
 mod support;
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
 };
 
 use mcp_auth_server::local::{LocalOptions, LocalServer};
@@ -41,25 +40,8 @@ async fn log_in_and_fetch_mcp_data_in_chromium() {
         return;
     }
     let server = LocalServer::start(LocalOptions::default()).await.unwrap();
-    let mut app = support::bare_xtask()
-        .args([
-            "client",
-            "--registration",
-            "dcr",
-            "--port",
-            "0",
-            "--server",
-            server.resource.as_str(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(app.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().strip_prefix("Open ").expect(&line).to_owned();
+    let app = support::ClientPage::start("dcr", server.resource.as_str());
+    let url = app.url.to_string();
 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let artifacts = root.join("target/browser-artifacts");
@@ -78,8 +60,7 @@ async fn log_in_and_fetch_mcp_data_in_chromium() {
     })
     .await
     .unwrap();
-    app.kill().unwrap();
-    let _ = app.wait();
+    drop(app);
     server.shutdown().await.unwrap();
     assert!(
         run.status.success(),

@@ -4,11 +4,6 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Stdio},
-};
-
 use mcp_auth_conformance::client::browser::{Browser, Credentials, Landing};
 use mcp_auth_server::local::{LocalOptions, LocalServer};
 
@@ -214,35 +209,19 @@ async fn refusals_are_clear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_the_flow_and_the_tool_result() {
     let server = server().await;
-    let mut child: Child = support::bare_xtask()
-        .args([
-            "client",
-            "--registration",
-            "cimd",
-            "--port",
-            "0",
-            "--server",
-            server.resource.as_str(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let app: url::Url = line
-        .trim()
-        .strip_prefix("Open ")
-        .expect(&line)
-        .parse()
-        .unwrap();
+    let page_process = support::ClientPage::start("cimd", server.resource.as_str());
+    let app = page_process.url.clone();
     let origin = app.origin().ascii_serialization();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // A button press: a POST from the page's own origin.
+    let press = |path: &str| {
+        http.post(app.join(path).unwrap())
+            .header("Origin", &origin)
+            .send()
+    };
 
     let page = http
         .get(app.clone())
@@ -264,12 +243,7 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
         .unwrap();
     assert_eq!(forged.status(), 403);
 
-    let login = http
-        .post(app.join("/login").unwrap())
-        .header("Origin", &origin)
-        .send()
-        .await
-        .unwrap();
+    let login = press("/login").await.unwrap();
     assert_eq!(login.status(), 303);
     let authorize: url::Url = login.headers()["location"]
         .to_str()
@@ -293,12 +267,7 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
     let done = http.get(back).send().await.unwrap();
     assert_eq!(done.status(), 303);
 
-    let fetch = http
-        .post(app.join("/fetch").unwrap())
-        .header("Origin", &origin)
-        .send()
-        .await
-        .unwrap();
+    let fetch = press("/fetch").await.unwrap();
     assert_eq!(fetch.status(), 303);
     let page = http
         .get(app.clone())
@@ -349,7 +318,6 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
         doc["client_id"],
         app.join("/client-metadata.json").unwrap().as_str()
     );
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(page_process);
     server.shutdown().await.unwrap();
 }

@@ -12,9 +12,8 @@ use mcp_auth_conformance::{
         registration::{self, ClientMetadata},
         token::{self, ClientAuth, Tokens},
     },
-    observe::as_well_known,
-    probe::{Answer, Probe, rpc_response},
-    www_authenticate,
+    observe::{as_well_known, flow::initialize_as, prm_well_known},
+    probe::{Answer, Exchange, Probe, rpc_response},
 };
 use url::Url;
 
@@ -107,10 +106,24 @@ impl Session {
         self.held.is_some()
     }
 
+    /// Puts a step on the timeline; a failed one stops the action with its reason.
     fn record(&mut self, step: Step) -> Result<(), Stopped> {
-        let stop = (!step.ok).then(|| Stopped(format!("{}: {}", step.name, step.summary)));
+        let stopped = (!step.ok).then(|| Stopped(format!("{}: {}", step.name, step.summary)));
         self.timeline.push(step);
-        stop.map_or(Ok(()), Err)
+        stopped.map_or(Ok(()), Err)
+    }
+
+    /// Puts a failed step on the timeline and stops the action with its reason.
+    fn stop<T>(
+        &mut self,
+        name: &'static str,
+        summary: impl Into<String>,
+        exchanges: Vec<Exchange>,
+    ) -> Result<T, Stopped> {
+        let summary = summary.into();
+        let stopped = Stopped(format!("{name}: {summary}"));
+        self.timeline.push(Step::failed(name, summary, exchanges));
+        Err(stopped)
     }
 
     /// Starts a sign-in: discovers (once), registers (once), and returns the authorization URL
@@ -183,34 +196,24 @@ impl Session {
         let target = self.settings.server.clone();
         let init = initialize();
         let answer = self.probe.post_mcp(&target, &init).await;
-        let challenge = answer
-            .exchange
-            .www_authenticate
-            .iter()
-            .filter_map(|v| www_authenticate::parse(v).ok())
-            .flatten()
-            .find(|c| c.is_scheme("Bearer"));
+        let challenge = answer.exchange.bearer_challenges().next();
         let Some(challenge) = challenge.filter(|_| answer.exchange.status == Some(401)) else {
-            return self.record(Step::failed(
+            return self.stop(
                 "401",
                 format!(
                     "expected 401 with a Bearer challenge, got {}",
                     status(&answer)
                 ),
                 vec![answer.exchange],
-            ));
+            );
         };
         let scope = challenge.param("scope").map(str::to_owned);
         let prm_url = challenge
             .param("resource_metadata")
             .and_then(|u| Url::parse(u).ok())
             .unwrap_or_else(|| {
-                let mut u = target.clone();
-                u.set_path(&format!(
-                    "/.well-known/oauth-protected-resource{}",
-                    target.path().trim_end_matches('/')
-                ));
-                u
+                let (first, _) = prm_well_known(&target).swap_remove(0);
+                first
             });
         self.record(Step::ok(
             "401",
@@ -226,11 +229,11 @@ impl Session {
         let resource = prm["resource"].as_str().map(str::to_owned);
         let issuer = prm["authorization_servers"][0].as_str().map(str::to_owned);
         let (Some(resource), Some(prm_issuer)) = (resource, issuer) else {
-            return self.record(Step::failed(
+            return self.stop(
                 "PRM",
                 "no resource or authorization_servers in the Protected Resource Metadata",
                 vec![answer.exchange],
-            ));
+            );
         };
         self.record(Step::ok(
             "PRM",
@@ -251,11 +254,11 @@ impl Session {
             }
         }
         let Some(m) = metadata else {
-            return self.record(Step::failed(
+            return self.stop(
                 "AS metadata",
                 "no authorization server metadata at any well-known location",
                 tried,
-            ));
+            );
         };
         let url = |k: &str| m[k].as_str().and_then(|s| Url::parse(s).ok());
         let s256 = m["code_challenge_methods_supported"]
@@ -273,7 +276,7 @@ impl Session {
             None
         };
         if let Some(problem) = problem {
-            return self.record(Step::failed("AS metadata", problem, tried));
+            return self.stop("AS metadata", problem, tried);
         }
         let d = Discovered {
             resource,
@@ -324,11 +327,11 @@ impl Session {
             }
             Registration::Dcr => {
                 let Some(endpoint) = d.registration_endpoint.clone() else {
-                    return self.record(Step::failed(
+                    return self.stop(
                         "registration",
                         "the AS advertises no registration_endpoint",
                         Vec::new(),
-                    ));
+                    );
                 };
                 let metadata = ClientMetadata {
                     client_name: "mcp-auth-kit example (DCR)".into(),
@@ -347,11 +350,11 @@ impl Session {
                         self.client = Some(r.auth);
                         self.record(Step::ok("registration", summary, vec![answer.exchange]))
                     }
-                    None => self.record(Step::failed(
+                    None => self.stop(
                         "registration",
                         format!("the registration was refused: {}", status(&answer)),
                         vec![answer.exchange],
-                    )),
+                    ),
                 }
             }
             Registration::Cimd => {
@@ -371,29 +374,25 @@ impl Session {
     /// Finishes a sign-in with the response the browser brought back.
     pub async fn complete(&mut self, response: &AuthorizationResponse) -> Result<(), Stopped> {
         let Some(pending) = self.pending.take() else {
-            return self.record(Step::failed(
+            return self.stop(
                 "callback",
                 "no sign-in is in progress (an old or forged response): start again",
                 Vec::new(),
-            ));
+            );
         };
         if let Err(e) = response.validate(&pending.state, &pending.issuer, pending.iss_supported) {
-            return self.record(Step::failed("callback", e.to_string(), Vec::new()));
+            return self.stop("callback", e.to_string(), Vec::new());
         }
         if let Some(error) = response.error() {
             let description = response.get("error_description").unwrap_or_default();
-            return self.record(Step::failed(
+            return self.stop(
                 "callback",
                 format!("the AS answered error={error} {description}"),
                 Vec::new(),
-            ));
+            );
         }
         let Some(code) = response.code() else {
-            return self.record(Step::failed(
-                "callback",
-                "neither code nor error",
-                Vec::new(),
-            ));
+            return self.stop("callback", "neither code nor error", Vec::new());
         };
         self.record(Step::ok(
             "callback",
@@ -442,14 +441,14 @@ impl Session {
                 self.mcp_session = None;
                 self.record(step)
             }
-            None => self.record(Step::failed(
+            None => self.stop(
                 "token",
                 format!(
                     "the token endpoint refused the code: error={}",
                     answer.error.as_deref().unwrap_or("none")
                 ),
                 vec![answer.exchange],
-            )),
+            ),
         }
     }
 
@@ -466,13 +465,11 @@ impl Session {
         }
         let Some(refresh_token) = held.tokens.refresh_token.clone() else {
             self.held = None;
-            return self
-                .record(Step::failed(
-                    "refresh",
-                    "the access token expired and there is no refresh token: log in again",
-                    Vec::new(),
-                ))
-                .map(|_| String::new());
+            return self.stop(
+                "refresh",
+                "the access token expired and there is no refresh token: log in again",
+                Vec::new(),
+            );
         };
         let endpoint = held.token_endpoint.clone();
         let client = self.client.clone().expect("registered");
@@ -504,12 +501,11 @@ impl Session {
             }
             None => {
                 self.held = None;
-                self.record(Step::failed(
+                self.stop(
                     "refresh",
                     "the refresh token was refused: log in again",
                     vec![answer.exchange],
-                ))
-                .map(|_| String::new())
+                )
             }
         }
     }
@@ -529,13 +525,11 @@ impl Session {
                 .await;
             let ok = rpc_response(&init).is_some_and(|r| r.get("result").is_some());
             if !ok {
-                return self
-                    .record(Step::failed(
-                        "initialize",
-                        format!("no result: {}", status(&init)),
-                        vec![init.exchange],
-                    ))
-                    .map(|_| ToolOutcome::Result(serde_json::Value::Null));
+                return self.stop(
+                    "initialize",
+                    format!("no result: {}", status(&init)),
+                    vec![init.exchange],
+                );
             }
             self.mcp_session = Some(init.session_id.clone().unwrap_or_default());
             let headers = self.session_headers();
@@ -577,11 +571,8 @@ impl Session {
         if answer.exchange.status == Some(403) {
             let needed = answer
                 .exchange
-                .www_authenticate
-                .iter()
-                .filter_map(|v| www_authenticate::parse(v).ok())
-                .flatten()
-                .find(|c| c.is_scheme("Bearer") && c.param("error") == Some("insufficient_scope"))
+                .bearer_challenges()
+                .find(|c| c.param("error") == Some("insufficient_scope"))
                 .and_then(|c| c.param("scope").map(str::to_owned));
             if let Some(scope) = needed {
                 self.timeline.push(Step::ok(
@@ -607,13 +598,11 @@ impl Session {
                 ))?;
                 Ok(ToolOutcome::Result(result))
             }
-            None => self
-                .record(Step::failed(
-                    "tools/call",
-                    format!("{name} did not answer with a result: {}", status(&answer)),
-                    vec![answer.exchange],
-                ))
-                .map(|_| ToolOutcome::Result(serde_json::Value::Null)),
+            None => self.stop(
+                "tools/call",
+                format!("{name} did not answer with a result: {}", status(&answer)),
+                vec![answer.exchange],
+            ),
         }
     }
 
@@ -674,10 +663,7 @@ fn one_line(text: &str) -> String {
 }
 
 fn initialize() -> serde_json::Value {
-    serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp-auth-kit example client", "version": env!("CARGO_PKG_VERSION")}}
-    })
+    initialize_as("mcp-auth-kit example client", env!("CARGO_PKG_VERSION"))
 }
 
 #[cfg(test)]

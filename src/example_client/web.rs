@@ -12,7 +12,6 @@ use axum::{
 };
 use mcp_auth_conformance::client::{authorization::AuthorizationResponse, cimd_host};
 use tokio::sync::Mutex;
-use url::Url;
 
 use super::{
     session::{Session, ToolOutcome, cimd_url},
@@ -26,6 +25,8 @@ pub const READ_TOOL: &str = "whoami";
 pub const WRITE_TOOL: &str = "notes_add";
 
 struct App {
+    /// The app's own origin, which its forms post from.
+    origin: String,
     session: Mutex<Session>,
     /// The last tool result, shown on the page.
     result: Mutex<Option<String>>,
@@ -36,6 +37,7 @@ struct App {
 /// The app's routes.
 pub fn router(session: Session) -> Router {
     let app = Arc::new(App {
+        origin: session.settings().base().origin().ascii_serialization(),
         session: Mutex::new(session),
         result: Mutex::new(None),
         retry_write: Mutex::new(false),
@@ -53,25 +55,18 @@ pub fn router(session: Session) -> Router {
 }
 
 /// The app's own POSTs come from its own page: another site's form cannot drive it.
-fn same_origin(app_base: &Url, headers: &HeaderMap) -> bool {
-    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+fn guard(app: &App, headers: &HeaderMap) -> Option<Response> {
+    let same_origin = match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         Some(origin) => {
-            origin == app_base.origin().ascii_serialization()
-                || origin.replace("localhost", "127.0.0.1")
-                    == app_base.origin().ascii_serialization()
+            origin == app.origin || origin.replace("localhost", "127.0.0.1") == app.origin
         }
         None => true,
-    }
-}
-
-async fn guard(app: &App, headers: &HeaderMap) -> Option<Response> {
-    let base = app.session.lock().await.settings().base();
-    (!same_origin(&base, headers))
-        .then(|| (StatusCode::FORBIDDEN, "cross-origin request refused").into_response())
+    };
+    (!same_origin).then(|| (StatusCode::FORBIDDEN, "cross-origin request refused").into_response())
 }
 
 async fn login(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = guard(&app, &headers).await {
+    if let Some(refused) = guard(&app, &headers) {
         return refused;
     }
     let mut session = app.session.lock().await;
@@ -97,7 +92,7 @@ async fn callback(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Res
 }
 
 async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = guard(&app, &headers).await {
+    if let Some(refused) = guard(&app, &headers) {
         return refused;
     }
     let outcome = app
@@ -111,7 +106,7 @@ async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 }
 
 async fn write(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = guard(&app, &headers).await {
+    if let Some(refused) = guard(&app, &headers) {
         return refused;
     }
     let mut session = app.session.lock().await;
@@ -131,7 +126,7 @@ async fn write(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 }
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = guard(&app, &headers).await {
+    if let Some(refused) = guard(&app, &headers) {
         return refused;
     }
     app.session.lock().await.logout();

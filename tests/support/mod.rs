@@ -201,3 +201,50 @@ pub fn volatile_filters() -> Vec<(&'static str, &'static str)> {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
     ]
 }
+
+/// An example client's page (`cargo xtask client`) on a free loopback port; stopped when dropped.
+pub struct ClientPage {
+    /// Where the page is.
+    pub url: url::Url,
+    child: std::process::Child,
+}
+
+impl ClientPage {
+    /// Starts `cargo xtask client --registration <registration>` for the MCP endpoint `server`
+    /// and waits for the line that says where it listens.
+    pub fn start(registration: &str, server: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = bare_xtask()
+            .args([
+                "client",
+                "--registration",
+                registration,
+                "--port",
+                "0",
+                "--server",
+                server,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the example client");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("read its first line");
+        let url = line
+            .trim()
+            .strip_prefix("Open ")
+            .unwrap_or_else(|| panic!("not the page's address: {line:?}"))
+            .parse()
+            .expect("a URL");
+        Self { url, child }
+    }
+}
+
+impl Drop for ClientPage {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
