@@ -244,12 +244,6 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
     assert_eq!(forged.status(), 403);
 
     let login = press("/login").await.unwrap();
-    assert_eq!(login.status(), 303);
-    let authorize: url::Url = login.headers()["location"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     let browser = Browser::new(
         &server.resource.as_str().parse().unwrap(),
         Some(Credentials {
@@ -258,14 +252,28 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
         }),
     );
     let callback = app.join("/callback").unwrap();
-    let navigation = browser.authorize(&authorize, &callback).await;
-    let Landing::Callback(response) = &navigation.landing else {
-        panic!("{}", navigation.describe());
+    // The browser's part: from the page's redirect, through sign-in, back to the page.
+    let sign_in = |redirect: reqwest::Response| {
+        let (browser, callback, http) = (&browser, &callback, &http);
+        async move {
+            assert_eq!(redirect.status(), 303);
+            let authorize: url::Url = redirect.headers()["location"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let navigation = browser.authorize(&authorize, callback).await;
+            let Landing::Callback(response) = &navigation.landing else {
+                panic!("{}", navigation.describe());
+            };
+            let mut back = callback.clone();
+            back.query_pairs_mut().extend_pairs(&response.params);
+            let done = http.get(back).send().await.unwrap();
+            assert_eq!(done.status(), 303);
+            authorize
+        }
     };
-    let mut back = callback.clone();
-    back.query_pairs_mut().extend_pairs(&response.params);
-    let done = http.get(back).send().await.unwrap();
-    assert_eq!(done.status(), 303);
+    sign_in(login).await;
 
     let fetch = press("/fetch").await.unwrap();
     assert_eq!(fetch.status(), 303);
@@ -293,6 +301,29 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
         assert!(page.contains(&format!("<b>{step}</b>")), "{step}: {page}");
     }
     assert!(!page.contains("class=\"failed\""), "{page}");
+
+    // Call write tool: the 403 sends the browser to sign in again for the scope it names, and
+    // the call is made again once the wider token is in.
+    let step_up = sign_in(press("/write").await.unwrap()).await;
+    assert!(
+        step_up
+            .query_pairs()
+            .any(|(k, v)| k == "scope" && v.split(' ').any(|s| s == "mcp:write")),
+        "{step_up}"
+    );
+    let page = http
+        .get(app.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("403 insufficient_scope"), "{page}");
+    assert!(
+        page.contains(r#"<pre id="result">added note 1</pre>"#),
+        "{page}"
+    );
     let steps: serde_json::Value = http
         .get(app.join("/timeline.json").unwrap())
         .send()
