@@ -182,9 +182,10 @@ pub struct ConformanceArgs {
     /// Leave out these checks (ids or prefixes), repeatable
     #[arg(long, value_name = "ID")]
     pub skip: Vec<String>,
-    /// The MCP revision to judge against
-    #[arg(long, value_name = "REVISION", default_value = "2026-07-28", value_parser = ["2025-11-25", "2026-07-28"])]
-    pub spec: String,
+    /// The MCP revision to judge against (default: the one the server speaks, asked with the
+    /// token; the current one when there is no token to ask with)
+    #[arg(long, value_name = "REVISION", value_parser = ["2025-11-25", "2026-07-28"])]
+    pub spec: Option<String>,
     /// An access token for the server, obtained elsewhere (the checks that need one skip without)
     #[arg(
         long,

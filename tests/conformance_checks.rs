@@ -18,7 +18,7 @@ fn options() -> RunOptions {
     RunOptions {
         token: Some(fixture::VALID_TOKEN.into()),
         step_up_tool: Some(fixture::WRITE_TOOL.into()),
-        ..RunOptions::new(Revision::R2026_07_28)
+        ..RunOptions::new(Some(Revision::R2026_07_28))
     }
 }
 
@@ -401,6 +401,76 @@ async fn client_credentials_obtain_the_token() {
     );
 }
 
+/// Without --spec the revision is the one the server speaks, asked with the token; without a
+/// token it cannot be asked, and the report says so.
+#[tokio::test]
+async fn the_revision_is_detected() {
+    let detect = |token: Option<&str>| RunOptions {
+        token: token.map(str::to_owned),
+        ..RunOptions::new(None)
+    };
+    let dual = fixture::start(Faults::default()).await;
+    let report = run(&dual, &detect(Some(fixture::VALID_TOKEN)))
+        .await
+        .unwrap();
+    assert_eq!(report.revision, Revision::R2026_07_28);
+    assert_eq!(
+        report.revision_basis,
+        "detected: server/discover lists 2025-11-25, 2026-07-28"
+    );
+    assert!(
+        report
+            .results
+            .iter()
+            .any(|r| r.id == "authz.iss-in-response")
+    );
+
+    let legacy = fixture::start(Faults {
+        legacy_only: true,
+        ..Default::default()
+    })
+    .await;
+    let report = run(&legacy, &detect(Some(fixture::VALID_TOKEN)))
+        .await
+        .unwrap();
+    assert_eq!(report.revision, Revision::R2025_11_25, "{}", report.table());
+    assert_eq!(
+        report.revision_basis,
+        "detected: server/discover is not understood; initialize agreed on 2025-11-25"
+    );
+    // Checks of the newer revision only are not judged.
+    assert!(
+        !report
+            .results
+            .iter()
+            .any(|r| r.id == "authz.iss-in-response")
+    );
+    let accepted = report
+        .results
+        .iter()
+        .find(|r| r.id == "token.accepted")
+        .unwrap();
+    assert_eq!(accepted.outcome, Outcome::Pass);
+    assert_eq!(
+        accepted.reason,
+        "initialize and tools/list answered with results"
+    );
+
+    // No token given, and none to be had: the fixture's registration hands out no client.
+    let closed = fixture::start(Faults {
+        legacy_only: true,
+        dcr_without_client_id: true,
+        ..Default::default()
+    })
+    .await;
+    let report = run(&closed, &detect(None)).await.unwrap();
+    assert_eq!(report.revision, Revision::R2026_07_28);
+    assert_eq!(
+        report.revision_basis,
+        "not detected (no token to ask the server with); the current revision"
+    );
+}
+
 #[tokio::test]
 async fn prm_not_json_fails_the_json_check() {
     let target = fixture::start(Faults {
@@ -431,7 +501,7 @@ async fn the_bundled_server_passes_everything_applicable() {
             password: server.user.password.clone(),
         }),
         step_up_tool: Some("notes_add".into()),
-        ..RunOptions::new(Revision::R2026_07_28)
+        ..RunOptions::new(None)
     };
     let report = run(&server.resource.as_str().parse().unwrap(), &options)
         .await

@@ -485,7 +485,7 @@ pub const CATALOGUE: &[CheckDef] = &[
     },
     CheckDef {
         id: "token.accepted",
-        title: "A valid token is accepted: initialize and tools/list answer with results",
+        title: "A valid token is accepted: the opening request (initialize, or server/discover on 2026-07-28) and tools/list answer with results",
         level: Level::Must,
         citation: Citation {
             url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",

@@ -204,8 +204,14 @@ impl Probe {
             .post(url.clone())
             .header("Accept", "application/json, text/event-stream")
             .header("Content-Type", "application/json")
-            .header("MCP-Protocol-Version", "2025-11-25")
             .body(body.to_string());
+        // The caller's version wins; a request that names none is a 2025-11-25 one.
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("MCP-Protocol-Version"))
+        {
+            request = request.header("MCP-Protocol-Version", "2025-11-25");
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

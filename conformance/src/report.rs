@@ -64,6 +64,8 @@ pub struct Report {
     pub target: String,
     /// The revision judged against.
     pub revision: Revision,
+    /// Why that one: "as asked", "detected: …", or "not detected (…); the current revision".
+    pub revision_basis: String,
     /// Results, in catalogue order.
     pub results: Vec<CheckResult>,
     /// Counts.
@@ -72,7 +74,12 @@ pub struct Report {
 
 impl Report {
     /// A report over results.
-    pub fn new(target: String, revision: Revision, results: Vec<CheckResult>) -> Self {
+    pub fn new(
+        target: String,
+        revision: Revision,
+        revision_basis: String,
+        results: Vec<CheckResult>,
+    ) -> Self {
         let mut summary = Summary::default();
         for r in &results {
             match r.outcome {
@@ -94,6 +101,7 @@ impl Report {
             tool: "mcp-auth-conformance",
             target,
             revision,
+            revision_basis,
             results,
             summary,
         }
@@ -130,14 +138,15 @@ impl Report {
     pub fn summary_line(&self) -> String {
         let s = &self.summary;
         format!(
-            "{} passed, {} failed ({} MUST, {} SHOULD), {} warnings, {} skipped; judged against MCP {}",
+            "{} passed, {} failed ({} MUST, {} SHOULD), {} warnings, {} skipped; judged against MCP {} ({})",
             s.pass,
             s.fail,
             s.must_failures,
             s.should_failures,
             s.warn,
             s.skip,
-            self.revision.as_str()
+            self.revision.as_str(),
+            self.revision_basis
         )
     }
 

@@ -13,8 +13,8 @@ use crate::{
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The revision to judge against.
-    pub revision: Revision,
+    /// The revision to judge against; `None` detects what the server speaks.
+    pub revision: Option<Revision>,
     /// Only checks whose id is, or starts with, one of these (all when empty).
     pub only: Vec<String>,
     /// Not these (ids or prefixes).
@@ -30,8 +30,8 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Checks everything for `revision`, with no token and no sign-in.
-    pub fn new(revision: Revision) -> Self {
+    /// Checks everything for `revision` (detected when `None`), with no token and no sign-in.
+    pub fn new(revision: Option<Revision>) -> Self {
         Self {
             revision,
             only: Vec::new(),
@@ -57,7 +57,7 @@ pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, Unreachab
     let observations = observe(target, &probe, options).await?;
     let mut results: Vec<CheckResult> = Vec::new();
     for def in CATALOGUE {
-        if !def.revisions.contains(&options.revision) {
+        if !def.revisions.contains(&observations.revision) {
             continue;
         }
         if (!options.only.is_empty() && !selected(def.id, &options.only))
@@ -93,7 +93,12 @@ pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, Unreachab
             evidence: finding.evidence,
         });
     }
-    Ok(Report::new(target.to_string(), options.revision, results))
+    Ok(Report::new(
+        target.to_string(),
+        observations.revision,
+        observations.revision_basis.clone(),
+        results,
+    ))
 }
 
 #[cfg(test)]

@@ -58,7 +58,12 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         login,
         scope: args.scope.clone(),
         step_up_tool,
-        ..RunOptions::new(Revision::parse(&args.spec).context("unknown --spec")?)
+        ..RunOptions::new(
+            args.spec
+                .as_deref()
+                .map(|s| Revision::parse(s).context("unknown --spec"))
+                .transpose()?,
+        )
     };
     let report = run_checks(&target, &options)
         .await

@@ -6,13 +6,14 @@
 use std::time::{Duration, Instant};
 
 use mcp_auth_conformance::{
+    catalogue::Revision,
     client::{
         authorization::{AuthorizationRequest, AuthorizationResponse, Pkce},
         pkce::{Verifier, random_string},
         registration::{self, ClientMetadata},
         token::{self, ClientAuth, Tokens},
     },
-    observe::{as_well_known, flow::initialize_as, prm_well_known},
+    observe::{as_well_known, mcp::Speaker, prm_well_known},
     probe::{Answer, Exchange, Probe, rpc_response},
 };
 use url::Url;
@@ -663,7 +664,12 @@ fn one_line(text: &str) -> String {
 }
 
 fn initialize() -> serde_json::Value {
-    initialize_as("mcp-auth-kit example client", env!("CARGO_PKG_VERSION"))
+    Speaker::as_client(
+        Revision::R2025_11_25,
+        "mcp-auth-kit example client",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .opening()
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use url::Url;
 
 mod flow;
 
-use crate::{observe::Observations, probe::Exchange};
+use crate::{
+    observe::{Observations, mcp::Speaker},
+    probe::Exchange,
+};
 
 /// A check's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -381,7 +384,13 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             Some(seen) => {
                 let evidence: Vec<Exchange> = seen.iter().map(|(e, _)| e.clone()).collect();
                 match seen.iter().find(|(_, ok)| !ok) {
-                    None => pass("initialize and tools/list answered with results", evidence),
+                    None => pass(
+                        format!(
+                            "{} and tools/list answered with results",
+                            Speaker::new(o.revision).opening_method()
+                        ),
+                        evidence,
+                    ),
                     Some((e, _)) => fail(
                         format!(
                             "{} {} did not answer with a JSON-RPC result (HTTP {})",

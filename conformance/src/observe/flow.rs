@@ -12,6 +12,7 @@ use crate::{
         pkce::{Verifier, random_string},
         token::{self, ClientAuth, TokenAnswer},
     },
+    observe::mcp::{Conversation, Speaker},
     probe::{Exchange, Probe},
 };
 
@@ -204,16 +205,8 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         FOREIGN_RESOURCE,
     )
     .await;
-    let used = match foreign.token.as_ref().and_then(|t| t.tokens.as_ref()) {
-        Some(t) => Some(
-            probe
-                .post_mcp_with_token(&ctx.target, &initialize(), &t.access_token)
-                .await
-                .exchange,
-        ),
-        None => None,
-    };
-    obs.foreign = Some((foreign, used));
+    // Whatever token came of it is tried on the server once its revision is known.
+    obs.foreign = Some((foreign, None));
 
     let main_tokens = obs
         .main
@@ -239,19 +232,6 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         obs.refresh = Some((first, replay));
     }
     obs
-}
-
-/// The `initialize` request the tester sends.
-pub fn initialize() -> serde_json::Value {
-    initialize_as("mcp-auth-conformance", env!("CARGO_PKG_VERSION"))
-}
-
-/// An `initialize` request (protocol 2025-11-25, no capabilities) from the client `name`.
-pub fn initialize_as(name: &str, version: &str) -> serde_json::Value {
-    serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": name, "version": version}}
-    })
 }
 
 /// One authorization request with `pkce` for `resource`; when a code comes back and a
@@ -301,23 +281,21 @@ async fn attempt(
     }
 }
 
-/// `initialize`, then `tools/call` of `tool` with no arguments, in the session if one opens.
-pub async fn call_tool(target: &Url, probe: &Probe, token: &str, tool: &str) -> Exchange {
-    let init = probe
-        .post_mcp_with(target, &initialize(), Some(token), &[])
-        .await;
-    let session: Vec<(&str, String)> = init
-        .session_id
-        .iter()
-        .map(|s| ("Mcp-Session-Id", s.clone()))
-        .collect();
-    let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    probe
-        .post_mcp_with(target, &initialized, Some(token), &session)
-        .await;
-    let call = serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
-    probe
-        .post_mcp_with(target, &call, Some(token), &session)
+/// `tools/call` of `tool` with no arguments, as a client of `speaker`'s revision makes it
+/// (in the session `initialize` opens, on 2025-11-25).
+pub async fn call_tool(
+    target: &Url,
+    probe: &Probe,
+    token: &str,
+    tool: &str,
+    speaker: &Speaker,
+) -> Exchange {
+    let mut conversation = Conversation::open(probe, target, Some(token), speaker.clone()).await;
+    conversation
+        .request(
+            "tools/call",
+            serde_json::json!({"name": tool, "arguments": {}}),
+        )
         .await
         .exchange
 }

@@ -2,12 +2,17 @@
 //! recorded for the checks to judge.
 
 pub mod flow;
+pub mod mcp;
 
 use url::Url;
 
 use crate::{
+    catalogue::Revision,
     client::registration::{self, ClientMetadata},
-    observe::flow::{FlowClient, FlowContext, FlowObservations},
+    observe::{
+        flow::{FlowClient, FlowContext, FlowObservations},
+        mcp::{Conversation, Detection, Speaker},
+    },
     probe::{Exchange, Probe},
     run::RunOptions,
     www_authenticate::{self, Challenge},
@@ -69,8 +74,14 @@ pub struct Observations {
     pub registration: Option<(Exchange, Option<serde_json::Value>)>,
     /// A registration with an insecure redirect URI, which must be refused.
     pub insecure_registration: Option<(Exchange, Option<serde_json::Value>)>,
-    /// With the token given to the run: `initialize` and `tools/list`, and whether each
-    /// answered with a JSON-RPC result.
+    /// The revision judged against.
+    pub revision: Revision,
+    /// Why that revision: asked for, detected (and how), or the current one by default.
+    pub revision_basis: String,
+    /// What the detection of the server's revision saw, when it ran.
+    pub detection: Option<Detection>,
+    /// With the token: the opening request (`initialize` or `server/discover`) and
+    /// `tools/list`, and whether each answered with a JSON-RPC result.
     pub with_token: Option<Vec<(Exchange, bool)>>,
     /// The authorization flows, when the AS metadata names both endpoints.
     pub flows: Option<FlowObservations>,
@@ -130,8 +141,10 @@ pub async fn observe(
     probe: &Probe,
     options: &RunOptions,
 ) -> Result<Observations, Unreachable> {
-    let initialize = flow::initialize();
-    let unauthenticated = probe.post_mcp(target, &initialize).await.exchange;
+    // Before a token there is nothing to ask the server which revision it speaks: requests
+    // are those of the revision asked for, or of the current one.
+    let asked = Speaker::new(options.revision.unwrap_or(Revision::R2026_07_28));
+    let unauthenticated = send(probe, target, None, &asked).await.exchange;
     if let Some(reason) = &unauthenticated.error {
         return Err(Unreachable {
             url: target.to_string(),
@@ -148,6 +161,9 @@ pub async fn observe(
         target: target.clone(),
         unauthenticated,
         challenges,
+        revision: asked.revision(),
+        revision_basis: String::new(),
+        detection: None,
         prm_attempts: Vec::new(),
         prm: None,
         issuer: None,
@@ -271,45 +287,64 @@ pub async fn observe(
     let token = token.map(str::to_owned);
     let token = token.as_deref();
 
+    let detection = match (options.revision, token) {
+        (None, Some(token)) => Some(mcp::detect(probe, target, token).await),
+        _ => None,
+    };
+    (obs.revision, obs.revision_basis) = match (options.revision, &detection) {
+        (Some(r), _) => (r, "as asked".to_owned()),
+        (
+            None,
+            Some(Detection {
+                revision: Some(r),
+                basis,
+                ..
+            }),
+        ) => (*r, format!("detected: {basis}")),
+        (None, Some(Detection { basis, .. })) => (
+            Revision::R2026_07_28,
+            format!("not detected ({basis}); the current revision"),
+        ),
+        (None, None) => (
+            Revision::R2026_07_28,
+            "not detected (no token to ask the server with); the current revision".to_owned(),
+        ),
+    };
+    obs.detection = detection;
+    let speaker = Speaker::new(obs.revision);
+
     if let Some(token) = token {
-        let mut seen = Vec::new();
-        let init = probe
-            .post_mcp_with(target, &initialize, Some(token), &[])
+        let mut conversation =
+            Conversation::open(probe, target, Some(token), speaker.clone()).await;
+        let listed = conversation
+            .request("tools/list", serde_json::json!({}))
             .await;
-        seen.push((
-            init.exchange.clone(),
-            crate::probe::rpc_response(&init).is_some_and(|r| r.get("result").is_some()),
-        ));
-        let session: Vec<(&str, String)> = init
-            .session_id
-            .iter()
-            .map(|s| ("Mcp-Session-Id", s.clone()))
-            .collect();
-        let initialized =
-            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        probe
-            .post_mcp_with(target, &initialized, Some(token), &session)
-            .await;
-        let list =
-            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-        let listed = probe
-            .post_mcp_with(target, &list, Some(token), &session)
-            .await;
-        seen.push((
-            listed.exchange.clone(),
-            crate::probe::rpc_response(&listed).is_some_and(|r| r.get("result").is_some()),
-        ));
-        obs.with_token = Some(seen);
+        obs.with_token = Some(vec![
+            (
+                conversation.opened.exchange.clone(),
+                conversation.opened_ok(),
+            ),
+            (
+                listed.exchange.clone(),
+                crate::probe::rpc_response(&listed).is_some_and(|r| r.get("result").is_some()),
+            ),
+        ]);
         if let Some(tool) = &options.step_up_tool {
-            obs.step_up = Some(flow::call_tool(target, probe, token, tool).await);
+            obs.step_up = Some(flow::call_tool(target, probe, token, tool, &speaker).await);
         }
         let mut in_query = target.clone();
         in_query
             .query_pairs_mut()
             .append_pair("access_token", token);
-        obs.query_token = Some(
-            probe
-                .post_mcp_with(&in_query, &initialize, None, &[])
+        obs.query_token = Some(send(probe, &in_query, None, &speaker).await.exchange);
+    }
+    // Whatever token the authorization server issued for another resource, tried here.
+    if let Some(flows) = obs.flows.as_mut()
+        && let Some((attempt, used)) = flows.foreign.as_mut()
+        && let Some(tokens) = attempt.token.as_ref().and_then(|t| t.tokens.as_ref())
+    {
+        *used = Some(
+            send(probe, target, Some(&tokens.access_token), &speaker)
                 .await
                 .exchange,
         );
@@ -317,8 +352,7 @@ pub async fn observe(
 
     // Tokens that no server may accept: nothing here needs a real sign-in.
     obs.garbage_token = Some(
-        probe
-            .post_mcp_with_token(target, &initialize, "not-a-valid-token")
+        send(probe, target, Some("not-a-valid-token"), &speaker)
             .await
             .exchange,
     );
@@ -327,12 +361,24 @@ pub async fn observe(
         target.as_str(),
     );
     obs.unsigned_token = Some(
-        probe
-            .post_mcp_with_token(target, &initialize, &unsigned)
+        send(probe, target, Some(&unsigned), &speaker)
             .await
             .exchange,
     );
     Ok(obs)
+}
+
+/// The opening request of `speaker`'s revision, alone (no session follows).
+async fn send(
+    probe: &Probe,
+    target: &Url,
+    token: Option<&str>,
+    speaker: &Speaker,
+) -> crate::probe::Answer {
+    let body = speaker.opening();
+    probe
+        .post_mcp_with(target, &body, token, &speaker.headers(&body))
+        .await
 }
 
 /// The redirect URI the tester registers: loopback, where any port matches (RFC 8252 §7.3).
