@@ -198,6 +198,18 @@ pub struct ConformanceArgs {
     /// A file holding the access token (safer than --token: not in shell history or ps)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// A token of the server's authorization server that has expired, for the expiry check
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MCP_CONFORMANCE_EXPIRED_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "expired_token_file"
+    )]
+    pub expired_token: Option<String>,
+    /// A file holding such an expired token
+    #[arg(long, value_name = "FILE")]
+    pub expired_token_file: Option<PathBuf>,
     /// How to sign in for the flow checks: `form` submits the AS's sign-in and consent forms
     /// with --username/--password [default: form when a username is given, else none]
     #[arg(long, value_enum, value_name = "HOW")]

@@ -17,6 +17,7 @@ use mcp_auth_conformance::{
 fn options() -> RunOptions {
     RunOptions {
         token: Some(fixture::VALID_TOKEN.into()),
+        expired_token: Some(fixture::expired_token()),
         step_up_tool: Some(fixture::WRITE_TOOL.into()),
         ..RunOptions::new(Some(Revision::R2026_07_28))
     }
@@ -199,6 +200,13 @@ fn matrix() -> Vec<(&'static str, Faults)> {
             "token.unsigned-rejected",
             Faults {
                 accept_any_token: true,
+                ..f()
+            },
+        ),
+        (
+            "token.expired-rejected",
+            Faults {
+                expired_token_accepted: true,
                 ..f()
             },
         ),
@@ -471,6 +479,34 @@ async fn the_revision_is_detected() {
     );
 }
 
+/// A token given as expired that says it is not is not judged, so a mistake in the command
+/// line cannot turn into a pass or a fail.
+#[tokio::test]
+async fn a_token_given_as_expired_must_have_expired() {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let target = fixture::start(Faults::default()).await;
+    let fresh = format!(
+        "e30.{}.c2ln",
+        URL_SAFE_NO_PAD.encode(r#"{"exp": 4000000000}"#)
+    );
+    let report = run(
+        &target,
+        &RunOptions {
+            expired_token: Some(fresh),
+            only: vec!["token.expired-rejected".into()],
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.results[0].outcome, Outcome::Skip);
+    assert!(
+        report.results[0].reason.contains("has not expired"),
+        "{}",
+        report.results[0].reason
+    );
+}
+
 #[tokio::test]
 async fn prm_not_json_fails_the_json_check() {
     let target = fixture::start(Faults {
@@ -501,6 +537,7 @@ async fn the_bundled_server_passes_everything_applicable() {
             password: server.user.password.clone(),
         }),
         step_up_tool: Some("notes_add".into()),
+        expired_token: Some(server.expired_token().unwrap()),
         ..RunOptions::new(None)
     };
     let report = run(&server.resource.as_str().parse().unwrap(), &options)

@@ -550,6 +550,20 @@ pub const CATALOGUE: &[CheckDef] = &[
         note: None,
     },
     CheckDef {
+        id: "token.expired-rejected",
+        title: "An expired token is answered 401",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",
+            section: "MCP Authorization, Token Handling (\"Invalid or expired tokens MUST receive a HTTP 401 response\"); OAuth 2.1 §5.2",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: Some(
+            "Needs a token of the server's authorization server that has expired (--expired-token, --expired-token-file); skipped without one. A JWT's exp claim is read, unverified, to make sure it has expired; an opaque token is taken on the caller's word.",
+        ),
+    },
+    CheckDef {
         id: "token.insufficient-scope",
         title: "A tool the token's scope does not allow is answered 403 insufficient_scope with scope",
         level: Level::Should,

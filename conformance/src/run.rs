@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub skip: Vec<String>,
     /// An access token for the server, obtained elsewhere (checks that need one skip without).
     pub token: Option<String>,
+    /// A token of the server's authorization server that has expired.
+    pub expired_token: Option<String>,
     /// How to obtain tokens through the server's own authorization server.
     pub login: Login,
     /// The scope to ask for (default: the challenge's `scope`).
@@ -37,6 +39,7 @@ impl RunOptions {
             only: Vec::new(),
             skip: Vec::new(),
             token: None,
+            expired_token: None,
             login: Login::None,
             scope: None,
             step_up_tool: None,

@@ -49,6 +49,7 @@ pub struct LocalServer {
     pub user: DevUser,
     /// The pre-registered static client.
     pub static_client: DevClient,
+    dev: std::sync::Arc<DevAuthServer>,
     running: Running,
 }
 
@@ -137,6 +138,7 @@ impl LocalServer {
             dev_issuer,
             user,
             static_client,
+            dev,
             running,
         })
     }
@@ -191,6 +193,16 @@ impl LocalServer {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| format!("no access token in {body}"))
+    }
+
+    /// An access token for the static client, as the development AS issues them but expired
+    /// an hour ago: for the conformance demo's expiry check (`--expired-token`).
+    pub fn expired_token(&self) -> Result<String, crate::signing::SigningError> {
+        self.dev.expired_access_token(
+            &self.static_client.id,
+            &format!("{}/{}", self.resource, tools::READ),
+            self.resource.as_str(),
+        )
     }
 
     /// Stops accepting connections and waits for the ones in flight.

@@ -567,3 +567,43 @@ async fn the_development_as_enforces_pkce_s256_and_exact_redirects() {
     assert_eq!(bad_client.status(), 401);
     server.shutdown().await.unwrap();
 }
+
+/// The token the conformance demo uses for its expiry check: signed by this server's development
+/// AS, right in every claim but its expiry, and refused for that alone.
+#[tokio::test]
+async fn the_expired_token_differs_from_a_good_one_only_in_expiry() {
+    let server = LocalServer::start(LocalOptions {
+        auto_approve: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let good = server
+        .static_client_token(&format!("openid {}/mcp:read", server.resource))
+        .await
+        .unwrap();
+    let expired = server.expired_token().unwrap();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let send = |token: String| {
+        http()
+            .post(server.resource.as_str())
+            .header(header::ACCEPT, ACCEPT)
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .bearer_auth(token)
+            .json(&initialize)
+            .send()
+    };
+    assert_eq!(send(good).await.unwrap().status(), 200);
+    let refused = send(expired).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"invalid_token\"") && challenge.contains("expired"),
+        "{challenge}"
+    );
+    server.shutdown().await.unwrap();
+}

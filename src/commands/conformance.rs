@@ -14,16 +14,8 @@ use crate::cli::{ConformanceArgs, FailOn, LoginMethod, ReportFormat};
 
 /// Runs the checks; returns the exit code (0 conforming, 1 failing). Errors mean "could not run".
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => Some(t.trim().to_owned()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the token file {}", path.display()))?
-                .trim()
-                .to_owned(),
-        ),
-        (None, None) => None,
-    };
+    let token = given_token(&args.token, &args.token_file)?;
+    let mut expired_token = given_token(&args.expired_token, &args.expired_token_file)?;
     let mut login = login(&args)?;
     let mut step_up_tool = args.step_up_tool.clone();
     let (target, bundled) = match &args.url {
@@ -48,6 +40,13 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
                 });
             }
             step_up_tool.get_or_insert_with(|| "notes_add".into());
+            if expired_token.is_none() {
+                expired_token = Some(
+                    server
+                        .expired_token()
+                        .context("signing an expired token at the development AS")?,
+                );
+            }
             (server.resource.as_str().parse()?, Some(server))
         }
     };
@@ -55,6 +54,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         only: args.only.clone(),
         skip: args.skip.clone(),
         token,
+        expired_token,
         login,
         scope: args.scope.clone(),
         step_up_tool,
@@ -115,6 +115,23 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         return Ok(1);
     }
     Ok(u8::try_from(report.exit_code(level)).unwrap_or(1))
+}
+
+/// A token given on the command line or in a file.
+fn given_token(
+    value: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+) -> anyhow::Result<Option<String>> {
+    Ok(match (value, file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    })
 }
 
 /// The sign-in the options ask for.

@@ -1,7 +1,6 @@
 //! The flow as a list of steps, each with its request and response (secrets redacted, token
 //! claims decoded), rendered for the terminal and for the page.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mcp_auth_conformance::probe::Exchange;
 use serde::Serialize;
 
@@ -68,9 +67,7 @@ impl Step {
 /// The payload of a JWT, decoded without verification (for display only), or None if the token
 /// is not a JWT.
 pub fn claims(token: &str) -> Option<serde_json::Value> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let mut claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let mut claims = mcp_auth_conformance::client::token::unverified_claims(token)?;
     // Per-sign-in values make the display noisy and are not what a reader looks for.
     if let Some(map) = claims.as_object_mut() {
         map.remove("jti");
@@ -82,6 +79,8 @@ pub fn claims(token: &str) -> Option<serde_json::Value> {
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::*;
 
     #[test]

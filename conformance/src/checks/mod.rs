@@ -432,6 +432,20 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
         "token.unsigned-rejected" => {
             token_refused(o.unsigned_token.as_ref(), "an unsigned (alg none) JWT")
         }
+        "token.expired-rejected" => match &o.expired_token {
+            None => skip("give a token that has expired: --expired-token or --expired-token-file"),
+            Some(t) if t.expired_for.is_some_and(|s| s <= 0) => skip(
+                "the token given as expired has not expired yet (its exp claim is in the future)",
+            ),
+            Some(t) => token_refused(
+                Some(&t.exchange),
+                if t.expired_for.is_some() {
+                    "a token past its exp"
+                } else {
+                    "a token given as expired (opaque: its expiry cannot be read)"
+                },
+            ),
+        },
         "token.insufficient-scope" => match &o.step_up {
             None => skip("name a tool the token's scope does not allow: --step-up-tool"),
             Some(e) => {

@@ -4,11 +4,15 @@
 pub mod flow;
 pub mod mcp;
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use url::Url;
 
 use crate::{
     catalogue::Revision,
-    client::registration::{self, ClientMetadata},
+    client::{
+        registration::{self, ClientMetadata},
+        token::unverified_claims,
+    },
     observe::{
         flow::{FlowClient, FlowContext, FlowObservations},
         mcp::{Conversation, Detection, Speaker},
@@ -93,6 +97,17 @@ pub struct Observations {
     pub garbage_token: Option<Exchange>,
     /// An MCP request with an unsigned (`alg: none`) JWT naming the right issuer and audience.
     pub unsigned_token: Option<Exchange>,
+    /// An MCP request with the expired token given to the run.
+    pub expired_token: Option<ExpiredToken>,
+}
+
+/// The request made with a token given as expired.
+#[derive(Debug, Clone)]
+pub struct ExpiredToken {
+    /// The request.
+    pub exchange: Exchange,
+    /// Seconds since its `exp` claim (negative: not expired yet); `None` for an opaque token.
+    pub expired_for: Option<i64>,
 }
 
 /// The server could not be reached at all.
@@ -177,6 +192,7 @@ pub async fn observe(
         query_token: None,
         garbage_token: None,
         unsigned_token: None,
+        expired_token: None,
     };
 
     // Clients use the challenge's URL when there is one, and the well-known URIs otherwise.
@@ -365,6 +381,13 @@ pub async fn observe(
             .await
             .exchange,
     );
+    if let Some(expired) = &options.expired_token {
+        let exp = unverified_claims(expired).and_then(|c| c["exp"].as_i64());
+        obs.expired_token = Some(ExpiredToken {
+            exchange: send(probe, target, Some(expired), &speaker).await.exchange,
+            expired_for: exp.map(|exp| unix_now() - exp),
+        });
+    }
     Ok(obs)
 }
 
@@ -388,12 +411,8 @@ pub const TESTER_CALLBACK: &str = "http://127.0.0.1/callback";
 /// A JWT with `alg: none`, claims a lax server might accept: the issuer, this resource as
 /// audience, a future expiry.
 fn unsigned_jwt(issuer: &str, resource: &str) -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let b64 = |v: serde_json::Value| base64_url(v.to_string().as_bytes());
+    let now = unix_now();
+    let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
     format!(
         "{}.{}.",
         b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
@@ -403,20 +422,12 @@ fn unsigned_jwt(issuer: &str, resource: &str) -> String {
     )
 }
 
-/// Base64url without padding (RFC 4648 section 5).
-fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+/// Seconds since the Unix epoch.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// RFC 9728 section 3.1 and the MCP order: path-inserted (when there is a path), then root.
@@ -469,22 +480,6 @@ pub fn as_well_known(issuer: &str) -> Vec<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64url_rfc4648_vectors() {
-        for (input, expected) in [
-            ("", ""),
-            ("f", "Zg"),
-            ("fo", "Zm8"),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg"),
-            ("fooba", "Zm9vYmE"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64_url(input.as_bytes()), expected);
-        }
-        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
-    }
 
     #[test]
     fn well_known_orders() {

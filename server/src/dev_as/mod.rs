@@ -139,6 +139,30 @@ impl DevAuthServer {
         format!("{path}/login")
     }
 
+    /// An access token for `client_id` that expired an hour ago (well past any leeway),
+    /// signed with this AS's key: what a conformance run needs to see expiry enforced without
+    /// waiting a token's lifetime. Nothing reaches it over HTTP.
+    pub fn expired_access_token(
+        &self,
+        client_id: &str,
+        scope: &str,
+        resource: &str,
+    ) -> Result<String, crate::signing::SigningError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let claims = token::access_claims(
+            self,
+            client_id,
+            scope,
+            Some(resource),
+            now - 7200,
+            now - 3600,
+        );
+        self.key.sign(&claims)
+    }
+
     /// The issuer.
     pub fn issuer(&self) -> &str {
         &self.config.issuer

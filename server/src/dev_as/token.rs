@@ -197,6 +197,34 @@ fn authenticate<'a>(
     }
 }
 
+/// The claims of a Cognito-shaped access token issued at `iat`, expiring at `exp`.
+pub(super) fn access_claims(
+    dev: &DevAuthServer,
+    client_id: &str,
+    scope: &str,
+    resource: Option<&str>,
+    iat: u64,
+    exp: u64,
+) -> serde_json::Value {
+    let mut access = serde_json::json!({
+        "sub": dev.config.user.subject,
+        "iss": dev.issuer(),
+        "client_id": client_id,
+        "token_use": "access",
+        "scope": scope,
+        "auth_time": iat,
+        "iat": iat,
+        "exp": exp,
+        "jti": random_token(16),
+        "username": dev.config.user.username,
+    });
+    if let Some(resource) = resource {
+        // Cognito resource binding: the resource becomes the audience.
+        access["aud"] = resource.into();
+    }
+    access
+}
+
 fn issue(
     dev: &DevAuthServer,
     client: &DevClient,
@@ -208,22 +236,14 @@ fn issue(
         .unwrap_or_default();
     let lifetime = dev.config.token_lifetime.as_secs();
     let user = &dev.config.user;
-    let mut access = serde_json::json!({
-        "sub": user.subject,
-        "iss": dev.issuer(),
-        "client_id": client.id,
-        "token_use": "access",
-        "scope": grant.scope.to_string(),
-        "auth_time": now,
-        "iat": now,
-        "exp": now + lifetime,
-        "jti": random_token(16),
-        "username": user.username,
-    });
-    if let Some(resource) = &grant.resource {
-        // Cognito resource binding: the resource becomes the audience.
-        access["aud"] = resource.clone().into();
-    }
+    let access = access_claims(
+        dev,
+        &client.id,
+        &grant.scope.to_string(),
+        grant.resource.as_deref(),
+        now,
+        now + lifetime,
+    );
     let sign = |claims: &serde_json::Value| {
         dev.key.sign(claims).map_err(|e| TokenError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
