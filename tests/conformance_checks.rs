@@ -204,6 +204,27 @@ fn matrix() -> Vec<(&'static str, Faults)> {
             },
         ),
         (
+            "transport.https",
+            Faults {
+                insecure_resource_metadata: true,
+                ..f()
+            },
+        ),
+        (
+            "transport.metadata-cors",
+            Faults {
+                no_cors: true,
+                ..f()
+            },
+        ),
+        (
+            "transport.token-not-echoed",
+            Faults {
+                echo_token: true,
+                ..f()
+            },
+        ),
+        (
             "token.expired-rejected",
             Faults {
                 expired_token_accepted: true,
@@ -505,6 +526,20 @@ async fn a_token_given_as_expired_must_have_expired() {
         "{}",
         report.results[0].reason
     );
+}
+
+/// A server that repeats tokens must not make the report repeat them.
+#[tokio::test]
+async fn echoed_tokens_never_reach_the_report() {
+    let target = fixture::start(Faults {
+        echo_token: true,
+        ..Default::default()
+    })
+    .await;
+    let json = run(&target, &options()).await.unwrap().json();
+    assert!(json.contains("invalid token: [the token]"), "{json}");
+    assert!(!json.contains("not-a-valid-token"), "{json}");
+    assert!(!json.contains(&fixture::expired_token()), "{json}");
 }
 
 #[tokio::test]

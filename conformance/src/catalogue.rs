@@ -577,6 +577,48 @@ pub const CATALOGUE: &[CheckDef] = &[
             "Needs the name of a tool the token's scope does not allow (--step-up-tool); the tool is called with no arguments.",
         ),
     },
+    CheckDef {
+        id: "transport.https",
+        title: "The MCP endpoint and the metadata URL it advertises use HTTPS, or loopback",
+        level: Level::Must,
+        citation: Citation {
+            url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security",
+            section: "MCP Authorization, Communication Security; OAuth 2.1 §1.5; RFC 6750 §5.3",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: Some(
+            "The spec makes OAuth 2.1 §1.5 a MUST: bearer tokens travel only over TLS. Loopback (127.0.0.0/8, ::1, localhost) is exempt, as for redirect URIs. The AS's endpoints are judged by as.https.",
+        ),
+    },
+    CheckDef {
+        id: "transport.metadata-cors",
+        title: "The metadata documents can be read from a web page of another origin (CORS)",
+        level: Level::May,
+        citation: Citation {
+            url: "https://fetch.spec.whatwg.org/#http-access-control-allow-origin",
+            section: "Fetch Standard, CORS protocol (the MCP spec and RFCs 8414 / 9728 are silent)",
+        },
+        revisions: BOTH,
+        depends_on: &["prm.discoverable"],
+        note: Some(
+            "No spec asks for it: judged as MAY, so a failure is reported but never fails the gate. Browser-based MCP clients (web inspectors, in-browser agents) can discover authorization only if the PRM and AS metadata answer a cross-origin GET with Access-Control-Allow-Origin.",
+        ),
+    },
+    CheckDef {
+        id: "transport.token-not-echoed",
+        title: "No response repeats the bearer token the request carried",
+        level: Level::Should,
+        citation: Citation {
+            url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-7.1",
+            section: "OAuth 2.1 §7.1 (token theft); MCP Authorization, Security Considerations, Token Theft",
+        },
+        revisions: BOTH,
+        depends_on: &[],
+        note: Some(
+            "No sentence forbids it outright: judged as SHOULD. A token repeated in an error body or header ends up in client logs, proxies and screens; the spec's token-theft section asks servers not to expose tokens they hold.",
+        ),
+    },
 ];
 
 /// A check by id.

@@ -61,6 +61,13 @@ pub struct Exchange {
     /// Every WWW-Authenticate value.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub www_authenticate: Vec<String>,
+    /// `Access-Control-Allow-Origin`, when the request named an origin and it came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_control_allow_origin: Option<String>,
+    /// Whether the response repeated the token the request carried (replaced here by
+    /// `[the token]`, so reports never hold it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub token_echoed: bool,
     /// The start of the body, redacted.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub body: String,
@@ -95,6 +102,32 @@ pub struct Answer {
     pub location: Option<Url>,
     /// The URL requested.
     pub url: Url,
+}
+
+impl Answer {
+    /// Notes whether the response repeats `secret` (body, challenges, redirect) and takes it
+    /// out of the evidence.
+    fn scrub(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let e = &mut self.exchange;
+        let in_body = String::from_utf8_lossy(&self.body).contains(secret);
+        let in_headers = e
+            .www_authenticate
+            .iter()
+            .chain(&e.location)
+            .any(|v| v.contains(secret));
+        e.token_echoed = in_body || in_headers;
+        for text in e
+            .www_authenticate
+            .iter_mut()
+            .chain(e.location.as_mut())
+            .chain(std::iter::once(&mut e.body))
+        {
+            *text = text.replace(secret, "[the token]");
+        }
+    }
 }
 
 /// The JSON-RPC response in a body sent as JSON or as an SSE stream (clients must take both).
@@ -174,6 +207,19 @@ impl Probe {
         out
     }
 
+    /// `GET url` from a web page of `origin`, as a browser-based client fetches metadata.
+    pub async fn get_from(&self, url: &Url, origin: &str) -> Answer {
+        self.send(
+            "GET",
+            url,
+            self.http
+                .get(url.clone())
+                .header("Accept", "application/json")
+                .header("Origin", origin),
+        )
+        .await
+    }
+
     /// `GET url`.
     pub async fn get(&self, url: &Url) -> Answer {
         self.send(
@@ -218,7 +264,15 @@ impl Probe {
         for (k, v) in headers {
             request = request.header(*k, v);
         }
-        self.send("POST", url, request).await
+        let mut answer = self.send("POST", url, request).await;
+        let in_query = url
+            .query_pairs()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned());
+        if let Some(secret) = token.map(str::to_owned).or(in_query) {
+            answer.scrub(&secret);
+        }
+        answer
     }
 
     /// `POST url` with a JSON body (e.g. a client registration).
@@ -285,6 +339,8 @@ impl Probe {
             content_type: None,
             location: None,
             www_authenticate: Vec::new(),
+            access_control_allow_origin: None,
+            token_echoed: false,
             body: String::new(),
             error: None,
         };
@@ -313,6 +369,10 @@ impl Probe {
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
+        exchange.access_control_allow_origin = response
+            .headers()
+            .get(reqwest::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)

@@ -476,6 +476,79 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 }
             }
         },
+        "transport.https" => {
+            let advertised = o
+                .bearer()
+                .and_then(|c| c.param("resource_metadata"))
+                .and_then(|u| Url::parse(u).ok());
+            let insecure: Vec<String> = std::iter::once(("the MCP endpoint", o.target.clone()))
+                .chain(advertised.map(|u| ("resource_metadata", u)))
+                .filter(|(_, u)| u.scheme() != "https" && !is_loopback(u))
+                .map(|(what, u)| format!("{what} {u}"))
+                .collect();
+            if insecure.is_empty() {
+                pass("https, or loopback", unauth())
+            } else {
+                fail(format!("not https: {}", insecure.join(", ")), unauth())
+            }
+        }
+        "transport.metadata-cors" => {
+            if o.cross_origin.is_empty() {
+                return skip("no metadata document was found");
+            }
+            let closed: Vec<&str> = o
+                .cross_origin
+                .iter()
+                .filter(|e| {
+                    !matches!(e.access_control_allow_origin.as_deref(), Some(v) if v == "*" || v == crate::observe::WEB_ORIGIN)
+                })
+                .map(|e| e.url.as_str())
+                .collect();
+            if closed.is_empty() {
+                pass(
+                    "Access-Control-Allow-Origin allows a web page's origin",
+                    o.cross_origin.clone(),
+                )
+            } else {
+                // A MAY: reported, never a gate (exit codes ignore MAY failures).
+                fail(
+                    format!(
+                        "no Access-Control-Allow-Origin for another origin on {}: browser-based clients cannot read it",
+                        closed.join(", ")
+                    ),
+                    o.cross_origin.clone(),
+                )
+            }
+        }
+        "transport.token-not-echoed" => {
+            let requests = o.token_requests();
+            if requests.is_empty() {
+                return skip("no request carried a token");
+            }
+            let echoed: Vec<Exchange> = requests
+                .iter()
+                .filter(|e| e.token_echoed)
+                .map(|e| (*e).clone())
+                .collect();
+            if echoed.is_empty() {
+                pass(
+                    format!(
+                        "{} responses to requests with a token: none repeats it",
+                        requests.len()
+                    ),
+                    Vec::new(),
+                )
+            } else {
+                fail(
+                    format!(
+                        "{} of {} responses repeat the token they were sent (shown as [the token])",
+                        echoed.len(),
+                        requests.len()
+                    ),
+                    echoed,
+                )
+            }
+        }
         other if other.starts_with("authz.") || other.starts_with("cimd.") => {
             flow::evaluate(other, o)
         }

@@ -99,6 +99,31 @@ pub struct Observations {
     pub unsigned_token: Option<Exchange>,
     /// An MCP request with the expired token given to the run.
     pub expired_token: Option<ExpiredToken>,
+    /// The PRM and AS metadata fetched again from a web page's origin ([`WEB_ORIGIN`]).
+    pub cross_origin: Vec<Exchange>,
+}
+
+/// The origin the tester fetches metadata from, as a browser-based client would.
+pub const WEB_ORIGIN: &str = "https://mcp-client.example";
+
+impl Observations {
+    /// Every MCP request that carried a token, for the checks that look at all of them.
+    pub fn token_requests(&self) -> Vec<&Exchange> {
+        let mut all: Vec<&Exchange> = Vec::new();
+        all.extend(self.with_token.iter().flatten().map(|(e, _)| e));
+        all.extend(self.step_up.iter());
+        all.extend(self.query_token.iter());
+        all.extend(self.garbage_token.iter());
+        all.extend(self.unsigned_token.iter());
+        all.extend(self.expired_token.iter().map(|t| &t.exchange));
+        all.extend(
+            self.flows
+                .iter()
+                .filter_map(|f| f.foreign.as_ref())
+                .filter_map(|(_, used)| used.as_ref()),
+        );
+        all
+    }
 }
 
 /// The request made with a token given as expired.
@@ -193,6 +218,7 @@ pub async fn observe(
         garbage_token: None,
         unsigned_token: None,
         expired_token: None,
+        cross_origin: Vec::new(),
     };
 
     // Clients use the challenge's URL when there is one, and the well-known URIs otherwise.
@@ -250,6 +276,15 @@ pub async fn observe(
                 }
             }
         }
+    }
+    let documents = obs
+        .prm
+        .iter()
+        .map(|(f, _)| f.url.clone())
+        .chain(obs.as_metadata.iter().map(|f| f.url.clone()));
+    for url in documents.collect::<Vec<_>>() {
+        obs.cross_origin
+            .push(probe.get_from(&url, WEB_ORIGIN).await.exchange);
     }
     // Dynamic Client Registration, when advertised: this registers a client on the server.
     let registration_endpoint = obs.as_url("registration_endpoint");
