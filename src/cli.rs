@@ -198,6 +198,11 @@ pub struct ConformanceArgs {
     /// A file holding the access token (safer than --token: not in shell history or ps)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Where you published the tester's client metadata document, for a server that cannot
+    /// reach the tester's loopback (the run prints the document to publish); give a second URL
+    /// serving the same document to run the client_id mismatch check too
+    #[arg(long, value_name = "URL", num_args = 1, action = clap::ArgAction::Append)]
+    pub cimd_url: Vec<url::Url>,
     /// A token of the server's authorization server that has expired, for the expiry check
     #[arg(
         long,

@@ -528,6 +528,93 @@ async fn a_token_given_as_expired_must_have_expired() {
     );
 }
 
+/// Serves the document `doc` makes for the first URL at /client.json, and the same document
+/// at /copy.json; returns both URLs.
+async fn publish(doc: impl FnOnce(&url::Url) -> serde_json::Value) -> (url::Url, url::Url) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let first: url::Url = format!("{base}/client.json").parse().unwrap();
+    let doc = doc(&first);
+    let serve = move || {
+        let doc = doc.clone();
+        async move { axum::Json(doc) }
+    };
+    let app = axum::Router::new()
+        .route("/client.json", axum::routing::get(serve.clone()))
+        .route("/copy.json", axum::routing::get(serve));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (first, format!("{base}/copy.json").parse().unwrap())
+}
+
+/// For servers that cannot reach the tester's loopback, the document is published elsewhere
+/// (`--cimd-url`): the tester checks it is its own, then runs the same three attempts; with one
+/// URL only, the mismatch check has nothing to try and says how to give it one.
+#[tokio::test]
+async fn cimd_checks_run_on_a_published_document() {
+    use mcp_auth_conformance::observe::flow::published_document;
+    let outcomes = |report: &mcp_auth_conformance::report::Report| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.id.starts_with("cimd."))
+            .map(|r| (r.id, r.outcome, r.reason.clone()))
+            .collect::<Vec<_>>()
+    };
+    let cimd = |urls: Vec<url::Url>| RunOptions {
+        cimd_urls: urls,
+        only: vec!["cimd".into()],
+        ..options()
+    };
+    // The document at A names A; the copy at B names A too, so it is not B's.
+    let (a, b) = publish(published_document).await;
+    let good = fixture::start(Faults::default()).await;
+    let report = run(&good, &cimd(vec![a.clone(), b.clone()])).await.unwrap();
+    assert!(
+        outcomes(&report)
+            .iter()
+            .all(|(_, o, _)| *o == Outcome::Pass),
+        "{}",
+        report.table()
+    );
+    let lax = fixture::start(Faults {
+        cimd_mismatch_accepted: true,
+        ..Default::default()
+    })
+    .await;
+    let report = run(&lax, &cimd(vec![a.clone(), b])).await.unwrap();
+    assert!(
+        outcomes(&report).contains(&(
+            "cimd.client-id-mismatch-refused",
+            Outcome::Fail,
+            "the AS issued an authorization code for a document whose client_id is not its URL"
+                .into()
+        )),
+        "{}",
+        report.table()
+    );
+    let report = run(&good, &cimd(vec![a.clone()])).await.unwrap();
+    let mismatch = &outcomes(&report)[1];
+    assert_eq!(mismatch.1, Outcome::Skip);
+    assert!(mismatch.2.contains("--cimd-url twice"), "{}", mismatch.2);
+
+    // Someone else's document is not judged: the reason shows what to publish.
+    let (other, _) = publish(|_| {
+        serde_json::json!({"client_id": "https://elsewhere.example/c.json", "redirect_uris": []})
+    })
+    .await;
+    let report = run(&good, &cimd(vec![other.clone()])).await.unwrap();
+    let judged = outcomes(&report);
+    assert!(
+        judged.iter().all(|(_, o, _)| *o == Outcome::Skip),
+        "{judged:?}"
+    );
+    let reason = &judged[0].2;
+    assert!(
+        reason.contains("publish exactly this at") && reason.contains(other.as_str()),
+        "{reason}"
+    );
+}
+
 /// A server that repeats tokens must not make the report repeat them.
 #[tokio::test]
 async fn echoed_tokens_never_reach_the_report() {

@@ -23,6 +23,9 @@ pub struct RunOptions {
     pub token: Option<String>,
     /// A token of the server's authorization server that has expired.
     pub expired_token: Option<String>,
+    /// Where the tester's client metadata document is published for a server that cannot
+    /// fetch from loopback; a second URL serving the same document lets the mismatch check run.
+    pub cimd_urls: Vec<url::Url>,
     /// How to obtain tokens through the server's own authorization server.
     pub login: Login,
     /// The scope to ask for (default: the challenge's `scope`).
@@ -40,6 +43,7 @@ impl RunOptions {
             skip: Vec::new(),
             token: None,
             expired_token: None,
+            cimd_urls: Vec::new(),
             login: Login::None,
             scope: None,
             step_up_tool: None,

@@ -15,6 +15,11 @@ use crate::cli::{ConformanceArgs, FailOn, LoginMethod, ReportFormat};
 /// Runs the checks; returns the exit code (0 conforming, 1 failing). Errors mean "could not run".
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
     let token = given_token(&args.token, &args.token_file)?;
+    if args.cimd_url.len() > 2 {
+        anyhow::bail!(
+            "--cimd-url takes the document's URL and, optionally, a second URL serving the same document"
+        );
+    }
     let mut expired_token = given_token(&args.expired_token, &args.expired_token_file)?;
     let mut login = login(&args)?;
     let mut step_up_tool = args.step_up_tool.clone();
@@ -55,6 +60,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         skip: args.skip.clone(),
         token,
         expired_token,
+        cimd_urls: args.cimd_url.clone(),
         login,
         scope: args.scope.clone(),
         step_up_tool,

@@ -308,10 +308,10 @@ fn cimd_check(rule: &str, o: &Observations) -> Finding {
         }
         "client-id-mismatch-refused" | "redirect-unlisted-refused" => {
             let (n, what) = if rule == "client-id-mismatch-refused" {
-                (
-                    &attempts.mismatched,
-                    "a document whose client_id is not its URL",
-                )
+                match &attempts.mismatched {
+                    Ok(n) => (n, "a document whose client_id is not its URL"),
+                    Err(why) => return skip(why.clone()),
+                }
             } else {
                 (
                     &attempts.unlisted,

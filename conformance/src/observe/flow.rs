@@ -57,6 +57,8 @@ pub struct FlowContext {
     pub client: Option<FlowClient>,
     /// Whether the metadata says CIMD is supported.
     pub cimd_supported: bool,
+    /// Published client metadata documents (the tester's own, then maybe a copy elsewhere).
+    pub cimd_urls: Vec<Url>,
 }
 
 /// One authorization attempt and, when a code came, what the token endpoint said.
@@ -101,8 +103,8 @@ pub struct FlowObservations {
 pub struct CimdAttempts {
     /// The honest document's URL as `client_id`, its listed redirect URI.
     pub accepted: Navigation,
-    /// A document whose `client_id` is not its URL.
-    pub mismatched: Navigation,
+    /// A document whose `client_id` is not its URL, or why there was none to try.
+    pub mismatched: Result<Navigation, String>,
     /// The honest document, a redirect URI it does not list.
     pub unlisted: Navigation,
 }
@@ -159,7 +161,7 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     };
     // One browser for every attempt, as one person would: consent given once is remembered.
     let browser = Browser::new(&ctx.target, credentials);
-    obs.cimd = cimd(ctx, &browser).await;
+    obs.cimd = cimd(ctx, &browser, probe).await;
     let Some(client) = &ctx.client else {
         obs.unavailable = Some(
             "no client to sign in as: the authorization server offers no registration the tester can use"
@@ -300,20 +302,38 @@ pub async fn call_tool(
         .exchange
 }
 
-/// The CIMD attempts, when the AS supports CIMD and can reach the tester's loopback host.
-async fn cimd(ctx: &FlowContext, browser: &Browser) -> Result<CimdAttempts, String> {
+/// The CIMD attempts, when the AS supports CIMD and can fetch the documents: the ones the
+/// caller published (`cimd_urls`), or the tester's own on loopback for a loopback server.
+async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<CimdAttempts, String> {
     if !ctx.cimd_supported {
         return Err("client_id_metadata_document_supported is not true".into());
     }
-    if !crate::client::is_loopback(&ctx.target) {
-        return Err(
-            "the tester serves its metadata documents on loopback, which a remote server cannot fetch"
-                .into(),
-        );
-    }
-    let host = CimdHost::start("mcp-auth-conformance (CIMD)")
-        .await
-        .map_err(|e| format!("could not serve the metadata documents: {e}"))?;
+    let callback = Url::parse(super::TESTER_CALLBACK).expect("a static URL");
+    let _host;
+    let (client_id, copy, redirect_uri) = match ctx.cimd_urls.as_slice() {
+        [] if !crate::client::is_loopback(&ctx.target) => {
+            return Err(
+                "a remote server cannot fetch the tester's loopback documents: publish the document at an https URL and pass --cimd-url"
+                    .into(),
+            );
+        }
+        [] => {
+            let host = CimdHost::start(CIMD_CLIENT_NAME)
+                .await
+                .map_err(|e| format!("could not serve the metadata documents: {e}"))?;
+            let urls = (
+                host.client_id.clone(),
+                Some(host.mismatched.clone()),
+                host.redirect_uri.clone(),
+            );
+            _host = host;
+            urls
+        }
+        [published, rest @ ..] => {
+            check_published(probe, published, &callback).await?;
+            (published.clone(), rest.first().cloned(), callback)
+        }
+    };
     let go = |client_id: &Url, redirect: &Url| {
         let request = AuthorizationRequest {
             endpoint: ctx.authorization_endpoint.clone(),
@@ -327,11 +347,55 @@ async fn cimd(ctx: &FlowContext, browser: &Browser) -> Result<CimdAttempts, Stri
         let redirect = redirect.clone();
         async move { browser.authorize(&request.url(), &redirect).await }
     };
-    let mut unlisted = host.redirect_uri.clone();
+    let mut unlisted = redirect_uri.clone();
     unlisted.set_path("/not-listed");
     Ok(CimdAttempts {
-        accepted: go(&host.client_id, &host.redirect_uri).await,
-        mismatched: go(&host.mismatched, &host.redirect_uri).await,
-        unlisted: go(&host.client_id, &unlisted).await,
+        accepted: go(&client_id, &redirect_uri).await,
+        mismatched: match &copy {
+            Some(copy) => Ok(go(copy, &redirect_uri).await),
+            None => Err(
+                "needs a document whose client_id is not its URL: serve the same document at a second URL and pass --cimd-url twice"
+                    .into(),
+            ),
+        },
+        unlisted: go(&client_id, &unlisted).await,
     })
+}
+
+/// The name the tester's client metadata documents give.
+const CIMD_CLIENT_NAME: &str = "mcp-auth-conformance (CIMD)";
+
+/// The document the tester expects at a published `url`.
+pub fn published_document(url: &Url) -> serde_json::Value {
+    let callback = Url::parse(super::TESTER_CALLBACK).expect("a static URL");
+    crate::client::cimd_host::document(url, CIMD_CLIENT_NAME, &[callback])
+}
+
+/// A published document must be the tester's: its URL as `client_id`, the tester's callback
+/// among its `redirect_uris`. Otherwise the CIMD checks would judge someone else's client.
+async fn check_published(probe: &Probe, url: &Url, callback: &Url) -> Result<(), String> {
+    let expected = || format!("publish exactly this at {url}: {}", published_document(url));
+    let answer = probe.get(url).await;
+    if answer.exchange.status != Some(200) {
+        return Err(format!(
+            "the document at --cimd-url answered {}; {}",
+            answer
+                .exchange
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| answer.exchange.error.clone().unwrap_or_default()),
+            expected()
+        ));
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let lists_callback = doc["redirect_uris"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|u| u == callback.as_str()));
+    if doc["client_id"] != url.as_str() || !lists_callback {
+        return Err(format!(
+            "the document at --cimd-url is not the tester's (client_id must be its URL and redirect_uris must list {callback}); {}",
+            expected()
+        ));
+    }
+    Ok(())
 }

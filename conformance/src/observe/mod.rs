@@ -328,6 +328,7 @@ pub async fn observe(
             scope,
             client: dcr_client,
             cimd_supported,
+            cimd_urls: options.cimd_urls.clone(),
         };
         obs.flows = Some(flow::run(&context, probe, &options.login).await);
     }
