@@ -32,7 +32,7 @@ pub enum Command {
     /// Run the bundled MCP server: against the deployed stack, or offline with a development AS
     Serve(ServeArgs),
     /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
-    Conformance(ConformanceArgs),
+    Conformance(Box<ConformanceArgs>),
     /// Run an example MCP client (static, DCR or CIMD registration) that shows every step
     Client(ClientArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
@@ -216,9 +216,17 @@ pub struct ConformanceArgs {
     #[arg(long, value_name = "FILE")]
     pub expired_token_file: Option<PathBuf>,
     /// How to sign in for the flow checks: `form` submits the AS's sign-in and consent forms
-    /// with --username/--password [default: form when a username is given, else none]
+    /// with --username/--password; `interactive` opens your browser for each sign-in
+    /// [default: form when a username is given, else none]
     #[arg(long, value_enum, value_name = "HOW")]
     pub login: Option<LoginMethod>,
+    /// Same as --login interactive: sign in yourself, in your browser (the answers come back
+    /// to a loopback listener)
+    #[arg(long, conflicts_with = "login")]
+    pub interactive: bool,
+    /// With --interactive: how long to wait for each sign-in
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    pub interactive_timeout: u64,
     /// The user to sign in as (with --login form)
     #[arg(long, value_name = "USER", env = "MCP_CONFORMANCE_USERNAME")]
     pub username: Option<String>,
@@ -289,6 +297,8 @@ pub enum LoginMethod {
     None,
     /// Submit the authorization server's HTML forms (sign-in and consent).
     Form,
+    /// Open the browser for a person to sign in; wait on a loopback callback.
+    Interactive,
 }
 
 /// Options of `bench`.

@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Conformance(args) = cli.command {
         // Its own exit codes: 0 conforming, 1 a failure at the chosen level, 2 could not run.
-        return match commands::conformance::run(args).await {
+        return match commands::conformance::run(*args).await {
             Ok(code) => ExitCode::from(code),
             Err(err) => {
                 eprintln!("error: {err:#}");

@@ -72,3 +72,68 @@ async fn log_in_and_fetch_mcp_data_in_chromium() {
     let png = std::fs::read(&screenshot).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
 }
+
+/// The tester's interactive sign-in, with Chromium as the person's browser: each sign-in page is
+/// opened in it, the consent and sign-in forms are filled there, and the answer comes back to
+/// the tester's loopback listener. The bundled server passes everything applicable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tester_signs_in_through_a_real_browser() {
+    use std::{sync::Arc, time::Duration};
+
+    use mcp_auth_conformance::{
+        checks::Outcome,
+        observe::flow::{Interactive, Login},
+        run::{RunOptions, run},
+    };
+
+    if let Err(missing) = prerequisites() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test cannot run in CI: {missing}"
+        );
+        eprintln!("skipping the browser test here: {missing}");
+        return;
+    }
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/sign_in.mjs");
+    let (user, password) = (server.user.username.clone(), server.user.password.clone());
+    let browsers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let opened = browsers.clone();
+    let open = Arc::new(move |url: &url::Url| {
+        let child = Command::new(&script)
+            .arg(url.as_str())
+            .env("MCP_SIGN_IN_USERNAME", &user)
+            .env("MCP_SIGN_IN_PASSWORD", &password)
+            .spawn()
+            .unwrap();
+        opened.lock().unwrap().push(child);
+    });
+    let options = RunOptions {
+        login: Login::Interactive(Interactive {
+            open,
+            patience: Duration::from_secs(60),
+        }),
+        step_up_tool: Some("notes_add".into()),
+        ..RunOptions::new(None)
+    };
+    let report = run(&server.resource.as_str().parse().unwrap(), &options)
+        .await
+        .unwrap();
+    for id in ["authz.code-flow", "token.accepted", "cimd.accepted"] {
+        let r = report.results.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(r.outcome, Outcome::Pass, "{id}: {}", report.table());
+    }
+    assert_eq!(report.summary.fail, 0, "{}", report.table());
+    // Only the requests the server lets a person see went to the browser; the ones it refuses
+    // up front were judged without one.
+    let browsers = std::mem::take(&mut *browsers.lock().unwrap());
+    assert!(
+        (1..=4).contains(&browsers.len()),
+        "{} browser windows",
+        browsers.len()
+    );
+    for mut browser in browsers {
+        assert!(browser.wait().unwrap().success());
+    }
+    server.shutdown().await.unwrap();
+}

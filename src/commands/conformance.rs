@@ -1,11 +1,13 @@
 //! `cargo xtask conformance [URL]`: judge an MCP server's authorization; with no URL, the
 //! bundled server in local mode (the project's demo).
 
+use std::{sync::Arc, time::Duration};
+
 use anyhow::Context;
 use mcp_auth_conformance::{
     catalogue::{Level, Revision},
     client::{browser::Credentials, token::ClientAuth},
-    observe::flow::Login,
+    observe::flow::{Interactive, Login},
     run::{RunOptions, run as run_checks},
 };
 use mcp_auth_server::local::{LocalOptions, LocalServer};
@@ -38,6 +40,12 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
             );
             // The demo signs in as a person would: the façade's consent page, then the
             // development AS's sign-in form, as its printed development user.
+            if matches!(login, Login::Interactive(_)) {
+                eprintln!(
+                    "Sign in as {} with the password {} (the development user).",
+                    server.user.username, server.user.password
+                );
+            }
             if matches!(login, Login::None) && token.is_none() {
                 login = Login::Form(Credentials {
                     username: server.user.username.clone(),
@@ -123,6 +131,15 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
     Ok(u8::try_from(report.exit_code(level)).unwrap_or(1))
 }
 
+/// Shows a sign-in page to the person at the terminal: the URL always (a browser may not open,
+/// or be on another machine), and their browser when there is one.
+fn open_in_browser(url: &url::Url) {
+    eprintln!("\nSign in in your browser (the tester waits for the answer):\n  {url}");
+    if let Err(e) = webbrowser::open(url.as_str()) {
+        eprintln!("  (no browser opened: {e}; open the URL yourself)");
+    }
+}
+
 /// A token given on the command line or in a file.
 fn given_token(
     value: &Option<String>,
@@ -151,13 +168,18 @@ fn login(args: &ConformanceArgs) -> anyhow::Result<Login> {
             secret: secret.to_owned(),
         }));
     }
-    let method = args.login.unwrap_or(if args.username.is_some() {
-        LoginMethod::Form
-    } else {
-        LoginMethod::None
-    });
+    let method = match (args.interactive, args.login) {
+        (true, _) => LoginMethod::Interactive,
+        (false, Some(method)) => method,
+        (false, None) if args.username.is_some() => LoginMethod::Form,
+        (false, None) => LoginMethod::None,
+    };
     match method {
         LoginMethod::None => Ok(Login::None),
+        LoginMethod::Interactive => Ok(Login::Interactive(Interactive {
+            open: Arc::new(open_in_browser),
+            patience: Duration::from_secs(args.interactive_timeout),
+        })),
         LoginMethod::Form => {
             let username = args
                 .username

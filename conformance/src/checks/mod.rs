@@ -334,7 +334,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
         "dcr.echoes-metadata" => {
             let (e, body) = o.registration.as_ref().expect("depends on dcr.registers");
             let redirects = body.as_ref().and_then(|b| b.get("redirect_uris"));
-            if redirects == Some(&serde_json::json!(["http://127.0.0.1/callback"])) {
+            if redirects == Some(&serde_json::json!([o.callback.as_str()])) {
                 pass("redirect_uris returned as registered", vec![e.clone()])
             } else {
                 fail(

@@ -2,10 +2,12 @@
 //! submits the forms a sign-in shows (a login form with the given credentials, a consent page's
 //! approve button), until the authorization server answers at the redirect URI.
 
+use std::{sync::Arc, time::Duration};
+
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::authorization::AuthorizationResponse;
+use super::{authorization::AuthorizationResponse, callback::CallbackListener};
 use crate::probe::{Exchange, Probe};
 
 /// Most hops a sign-in may take before the tester gives up.
@@ -115,10 +117,36 @@ impl Navigation {
     }
 }
 
+/// Shows a sign-in page to a person (opens their browser, prints the URL).
+pub type Opener = Arc<dyn Fn(&Url) + Send + Sync>;
+
+/// A person signing in in their own browser, whose answers come back to a loopback listener.
+#[derive(Clone)]
+pub struct Person {
+    /// Where the answers come back; its redirect URI is the one to use.
+    pub callback: Arc<CallbackListener>,
+    /// Shows them the page.
+    pub open: Opener,
+    /// How long to wait for each answer.
+    pub patience: Duration,
+}
+
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Person(answers at {}, patience {:?})",
+            self.callback.redirect_uri(),
+            self.patience
+        )
+    }
+}
+
 /// Follows an authorization request through sign-in and consent.
 pub struct Browser {
     probe: Probe,
     credentials: Option<Credentials>,
+    person: Option<Person>,
 }
 
 impl Browser {
@@ -127,6 +155,15 @@ impl Browser {
         Self {
             probe: Probe::with_cookies(target),
             credentials,
+            person: None,
+        }
+    }
+
+    /// A browser that hands every page needing a user to `person`.
+    pub fn with_person(target: &Url, person: Person) -> Self {
+        Self {
+            person: Some(person),
+            ..Self::new(target, None)
         }
     }
 
@@ -140,6 +177,43 @@ impl Browser {
             hops,
             saw_form,
         };
+        if let Some(person) = &self.person {
+            // What the AS decides before anyone signs in (an error sent back, a refusal) is
+            // seen here; anything else is a page for the person.
+            hops.push(answer.exchange.clone());
+            let status = answer.exchange.status.unwrap_or_default();
+            if let Some(reason) = &answer.exchange.error {
+                return end(Landing::Stuck(reason.clone()), hops, false);
+            }
+            if let Some(response) = answer
+                .location
+                .as_ref()
+                .filter(|_| (300..400).contains(&status))
+                .and_then(|l| AuthorizationResponse::from_location(l, redirect_uri))
+            {
+                return end(Landing::Callback(response), hops, false);
+            }
+            if status >= 400 {
+                return end(Landing::Refused, hops, false);
+            }
+            let state = start
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            (person.open)(start);
+            let landing = match person.callback.wait(&state, person.patience).await {
+                Some(url) => match AuthorizationResponse::from_location(&url, redirect_uri) {
+                    Some(response) => Landing::Callback(response),
+                    None => Landing::Stuck("the answer came back to another address".into()),
+                },
+                None => Landing::Stuck(format!(
+                    "no answer came back through the browser within {} s",
+                    person.patience.as_secs()
+                )),
+            };
+            return end(landing, hops, true);
+        }
         for _ in 0..MAX_HOPS {
             hops.push(answer.exchange.clone());
             if let Some(reason) = &answer.exchange.error {

@@ -42,14 +42,15 @@ struct Docs {
 }
 
 impl CimdHost {
-    /// Serves both documents on 127.0.0.1 (any free port) until dropped.
-    pub async fn start(client_name: &str) -> std::io::Result<Self> {
+    /// Serves both documents on 127.0.0.1 (any free port) until dropped; they list
+    /// `redirect_uri`, or the host's own `/callback`.
+    pub async fn start(client_name: &str, redirect_uri: Option<Url>) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let base = format!("http://{}", listener.local_addr()?);
         let parse = |p: &str| Url::parse(&format!("{base}{p}")).expect("a loopback URL");
         let client_id = parse(DOCUMENT_PATH);
         let mismatched = parse(MISMATCHED_PATH);
-        let redirect_uri = parse("/callback");
+        let redirect_uri = redirect_uri.unwrap_or_else(|| parse("/callback"));
         let honest = document(&client_id, client_name, std::slice::from_ref(&redirect_uri));
         let docs = Docs {
             mismatched: honest.clone(),

@@ -6,6 +6,7 @@
 
 pub mod authorization;
 pub mod browser;
+pub mod callback;
 pub mod cimd_host;
 pub mod pkce;
 pub mod registration;

@@ -7,7 +7,7 @@ use url::Url;
 use crate::{
     client::{
         authorization::{AuthorizationRequest, Pkce},
-        browser::{Browser, Credentials, Navigation},
+        browser::{Browser, Credentials, Navigation, Opener, Person},
         cimd_host::CimdHost,
         pkce::{Verifier, random_string},
         token::{self, ClientAuth, TokenAnswer},
@@ -29,6 +29,23 @@ pub enum Login {
     Form(Credentials),
     /// The client credentials grant with this client (no authorization flows).
     ClientCredentials(ClientAuth),
+    /// A person signs in in their own browser; answers come back to a loopback listener.
+    Interactive(Interactive),
+}
+
+/// How to reach the person of an interactive sign-in.
+#[derive(Clone)]
+pub struct Interactive {
+    /// Shows them a sign-in page.
+    pub open: Opener,
+    /// How long to wait for each answer.
+    pub patience: std::time::Duration,
+}
+
+impl std::fmt::Debug for Interactive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Interactive(patience: {:?})", self.patience)
+    }
 }
 
 /// The client the flows run as, and where its responses go.
@@ -59,6 +76,8 @@ pub struct FlowContext {
     pub cimd_supported: bool,
     /// Published client metadata documents (the tester's own, then maybe a copy elsewhere).
     pub cimd_urls: Vec<Url>,
+    /// The person signing in, for an interactive run.
+    pub person: Option<Person>,
 }
 
 /// One authorization attempt and, when a code came, what the token endpoint said.
@@ -160,7 +179,10 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         _ => None,
     };
     // One browser for every attempt, as one person would: consent given once is remembered.
-    let browser = Browser::new(&ctx.target, credentials);
+    let browser = match &ctx.person {
+        Some(person) => Browser::with_person(&ctx.target, person.clone()),
+        None => Browser::new(&ctx.target, credentials),
+    };
     obs.cimd = cimd(ctx, &browser, probe).await;
     let Some(client) = &ctx.client else {
         obs.unavailable = Some(
@@ -308,7 +330,11 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
     if !ctx.cimd_supported {
         return Err("client_id_metadata_document_supported is not true".into());
     }
-    let callback = Url::parse(super::TESTER_CALLBACK).expect("a static URL");
+    // A person's browser must bring the answer to the listener; the stand-in reads it anywhere.
+    let callback = match &ctx.person {
+        Some(person) => person.callback.redirect_uri().clone(),
+        None => Url::parse(super::TESTER_CALLBACK).expect("a static URL"),
+    };
     let _host;
     let (client_id, copy, redirect_uri) = match ctx.cimd_urls.as_slice() {
         [] if !crate::client::is_loopback(&ctx.target) => {
@@ -318,7 +344,8 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
             );
         }
         [] => {
-            let host = CimdHost::start(CIMD_CLIENT_NAME)
+            let listed = ctx.person.as_ref().map(|_| callback.clone());
+            let host = CimdHost::start(CIMD_CLIENT_NAME, listed)
                 .await
                 .map_err(|e| format!("could not serve the metadata documents: {e}"))?;
             let urls = (
@@ -330,7 +357,8 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
             urls
         }
         [published, rest @ ..] => {
-            check_published(probe, published, &callback).await?;
+            let tester = Url::parse(super::TESTER_CALLBACK).expect("a static URL");
+            check_published(probe, published, &tester).await?;
             (published.clone(), rest.first().cloned(), callback)
         }
     };

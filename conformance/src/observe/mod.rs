@@ -10,6 +10,8 @@ use url::Url;
 use crate::{
     catalogue::Revision,
     client::{
+        browser::Person,
+        callback::CallbackListener,
         registration::{self, ClientMetadata},
         token::unverified_claims,
     },
@@ -74,6 +76,8 @@ pub struct Observations {
     pub as_attempts: Vec<Exchange>,
     /// The authorization server's metadata.
     pub as_metadata: Option<Found>,
+    /// The redirect URI the tester registers and sends.
+    pub callback: Url,
     /// A valid Dynamic Client Registration, and its answer as JSON (when DCR is advertised).
     pub registration: Option<(Exchange, Option<serde_json::Value>)>,
     /// A registration with an insecure redirect URI, which must be refused.
@@ -209,6 +213,7 @@ pub async fn observe(
         issuer: None,
         as_attempts: Vec::new(),
         as_metadata: None,
+        callback: Url::parse(TESTER_CALLBACK).expect("a static URL"),
         registration: None,
         insecure_registration: None,
         with_token: None,
@@ -288,7 +293,23 @@ pub async fn observe(
     }
     // Dynamic Client Registration, when advertised: this registers a client on the server.
     let registration_endpoint = obs.as_url("registration_endpoint");
-    let callback = Url::parse(TESTER_CALLBACK).expect("a static URL");
+    // An interactive sign-in needs a listener for the answers before anything is registered.
+    let person = match &options.login {
+        flow::Login::Interactive(i) => Some(Person {
+            callback: CallbackListener::start().await.map_err(|e| Unreachable {
+                url: "http://127.0.0.1".into(),
+                reason: format!("could not listen on loopback for the sign-in's answers: {e}"),
+            })?,
+            open: i.open.clone(),
+            patience: i.patience,
+        }),
+        _ => None,
+    };
+    let callback = match &person {
+        Some(p) => p.callback.redirect_uri().clone(),
+        None => Url::parse(TESTER_CALLBACK).expect("a static URL"),
+    };
+    obs.callback = callback.clone();
     let mut dcr_client = None;
     if let Some(endpoint) = registration_endpoint {
         let metadata = |redirect: &Url| ClientMetadata {
@@ -329,6 +350,7 @@ pub async fn observe(
             client: dcr_client,
             cimd_supported,
             cimd_urls: options.cimd_urls.clone(),
+            person,
         };
         obs.flows = Some(flow::run(&context, probe, &options.login).await);
     }
