@@ -1,7 +1,7 @@
 //! Reports: a table for people, JSON for machines (schema version 1), Markdown, JUnit; and the
 //! exit code that makes a run a CI gate.
 
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
 use crate::{
@@ -117,18 +117,35 @@ impl Report {
         i32::from(failing)
     }
 
-    /// The terminal table.
+    /// The terminal table, plain.
     pub fn table(&self) -> String {
+        self.styled_table(false)
+    }
+
+    /// The terminal table; with `colour`, results are coloured (for a terminal).
+    pub fn styled_table(&self, colour: bool) -> String {
         let mut table = Table::new();
         table
             .set_content_arrangement(ContentArrangement::Disabled)
             .set_header(vec!["check", "level", "result", "reason"]);
+        // Styling is decided here, never by whatever stdout happens to be.
+        if colour {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
         for r in &self.results {
+            let colour = match r.outcome {
+                Outcome::Pass => Color::Green,
+                Outcome::Fail => Color::Red,
+                Outcome::Warn => Color::Yellow,
+                Outcome::Skip => Color::DarkGrey,
+            };
             table.add_row(vec![
-                r.id,
-                r.level.as_str(),
-                outcome_word(r.outcome),
-                r.reason.as_str(),
+                Cell::new(r.id),
+                Cell::new(r.level.as_str()),
+                Cell::new(outcome_word(r.outcome)).fg(colour),
+                Cell::new(&r.reason),
             ]);
         }
         format!("{table}\n{}", self.summary_line())
@@ -301,4 +318,39 @@ fn xml(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::CATALOGUE;
+
+    fn report() -> Report {
+        let def = &CATALOGUE[0];
+        let result = |outcome| CheckResult {
+            id: def.id,
+            title: def.title,
+            level: def.level,
+            citation: def.citation,
+            note: def.note,
+            outcome,
+            reason: "because".into(),
+            evidence: Vec::new(),
+        };
+        Report::new(
+            "http://127.0.0.1/mcp".into(),
+            Revision::R2026_07_28,
+            "as asked".into(),
+            vec![result(Outcome::Pass), result(Outcome::Fail)],
+        )
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let r = report();
+        assert!(!r.table().contains('\u{1b}'));
+        let coloured = r.styled_table(true);
+        assert!(coloured.contains("\u{1b}[38;5;9m") || coloured.contains("\u{1b}[31m"));
+        assert_eq!(r.exit_code(Level::Must), 1);
+    }
 }

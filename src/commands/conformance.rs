@@ -86,7 +86,11 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         server.shutdown().await?;
     }
     match args.format {
-        ReportFormat::Table => println!("{}", report.table()),
+        ReportFormat::Table => {
+            use std::io::IsTerminal;
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            println!("{}", report.styled_table(colour));
+        }
         ReportFormat::Json => println!("{}", report.json()),
         ReportFormat::Markdown => println!("{}", report.markdown()),
         ReportFormat::Junit => println!("{}", report.junit()),
