@@ -209,27 +209,19 @@ impl Probe {
 
     /// `GET url` from a web page of `origin`, as a browser-based client fetches metadata.
     pub async fn get_from(&self, url: &Url, origin: &str) -> Answer {
-        self.send(
-            "GET",
-            url,
-            self.http
-                .get(url.clone())
-                .header("Accept", "application/json")
-                .header("Origin", origin),
-        )
-        .await
+        self.send("GET", url, self.get_json(url).header("Origin", origin))
+            .await
     }
 
     /// `GET url`.
     pub async fn get(&self, url: &Url) -> Answer {
-        self.send(
-            "GET",
-            url,
-            self.http
-                .get(url.clone())
-                .header("Accept", "application/json"),
-        )
-        .await
+        self.send("GET", url, self.get_json(url)).await
+    }
+
+    fn get_json(&self, url: &Url) -> reqwest::RequestBuilder {
+        self.http
+            .get(url.clone())
+            .header("Accept", "application/json")
     }
 
     /// `POST url` with a JSON body, as an MCP client sends it.
@@ -314,16 +306,6 @@ impl Probe {
             request = request.basic_auth(enc(id), Some(enc(secret)));
         }
         self.send("POST", url, request).await
-    }
-
-    /// `POST url` as an MCP client with a bearer token (never recorded in evidence).
-    pub async fn post_mcp_with_token(
-        &self,
-        url: &Url,
-        body: &serde_json::Value,
-        token: &str,
-    ) -> Answer {
-        self.post_mcp_with(url, body, Some(token), &[]).await
     }
 
     async fn send(

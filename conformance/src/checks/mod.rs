@@ -280,7 +280,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
             ]
             .iter()
             .filter_map(|k| Some((*k, o.as_field(k)?.as_str()?)))
-            .filter(|(_, v)| Url::parse(v).is_ok_and(|u| u.scheme() != "https" && !is_loopback(&u)))
+            .filter(|(_, v)| Url::parse(v).is_ok_and(|u| insecure(&u)))
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
             if insecure.is_empty() {
@@ -483,7 +483,7 @@ pub fn evaluate(id: &str, o: &Observations) -> Finding {
                 .and_then(|u| Url::parse(u).ok());
             let insecure: Vec<String> = std::iter::once(("the MCP endpoint", o.target.clone()))
                 .chain(advertised.map(|u| ("resource_metadata", u)))
-                .filter(|(_, u)| u.scheme() != "https" && !is_loopback(u))
+                .filter(|(_, u)| insecure(u))
                 .map(|(what, u)| format!("{what} {u}"))
                 .collect();
             if insecure.is_empty() {
@@ -587,6 +587,11 @@ pub fn same_resource(resource: &str, target: &Url) -> bool {
         )
     };
     r.fragment().is_none() && key(&r) == key(target)
+}
+
+/// Neither HTTPS nor loopback: where a bearer token must not travel (OAuth 2.1 §1.5).
+fn insecure(u: &Url) -> bool {
+    u.scheme() != "https" && !is_loopback(u)
 }
 
 fn is_loopback(u: &Url) -> bool {

@@ -8,7 +8,7 @@ use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
 use super::{authorization::AuthorizationResponse, callback::CallbackListener};
-use crate::probe::{Exchange, Probe};
+use crate::probe::{Answer, Exchange, Probe};
 
 /// Most hops a sign-in may take before the tester gives up.
 const MAX_HOPS: usize = 16;
@@ -181,20 +181,8 @@ impl Browser {
             // What the AS decides before anyone signs in (an error sent back, a refusal) is
             // seen here; anything else is a page for the person.
             hops.push(answer.exchange.clone());
-            let status = answer.exchange.status.unwrap_or_default();
-            if let Some(reason) = &answer.exchange.error {
-                return end(Landing::Stuck(reason.clone()), hops, false);
-            }
-            if let Some(response) = answer
-                .location
-                .as_ref()
-                .filter(|_| (300..400).contains(&status))
-                .and_then(|l| AuthorizationResponse::from_location(l, redirect_uri))
-            {
-                return end(Landing::Callback(response), hops, false);
-            }
-            if status >= 400 {
-                return end(Landing::Refused, hops, false);
+            if let Some(landing) = settled(&answer, redirect_uri) {
+                return end(landing, hops, false);
             }
             let state = start
                 .query_pairs()
@@ -216,25 +204,13 @@ impl Browser {
         }
         for _ in 0..MAX_HOPS {
             hops.push(answer.exchange.clone());
-            if let Some(reason) = &answer.exchange.error {
-                return end(Landing::Stuck(reason.clone()), hops, saw_form);
+            if let Some(landing) = settled(&answer, redirect_uri) {
+                return end(landing, hops, saw_form);
             }
             let status = answer.exchange.status.unwrap_or_default();
-            if let Some(location) = answer
-                .location
-                .clone()
-                .filter(|_| (300..400).contains(&status))
-            {
-                if let Some(response) =
-                    AuthorizationResponse::from_location(&location, redirect_uri)
-                {
-                    return end(Landing::Callback(response), hops, saw_form);
-                }
+            if let Some(location) = redirect(&answer) {
                 answer = self.probe.navigate(&location).await;
                 continue;
-            }
-            if status >= 400 {
-                return end(Landing::Refused, hops, saw_form);
             }
             let html = answer
                 .exchange
@@ -289,6 +265,28 @@ impl Browser {
             saw_form,
         )
     }
+}
+
+/// Where a response redirects to, if it is a redirect.
+fn redirect(answer: &Answer) -> Option<Url> {
+    let status = answer.exchange.status.unwrap_or_default();
+    answer
+        .location
+        .clone()
+        .filter(|_| (300..400).contains(&status))
+}
+
+/// What a response settles by itself: a request that failed, the AS's answer at the redirect
+/// URI, or a refusal. `None`: the navigation goes on (a redirect elsewhere, a page).
+fn settled(answer: &Answer, redirect_uri: &Url) -> Option<Landing> {
+    if let Some(reason) = &answer.exchange.error {
+        return Some(Landing::Stuck(reason.clone()));
+    }
+    if let Some(location) = redirect(answer) {
+        return AuthorizationResponse::from_location(&location, redirect_uri)
+            .map(Landing::Callback);
+    }
+    (answer.exchange.status.unwrap_or_default() >= 400).then_some(Landing::Refused)
 }
 
 /// A form ready to submit.

@@ -76,6 +76,8 @@ pub struct FlowContext {
     pub cimd_supported: bool,
     /// Published client metadata documents (the tester's own, then maybe a copy elsewhere).
     pub cimd_urls: Vec<Url>,
+    /// The redirect URI the tester uses (the listener's, for an interactive run).
+    pub callback: Url,
     /// The person signing in, for an interactive run.
     pub person: Option<Person>,
 }
@@ -330,11 +332,6 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
     if !ctx.cimd_supported {
         return Err("client_id_metadata_document_supported is not true".into());
     }
-    // A person's browser must bring the answer to the listener; the stand-in reads it anywhere.
-    let callback = match &ctx.person {
-        Some(person) => person.callback.redirect_uri().clone(),
-        None => Url::parse(super::TESTER_CALLBACK).expect("a static URL"),
-    };
     let _host;
     let (client_id, copy, redirect_uri) = match ctx.cimd_urls.as_slice() {
         [] if !crate::client::is_loopback(&ctx.target) => {
@@ -344,7 +341,9 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
             );
         }
         [] => {
-            let listed = ctx.person.as_ref().map(|_| callback.clone());
+            // A person's browser must bring the answer to the listener; the stand-in reads it
+            // off the redirect, so the host's own address does.
+            let listed = ctx.person.as_ref().map(|_| ctx.callback.clone());
             let host = CimdHost::start(CIMD_CLIENT_NAME, listed)
                 .await
                 .map_err(|e| format!("could not serve the metadata documents: {e}"))?;
@@ -357,9 +356,12 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
             urls
         }
         [published, rest @ ..] => {
-            let tester = Url::parse(super::TESTER_CALLBACK).expect("a static URL");
-            check_published(probe, published, &tester).await?;
-            (published.clone(), rest.first().cloned(), callback)
+            check_published(probe, published).await?;
+            (
+                published.clone(),
+                rest.first().cloned(),
+                ctx.callback.clone(),
+            )
         }
     };
     let go = |client_id: &Url, redirect: &Url| {
@@ -395,13 +397,13 @@ const CIMD_CLIENT_NAME: &str = "mcp-auth-conformance (CIMD)";
 
 /// The document the tester expects at a published `url`.
 pub fn published_document(url: &Url) -> serde_json::Value {
-    let callback = Url::parse(super::TESTER_CALLBACK).expect("a static URL");
-    crate::client::cimd_host::document(url, CIMD_CLIENT_NAME, &[callback])
+    crate::client::cimd_host::document(url, CIMD_CLIENT_NAME, &[super::tester_callback()])
 }
 
 /// A published document must be the tester's: its URL as `client_id`, the tester's callback
 /// among its `redirect_uris`. Otherwise the CIMD checks would judge someone else's client.
-async fn check_published(probe: &Probe, url: &Url, callback: &Url) -> Result<(), String> {
+async fn check_published(probe: &Probe, url: &Url) -> Result<(), String> {
+    let callback = super::tester_callback();
     let expected = || format!("publish exactly this at {url}: {}", published_document(url));
     let answer = probe.get(url).await;
     if answer.exchange.status != Some(200) {

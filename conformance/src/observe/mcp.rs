@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::{
     catalogue::Revision,
-    probe::{Answer, Exchange, Probe, rpc_response},
+    probe::{Answer, Probe, rpc_response},
 };
 
 /// The tester as an MCP client.
@@ -176,8 +176,6 @@ pub struct Detection {
     pub revision: Option<Revision>,
     /// How it was told, or why it could not be.
     pub basis: String,
-    /// The requests that told.
-    pub evidence: Vec<Exchange>,
 }
 
 /// Asks the server which revision it speaks, as the spec lets a client: `server/discover`
@@ -192,7 +190,6 @@ pub async fn detect(probe: &Probe, target: &Url, token: &str) -> Detection {
         Speaker::new(Revision::R2026_07_28),
     )
     .await;
-    let mut evidence = vec![modern.opened.exchange.clone()];
     let reply = rpc_response(&modern.opened);
     let listed = reply.as_ref().and_then(|r| {
         r.pointer("/result/supportedVersions").or_else(|| {
@@ -215,7 +212,6 @@ pub async fn detect(probe: &Probe, target: &Url, token: &str) -> Detection {
                     versions.join(", ")
                 ),
             },
-            evidence,
         };
     }
     if modern.opened.exchange.status == Some(401) || modern.opened.exchange.status == Some(403) {
@@ -225,7 +221,6 @@ pub async fn detect(probe: &Probe, target: &Url, token: &str) -> Detection {
                 "the token was refused ({})",
                 modern.opened.exchange.status.unwrap_or_default()
             ),
-            evidence,
         };
     }
     let legacy = Conversation::open(
@@ -235,7 +230,6 @@ pub async fn detect(probe: &Probe, target: &Url, token: &str) -> Detection {
         Speaker::new(Revision::R2025_11_25),
     )
     .await;
-    evidence.push(legacy.opened.exchange.clone());
     let agreed = rpc_response(&legacy.opened)
         .and_then(|r| r.pointer("/result/protocolVersion").cloned())
         .and_then(|v| v.as_str().map(str::to_owned));
@@ -246,12 +240,10 @@ pub async fn detect(probe: &Probe, target: &Url, token: &str) -> Detection {
                 Some(_) => format!("server/discover is not understood; initialize agreed on {v}"),
                 None => format!("initialize agreed on {v}, which the tester does not judge"),
             },
-            evidence,
         },
         None => Detection {
             revision: None,
             basis: "neither server/discover nor initialize was answered with a result".into(),
-            evidence,
         },
     }
 }

@@ -86,8 +86,6 @@ pub struct Observations {
     pub revision: Revision,
     /// Why that revision: asked for, detected (and how), or the current one by default.
     pub revision_basis: String,
-    /// What the detection of the server's revision saw, when it ran.
-    pub detection: Option<Detection>,
     /// With the token: the opening request (`initialize` or `server/discover`) and
     /// `tools/list`, and whether each answered with a JSON-RPC result.
     pub with_token: Option<Vec<(Exchange, bool)>>,
@@ -207,13 +205,12 @@ pub async fn observe(
         challenges,
         revision: asked.revision(),
         revision_basis: String::new(),
-        detection: None,
         prm_attempts: Vec::new(),
         prm: None,
         issuer: None,
         as_attempts: Vec::new(),
         as_metadata: None,
-        callback: Url::parse(TESTER_CALLBACK).expect("a static URL"),
+        callback: tester_callback(),
         registration: None,
         insecure_registration: None,
         with_token: None,
@@ -305,11 +302,10 @@ pub async fn observe(
         }),
         _ => None,
     };
-    let callback = match &person {
-        Some(p) => p.callback.redirect_uri().clone(),
-        None => Url::parse(TESTER_CALLBACK).expect("a static URL"),
-    };
-    obs.callback = callback.clone();
+    if let Some(p) = &person {
+        obs.callback = p.callback.redirect_uri().clone();
+    }
+    let callback = obs.callback.clone();
     let mut dcr_client = None;
     if let Some(endpoint) = registration_endpoint {
         let metadata = |redirect: &Url| ClientMetadata {
@@ -350,6 +346,7 @@ pub async fn observe(
             client: dcr_client,
             cimd_supported,
             cimd_urls: options.cimd_urls.clone(),
+            callback: obs.callback.clone(),
             person,
         };
         obs.flows = Some(flow::run(&context, probe, &options.login).await);
@@ -384,7 +381,6 @@ pub async fn observe(
             "not detected (no token to ask the server with); the current revision".to_owned(),
         ),
     };
-    obs.detection = detection;
     let speaker = Speaker::new(obs.revision);
 
     if let Some(token) = token {
@@ -465,6 +461,11 @@ async fn send(
 /// The redirect URI the tester registers: loopback, where any port matches (RFC 8252 §7.3).
 /// The tester never listens there: it reads the response from the redirect itself.
 pub const TESTER_CALLBACK: &str = "http://127.0.0.1/callback";
+
+/// [`TESTER_CALLBACK`] as a URL.
+pub fn tester_callback() -> Url {
+    Url::parse(TESTER_CALLBACK).expect("a static URL")
+}
 
 /// A JWT with `alg: none`, claims a lax server might accept: the issuer, this resource as
 /// audience, a future expiry.
