@@ -29,14 +29,24 @@ fn prerequisites() -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the browser tests can run; in CI a missing prerequisite fails the test instead.
+fn browser_ready() -> bool {
+    match prerequisites() {
+        Ok(()) => true,
+        Err(missing) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the browser test cannot run in CI: {missing}"
+            );
+            eprintln!("skipping the browser test here: {missing}");
+            false
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_and_fetch_mcp_data_in_chromium() {
-    if let Err(missing) = prerequisites() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test cannot run in CI: {missing}"
-        );
-        eprintln!("skipping the browser test here: {missing}");
+    if !browser_ready() {
         return;
     }
     let server = LocalServer::start(LocalOptions::default()).await.unwrap();
@@ -86,12 +96,7 @@ async fn the_tester_signs_in_through_a_real_browser() {
         run::{RunOptions, run},
     };
 
-    if let Err(missing) = prerequisites() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test cannot run in CI: {missing}"
-        );
-        eprintln!("skipping the browser test here: {missing}");
+    if !browser_ready() {
         return;
     }
     let server = LocalServer::start(LocalOptions::default()).await.unwrap();

@@ -113,6 +113,17 @@ async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
 }
 
 /// A JSON-RPC response body, whether sent as JSON or as an SSE stream (clients must take both).
+/// A 2025-11-25 `initialize` to the server's MCP endpoint with `token`, ready to send.
+fn initialize(server: &LocalServer, token: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(server.resource.as_str())
+        .header(header::ACCEPT, ACCEPT)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .bearer_auth(token)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+}
+
 async fn rpc_body(response: reqwest::Response) -> Value {
     let is_sse = response
         .headers()
@@ -433,15 +444,8 @@ async fn a_foreign_browser_origin_is_refused_even_with_a_valid_token() {
         .static_client_token(&format!("openid {}/mcp:read", server.resource))
         .await
         .unwrap();
-    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     let send = |origin: Option<String>| {
-        let mut r = http()
-            .post(server.resource.as_str())
-            .header(header::ACCEPT, ACCEPT)
-            .header("MCP-Protocol-Version", "2025-11-25")
-            .bearer_auth(&token)
-            .json(&initialize);
+        let mut r = initialize(&server, &token);
         if let Some(o) = origin {
             r = r.header(header::ORIGIN, o);
         }
@@ -583,19 +587,11 @@ async fn the_expired_token_differs_from_a_good_one_only_in_expiry() {
         .await
         .unwrap();
     let expired = server.expired_token().unwrap();
-    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-    let send = |token: String| {
-        http()
-            .post(server.resource.as_str())
-            .header(header::ACCEPT, ACCEPT)
-            .header("MCP-Protocol-Version", "2025-11-25")
-            .bearer_auth(token)
-            .json(&initialize)
-            .send()
-    };
-    assert_eq!(send(good).await.unwrap().status(), 200);
-    let refused = send(expired).await.unwrap();
+    assert_eq!(
+        initialize(&server, &good).send().await.unwrap().status(),
+        200
+    );
+    let refused = initialize(&server, &expired).send().await.unwrap();
     assert_eq!(refused.status(), 401);
     let challenge = refused.headers()[header::WWW_AUTHENTICATE]
         .to_str()

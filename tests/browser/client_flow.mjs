@@ -1,22 +1,10 @@
 // Clicks through the example client's page in headless Chromium: Log in, the façade's consent
 // page, the development AS's sign-in form, back to the page, Fetch MCP Data, the tool result.
 // Usage: node client_flow.mjs APP_URL USERNAME PASSWORD SCREENSHOT_PATH
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [app, username, password, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // This machine's network is closed: without these, Chromium's background calls fail noisily.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   page.setDefaultTimeout(15000);

@@ -3,23 +3,11 @@
 // Chromium, approves the consent page and fills the sign-in form with MCP_SIGN_IN_USERNAME and
 // MCP_SIGN_IN_PASSWORD, until the authorization server sends the browser to a loopback
 // /callback. Used as $BROWSER (or as the opener of a test): sign_in.mjs URL
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const url = process.argv[2];
 const atCallback = (u) => /^http:\/\/127\.0\.0\.1:\d+\/callback/.test(u);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // This machine's network is closed: without these, Chromium's background calls fail noisily.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   page.setDefaultTimeout(15000);
