@@ -90,7 +90,7 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         ),
         Err(e) => eprintln!("  warning: the static client's env file was not written: {e}"),
     }
-    let waited = wait_for_ctrl_c().await;
+    let waited = wait_for_stop().await;
     if let Err(e) = envfile::remove(&client_env.path, Owner::LocalServer) {
         eprintln!("warning: {e}");
     }
@@ -133,7 +133,7 @@ async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
         server.resource_metadata
     );
     eprintln!("  Authorization server (façade): {}", server.issuer);
-    wait_for_ctrl_c().await?;
+    wait_for_stop().await?;
     server.shutdown().await.context("stopping the server")
 }
 
@@ -160,13 +160,53 @@ fn introspection_from_env() -> anyhow::Result<Option<IntrospectionConfig>> {
     }
 }
 
-async fn wait_for_ctrl_c() -> anyhow::Result<()> {
+async fn wait_for_stop() -> anyhow::Result<()> {
     eprintln!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    stop_signal()?.await;
     eprintln!("Stopping...");
     Ok(())
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM (what `kill`, systemd and container runtimes send): both
+/// stop the server gracefully and remove the files it wrote. The handlers are installed before
+/// this returns, so no signal is lost between the two.
+#[cfg(unix)]
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sigterm_stops_the_server_as_ctrl_c_does() {
+        let stopped = stop_signal().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        tokio::time::timeout(std::time::Duration::from_secs(10), stopped)
+            .await
+            .expect("SIGTERM was not seen");
+    }
 }
 
 fn init_logging() {
