@@ -15,6 +15,11 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+// The bundled server allocates per request (rmcp builds a service, a channel and a task for
+// each stateless request); mimalloc serves that pattern faster than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status after Ctrl-C, as shells report it (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 

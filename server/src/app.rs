@@ -61,8 +61,8 @@ pub fn router(parts: AppParts) -> Router {
         .with_max_request_body_bytes(MAX_BODY_BYTES)
         .with_cancellation_token(parts.shutdown.child_token());
     let mcp = StreamableHttpService::new(
-        // Built once: the stateless transport asks for a service per request, and building the
-        // tool router (with its JSON schemas) each time costs more than the request itself.
+        // Built once: the stateless transport asks for a service per request (and per header
+        // check), and building the tool router with its JSON schemas costs more than a request.
         {
             let tools = McpTools::new(notes, name);
             move || Ok(tools.clone())

@@ -40,7 +40,9 @@ impl ResourceUri {
     /// resource. Upper-case scheme and host are accepted, as the MCP spec asks; nothing else is
     /// loosened (a different path, port or trailing slash is a different resource).
     pub fn matches(&self, candidate: &str) -> bool {
-        candidate.parse::<ResourceUri>().is_ok_and(|c| c == *self)
+        // The canonical form itself is the usual case (every token's scopes are checked on every
+        // request), and it needs no URL parsing.
+        candidate == self.0 || candidate.parse::<ResourceUri>().is_ok_and(|c| c == *self)
     }
 }
 

@@ -36,13 +36,12 @@ pub fn required_scopes(tool: &str) -> Option<ScopeSet> {
 pub type Notes = Arc<Mutex<Vec<String>>>;
 
 /// The MCP server: cloned per session (or per request, on the stateless 2026-07-28 transport);
-/// clones share the notes.
+/// clones share the notes and the tool router, so a clone costs three reference counts.
 #[derive(Clone)]
 pub struct McpTools {
     notes: Notes,
-    name: String,
-    #[allow(dead_code)] // read by the code #[tool_handler] generates
-    tool_router: ToolRouter<Self>,
+    name: Arc<str>,
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 /// Arguments of `notes_add`.
@@ -57,8 +56,8 @@ impl McpTools {
     pub fn new(notes: Notes, name: impl Into<String>) -> Self {
         Self {
             notes,
-            name: name.into(),
-            tool_router: Self::tool_router(),
+            name: Arc::from(name.into()),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 }
@@ -130,12 +129,15 @@ impl McpTools {
     }
 }
 
-#[tool_handler]
+// Without `router`, the generated handlers call `Self::tool_router()` and so rebuild every tool
+// and its JSON schema on each `tools/list`, `tools/call` and header check: most of a stateless
+// request's cost.
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for McpTools {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(
-                self.name.clone(),
+                self.name.to_string(),
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(
