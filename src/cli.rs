@@ -316,6 +316,9 @@ pub struct BenchArgs {
     /// Cold (uncached) token verifications to time
     #[arg(long, default_value_t = 20_000)]
     pub verifications: u64,
+    /// Sequential tools/call requests on one 2025-11-25 session (one connection)
+    #[arg(long, default_value_t = 2_000)]
+    pub session_requests: u64,
 }
 
 /// Parses `90s`, `20m`, `1h`; a bare number is minutes.

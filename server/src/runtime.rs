@@ -6,6 +6,7 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -144,7 +145,14 @@ impl Running {
             shutdown: shutdown.clone(),
         });
         let stop = shutdown.clone();
-        let listener = a.listener;
+        // An MCP answer on a 2025-11-25 session is an SSE stream written in several small
+        // pieces; with Nagle's algorithm each piece after the first waited for the client's
+        // delayed ACK (40 ms a request on Linux).
+        let listener = a.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let task = tokio::spawn(async move {
             axum::serve(
                 listener,
