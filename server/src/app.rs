@@ -9,11 +9,9 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{any, get},
 };
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     cors::CorsLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer, trace::TraceLayer,
@@ -23,6 +21,7 @@ use crate::{
     guard::{Guard, guard},
     prm::{self, ProtectedResourceMetadata},
     resource::ResourceUri,
+    stateless::{DirectPath, McpEndpoint},
     tools::{McpTools, Notes},
 };
 
@@ -53,29 +52,25 @@ pub struct AppParts {
 pub fn router(parts: AppParts) -> Router {
     let notes: Notes = Default::default();
     let name = parts.metadata.resource_name.clone();
-    let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(parts.allowed_hosts)
-        .with_allowed_origins(parts.allowed_origins)
-        .enforce_origin_validation()
-        .with_json_response(true)
-        .with_max_request_body_bytes(MAX_BODY_BYTES)
-        .with_cancellation_token(parts.shutdown.child_token());
-    let mcp = StreamableHttpService::new(
-        // Built once: the stateless transport asks for a service per request (and per header
-        // check), and building the tool router with its JSON schemas costs more than a request.
-        {
-            let tools = McpTools::new(notes, name);
-            move || Ok(tools.clone())
-        },
-        LocalSessionManager::default().into(),
+    let config = mcp_config(parts.allowed_hosts, parts.allowed_origins, &parts.shutdown);
+    let mcp = Arc::new(McpEndpoint::new(
+        McpTools::new(notes, name),
         config,
-    );
+        DirectPath::On,
+    ));
     let mcp_path = url::Url::parse(parts.resource.as_str())
         .map(|u| u.path().to_owned())
         .unwrap_or_else(|_| "/mcp".into());
-    let mcp_router = Router::new()
-        .route_service(&mcp_path, mcp)
-        .route_layer(middleware::from_fn_with_state(parts.guard.clone(), guard));
+    let mcp_router =
+        Router::new()
+            .route(
+                &mcp_path,
+                any(|State(mcp): State<Arc<McpEndpoint>>, request| async move {
+                    mcp.serve(request).await
+                }),
+            )
+            .with_state(mcp)
+            .route_layer(middleware::from_fn_with_state(parts.guard.clone(), guard));
     let metadata = Arc::new(parts.metadata);
     // Metadata is public and read by browser-based clients too.
     let metadata_router = Router::new()
@@ -98,6 +93,21 @@ pub fn router(parts: AppParts) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// How rmcp serves the MCP endpoint: JSON answers, the DNS-rebinding checks, the body limit.
+pub fn mcp_config(
+    allowed_hosts: Vec<String>,
+    allowed_origins: Vec<String>,
+    shutdown: &CancellationToken,
+) -> StreamableHttpServerConfig {
+    StreamableHttpServerConfig::default()
+        .with_allowed_hosts(allowed_hosts)
+        .with_allowed_origins(allowed_origins)
+        .enforce_origin_validation()
+        .with_json_response(true)
+        .with_max_request_body_bytes(MAX_BODY_BYTES)
+        .with_cancellation_token(shutdown.child_token())
 }
 
 /// 431 for requests whose headers together exceed [`MAX_HEADER_BYTES`].

@@ -24,5 +24,6 @@ pub mod runtime;
 pub mod scope;
 pub mod secret;
 pub mod signing;
+pub mod stateless;
 pub mod tools;
 pub mod www_authenticate;

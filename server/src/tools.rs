@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use rmcp::{
     ErrorData, ServerHandler,
     handler::server::{router::tool::ToolRouter, tool::Extension, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig},
+    model::{
+        CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+    },
     tool, tool_handler, tool_router,
 };
 use serde::Deserialize;
@@ -70,44 +72,27 @@ fn caller(parts: &http::request::Parts) -> Result<&Principal, ErrorData> {
     })
 }
 
-#[tool_router]
+// What each tool does, shared by the rmcp handlers below and the direct stateless path
+// (`crate::stateless`), so the two cannot answer differently.
 impl McpTools {
-    #[tool(description = "Who is calling: the subject, client id and scopes of the access token")]
-    async fn whoami(
-        &self,
-        Extension(parts): Extension<http::request::Parts>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let p = caller(&parts)?;
+    fn whoami_result(p: &Principal) -> CallToolResult {
         let body = serde_json::json!({
             "subject": p.subject,
             "client_id": p.client_id,
             "username": p.username,
             "scopes": p.scopes.iter().collect::<Vec<_>>(),
         });
-        Ok(CallToolResult::success(vec![ContentBlock::text(
-            body.to_string(),
-        )]))
+        CallToolResult::success(vec![ContentBlock::text(body.to_string())])
     }
 
-    #[tool(description = "List the notes (needs mcp:read)")]
-    async fn notes_list(
-        &self,
-        Extension(parts): Extension<http::request::Parts>,
-    ) -> Result<CallToolResult, ErrorData> {
-        caller(&parts)?;
+    fn notes_list_result(&self) -> CallToolResult {
         let notes = self.notes.lock().expect("notes lock").clone();
-        Ok(CallToolResult::success(vec![ContentBlock::text(
+        CallToolResult::success(vec![ContentBlock::text(
             serde_json::json!({ "notes": notes }).to_string(),
-        )]))
+        )])
     }
 
-    #[tool(description = "Add a note (needs mcp:write)")]
-    async fn notes_add(
-        &self,
-        Extension(parts): Extension<http::request::Parts>,
-        Parameters(AddNote { text }): Parameters<AddNote>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let p = caller(&parts)?;
+    fn add_note(&self, p: &Principal, text: &str) -> Result<CallToolResult, ErrorData> {
         if text.trim().is_empty() || text.len() > 1000 {
             return Err(ErrorData::invalid_params(
                 "a note has 1 to 1000 characters",
@@ -127,11 +112,63 @@ impl McpTools {
             notes.len()
         ))]))
     }
+
+    /// Calls `tool` for `caller` without rmcp; `None` when it is not one of these tools or the
+    /// arguments are not the tool's, which rmcp then answers in its own words.
+    pub fn call_directly(
+        &self,
+        tool: &str,
+        arguments: Option<&JsonObject>,
+        caller: &Principal,
+    ) -> Option<Result<CallToolResult, ErrorData>> {
+        let no_arguments = arguments.is_none_or(|a| a.is_empty());
+        match tool {
+            "whoami" if no_arguments => Some(Ok(Self::whoami_result(caller))),
+            "notes_list" if no_arguments => Some(Ok(self.notes_list_result())),
+            "notes_add" => {
+                let AddNote { text } =
+                    serde_json::from_value(serde_json::Value::Object(arguments?.clone())).ok()?;
+                Some(self.add_note(caller, &text))
+            }
+            _ => None,
+        }
+    }
+
+    /// The tool list, as rmcp lists it.
+    pub fn list(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
 }
 
-// Without `router`, the generated handlers call `Self::tool_router()` and so rebuild every tool
-// and its JSON schema on each `tools/list`, `tools/call` and header check: most of a stateless
-// request's cost.
+#[tool_router]
+impl McpTools {
+    #[tool(description = "Who is calling: the subject, client id and scopes of the access token")]
+    async fn whoami(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(Self::whoami_result(caller(&parts)?))
+    }
+
+    #[tool(description = "List the notes (needs mcp:read)")]
+    async fn notes_list(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        caller(&parts)?;
+        Ok(self.notes_list_result())
+    }
+
+    #[tool(description = "Add a note (needs mcp:write)")]
+    async fn notes_add(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        Parameters(AddNote { text }): Parameters<AddNote>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.add_note(caller(&parts)?, &text)
+    }
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for McpTools {
     fn get_info(&self) -> ServerConfig {
@@ -143,5 +180,39 @@ impl ServerHandler for McpTools {
             .with_instructions(
                 "mcp-auth-kit demo server: whoami, notes_list (mcp:read), notes_add (mcp:write)",
             )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_tool_needs_scopes_and_has_a_direct_path() {
+        let tools = McpTools::new(Default::default(), "test");
+        let caller = Principal {
+            subject: "user-1".into(),
+            client_id: None,
+            username: None,
+            scopes: ScopeSet::parse("mcp:read mcp:write"),
+            expires_at: 0,
+        };
+        let note = serde_json::json!({"text": "a note"});
+        let note = note.as_object();
+        let listed = tools.list();
+        assert_eq!(listed.len(), 3);
+        for tool in listed {
+            // A tool without required scopes would be open to any token of this resource.
+            assert!(required_scopes(&tool.name).is_some(), "{}", tool.name);
+            let answered = tools
+                .call_directly(&tool.name, None, &caller)
+                .or_else(|| tools.call_directly(&tool.name, note, &caller));
+            assert!(
+                matches!(answered, Some(Ok(_))),
+                "{} has no direct path",
+                tool.name
+            );
+        }
+        assert!(tools.call_directly("nope", None, &caller).is_none());
     }
 }
