@@ -61,16 +61,10 @@ pub fn router(parts: AppParts) -> Router {
     let mcp_path = url::Url::parse(parts.resource.as_str())
         .map(|u| u.path().to_owned())
         .unwrap_or_else(|_| "/mcp".into());
-    let mcp_router =
-        Router::new()
-            .route(
-                &mcp_path,
-                any(|State(mcp): State<Arc<McpEndpoint>>, request| async move {
-                    mcp.serve(request).await
-                }),
-            )
-            .with_state(mcp)
-            .route_layer(middleware::from_fn_with_state(parts.guard.clone(), guard));
+    let mcp_router = Router::new()
+        .route(&mcp_path, any(mcp_endpoint))
+        .with_state(mcp)
+        .route_layer(middleware::from_fn_with_state(parts.guard.clone(), guard));
     let metadata = Arc::new(parts.metadata);
     // Metadata is public and read by browser-based clients too.
     let metadata_router = Router::new()
@@ -108,6 +102,13 @@ pub fn mcp_config(
         .with_json_response(true)
         .with_max_request_body_bytes(MAX_BODY_BYTES)
         .with_cancellation_token(shutdown.child_token())
+}
+
+async fn mcp_endpoint(
+    State(mcp): State<Arc<McpEndpoint>>,
+    request: axum::extract::Request,
+) -> Response {
+    mcp.serve(request).await
 }
 
 /// 431 for requests whose headers together exceed [`MAX_HEADER_BYTES`].
