@@ -498,6 +498,19 @@ async fn authorize_refuses_bad_requests_without_open_redirects() {
             ("state", "s".to_owned()),
         ]
     };
+    // The base request with one parameter's value changed.
+    let replaced = |name: &str, value: &str| -> Vec<(&'static str, String)> {
+        base()
+            .into_iter()
+            .map(|(k, v)| {
+                if k == name {
+                    (k, value.to_owned())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect()
+    };
     // Unknown client, unregistered redirect: an error page, never a redirect.
     for pairs in [
         vec![
@@ -533,29 +546,11 @@ async fn authorize_refuses_bad_requests_without_open_redirects() {
             "invalid_request",
         ),
         (
-            base()
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "code_challenge_method" {
-                        (k, "plain".to_owned())
-                    } else {
-                        (k, v)
-                    }
-                })
-                .collect(),
+            replaced("code_challenge_method", "plain"),
             "invalid_request",
         ),
         (
-            base()
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "response_type" {
-                        (k, "token".to_owned())
-                    } else {
-                        (k, v)
-                    }
-                })
-                .collect(),
+            replaced("response_type", "token"),
             "unsupported_response_type",
         ),
         (

@@ -6,7 +6,7 @@ mod support;
 use mcp_auth_server::local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use support::{hidden, http, pkce};
+use support::{auto_approving_server, hidden, http, pkce};
 
 const ACCEPT: &str = "application/json, text/event-stream";
 
@@ -380,12 +380,7 @@ async fn discovery_sign_in_tools_and_step_up() {
 
 #[tokio::test]
 async fn refusals_at_the_mcp_endpoint() {
-    let server = LocalServer::start(LocalOptions {
-        auto_approve: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let server = auto_approving_server().await;
     let http = http();
     let post = |auth: Option<&str>, url: String| {
         let mut r = http
@@ -434,12 +429,7 @@ async fn refusals_at_the_mcp_endpoint() {
 
 #[tokio::test]
 async fn a_foreign_browser_origin_is_refused_even_with_a_valid_token() {
-    let server = LocalServer::start(LocalOptions {
-        auto_approve: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let server = auto_approving_server().await;
     let token = server
         .static_client_token(&format!("openid {}/mcp:read", server.resource))
         .await
@@ -475,12 +465,7 @@ async fn a_foreign_browser_origin_is_refused_even_with_a_valid_token() {
 
 #[tokio::test]
 async fn the_development_as_enforces_pkce_s256_and_exact_redirects() {
-    let server = LocalServer::start(LocalOptions {
-        auto_approve: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let server = auto_approving_server().await;
     let http = http();
     let authorize = |extra: &[(&str, &str)], redirect: &str| {
         let mut url = url::Url::parse(&format!("{}/oauth2/authorize", server.dev_issuer)).unwrap();
@@ -576,12 +561,7 @@ async fn the_development_as_enforces_pkce_s256_and_exact_redirects() {
 /// AS, right in every claim but its expiry, and refused for that alone.
 #[tokio::test]
 async fn the_expired_token_differs_from_a_good_one_only_in_expiry() {
-    let server = LocalServer::start(LocalOptions {
-        auto_approve: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let server = auto_approving_server().await;
     let good = server
         .static_client_token(&format!("openid {}/mcp:read", server.resource))
         .await

@@ -8,6 +8,16 @@ use std::collections::HashMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
+/// A local server that approves every sign-in without the login form.
+pub async fn auto_approving_server() -> mcp_auth_server::local::LocalServer {
+    mcp_auth_server::local::LocalServer::start(mcp_auth_server::local::LocalOptions {
+        auto_approve: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// Seconds since the epoch.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
