@@ -370,30 +370,24 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
 
     // Refresh through the façade: rotated, bound to the client.
     let refresh = wider["refresh_token"].as_str().unwrap().to_owned();
-    let refreshed = http
-        .post(metadata["token_endpoint"].as_str().unwrap())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", &refresh),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let redeem = || {
+        http.post(metadata["token_endpoint"].as_str().unwrap())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", &client_id),
+                ("refresh_token", &refresh),
+            ])
+            .send()
+    };
+    let refreshed = redeem().await.unwrap();
     assert_eq!(refreshed.status(), 200);
     let refreshed: Value = refreshed.json().await.unwrap();
     assert_ne!(refreshed["refresh_token"], refresh.as_str());
-    let spent = http
-        .post(metadata["token_endpoint"].as_str().unwrap())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", &client_id),
-            ("refresh_token", &refresh),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(spent.status(), 400);
+    assert_eq!(
+        redeem().await.unwrap().status(),
+        400,
+        "a spent refresh token"
+    );
     server.shutdown().await.unwrap();
 }
 
