@@ -222,15 +222,21 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
             .header("Origin", &origin)
             .send()
     };
+    let read_page = async || {
+        http.get(app.clone())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let read_json = async |path: &str| -> serde_json::Value {
+        let url = app.join(path).unwrap();
+        http.get(url).send().await.unwrap().json().await.unwrap()
+    };
 
-    let page = http
-        .get(app.clone())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = read_page().await;
     for button in ["Log in", "Fetch MCP Data", "Call write tool", "Log out"] {
         assert!(page.contains(button), "{page}");
     }
@@ -277,14 +283,7 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
 
     let fetch = press("/fetch").await.unwrap();
     assert_eq!(fetch.status(), 303);
-    let page = http
-        .get(app.clone())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = read_page().await;
     assert!(page.contains("dev-user-0001"), "{page}");
     for step in [
         "401",
@@ -311,40 +310,19 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
             .any(|(k, v)| k == "scope" && v.split(' ').any(|s| s == "mcp:write")),
         "{step_up}"
     );
-    let page = http
-        .get(app.clone())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = read_page().await;
     assert!(page.contains("403 insufficient_scope"), "{page}");
     assert!(
         page.contains(r#"<pre id="result">added note 1</pre>"#),
         "{page}"
     );
-    let steps: serde_json::Value = http
-        .get(app.join("/timeline.json").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let steps = read_json("/timeline.json").await;
     assert!(
         steps.as_array().unwrap().iter().all(|s| s["ok"] == true),
         "{steps}"
     );
     // The metadata document the AS fetched names the app's own URL as client_id.
-    let doc: serde_json::Value = http
-        .get(app.join("/client-metadata.json").unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = read_json("/client-metadata.json").await;
     assert_eq!(
         doc["client_id"],
         app.join("/client-metadata.json").unwrap().as_str()
