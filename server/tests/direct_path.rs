@@ -50,6 +50,8 @@ struct Case {
     method: &'static str,
     headers: Vec<(&'static str, String)>,
     body: String,
+    /// Whether the guard verified a token (and so put the caller in the request).
+    verified: bool,
 }
 
 fn meta() -> Value {
@@ -87,6 +89,7 @@ fn request(method: &str, params: Value, name: Option<&str>) -> Case {
         method: "POST",
         headers,
         body: json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}).to_string(),
+        verified: true,
     }
 }
 
@@ -118,6 +121,10 @@ impl Case {
         self.method = method;
         self
     }
+    fn unverified(mut self) -> Self {
+        self.verified = false;
+        self
+    }
 }
 
 struct Answer {
@@ -132,7 +139,9 @@ async fn send(endpoint: &McpEndpoint, case: &Case) -> Answer {
         builder = builder.header(*name, value);
     }
     let mut request = builder.body(Body::from(case.body.clone())).unwrap();
-    request.extensions_mut().insert(caller());
+    if case.verified {
+        request.extensions_mut().insert(caller());
+    }
     let response = endpoint.serve(request).await;
     Answer {
         status: response.status().as_u16(),
@@ -359,19 +368,11 @@ async fn everything_else_is_left_to_rmcp() {
 #[tokio::test]
 async fn without_a_verified_caller_rmcp_refuses_the_call() {
     let direct = endpoint(DirectPath::On);
-    let case = call("whoami", None);
-    let mut builder = Request::builder().method("POST").uri("/mcp");
-    for (name, value) in &case.headers {
-        builder = builder.header(*name, value);
-    }
-    let response = direct
-        .serve(builder.body(Body::from(case.body)).unwrap())
-        .await;
-    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let answer = send(&direct, &call("whoami", None).unverified()).await;
     assert_eq!(direct.answered_directly(), 0);
     assert!(
-        String::from_utf8_lossy(&body).contains("without a verified token"),
+        answer.body.contains("without a verified token"),
         "{}",
-        String::from_utf8_lossy(&body)
+        answer.body
     );
 }
