@@ -126,8 +126,7 @@ impl McpTools {
             "whoami" if no_arguments => Some(Ok(Self::whoami_result(caller))),
             "notes_list" if no_arguments => Some(Ok(self.notes_list_result())),
             "notes_add" => {
-                let AddNote { text } =
-                    serde_json::from_value(serde_json::Value::Object(arguments?.clone())).ok()?;
+                let AddNote { text } = AddNote::deserialize(arguments?).ok()?;
                 Some(self.add_note(caller, &text))
             }
             _ => None,
