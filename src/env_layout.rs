@@ -1,4 +1,4 @@
-//! The env files a deployment writes, and what each holds. README.md documents every key.
+//! The env files a deployment writes, and what each holds. docs/deploying.md documents every key.
 
 use std::path::{Path, PathBuf};
 
