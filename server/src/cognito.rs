@@ -176,6 +176,8 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
             client_id: deployment.client_id.clone(),
             client_secret: deployment.client_secret.clone(),
             redirect_uri: deployment.callback_url.clone(),
+            // Cognito's RFC 7009 endpoint; the app client has token revocation enabled.
+            revocation_endpoint: Some(format!("{}/oauth2/revoke", deployment.domain_url)),
         },
         store: Arc::new(DynamoStore::new(dynamodb, deployment.table.clone())),
         allowed_origins: options.allowed_origins,

@@ -30,6 +30,16 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
+    /// Whether every scope here is also in `other`.
+    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        self.iter().all(|s| other.iter().any(|o| o == s))
+    }
+
+    /// The same scopes as `other`, whatever their order.
+    pub fn same_as(&self, other: &ScopeSet) -> bool {
+        self.is_subset_of(other) && other.is_subset_of(self)
+    }
+
     /// Whether `required` is granted, either as is or in Cognito's resource-server form
     /// `<resource identifier>/<scope>` (Cognito names custom scopes that way in tokens).
     pub fn grants(&self, required: &str, resource: &ResourceUri) -> bool {

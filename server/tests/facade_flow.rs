@@ -94,37 +94,61 @@ async fn discover(server: &LocalServer) -> Value {
     metadata
 }
 
+/// A browser's cookies for the server: every `Set-Cookie` kept by name, `Max-Age=0` removing.
+#[derive(Default)]
 struct Browser {
-    http: reqwest::Client,
-    cookie: Option<String>,
+    http: Option<reqwest::Client>,
+    cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl Browser {
     fn new() -> Self {
         Self {
-            http: http(),
-            cookie: None,
+            http: Some(http()),
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
         }
     }
 
     async fn get(&mut self, url: &str) -> reqwest::Response {
-        let mut r = self.http.get(url);
-        if let Some(c) = &self.cookie {
+        let mut r = self.http.as_ref().unwrap().get(url);
+        if let Some(c) = self.cookie_header() {
             r = r.header(header::COOKIE, c);
         }
         let response = r.send().await.unwrap();
-        if let Some(set) = response.headers().get(header::SET_COOKIE) {
-            self.cookie = Some(set.to_str().unwrap().split(';').next().unwrap().to_owned());
-        }
+        self.keep_cookies(&response);
         response
     }
 
-    async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut r = self.http.post(url).form(form);
-        if let Some(c) = &self.cookie {
+    async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut r = self.http.as_ref().unwrap().post(url).form(form);
+        if let Some(c) = self.cookie_header() {
             r = r.header(header::COOKIE, c);
         }
-        r.send().await.unwrap()
+        let response = r.send().await.unwrap();
+        self.keep_cookies(&response);
+        response
     }
 }
 
@@ -271,15 +295,30 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
                 .unwrap()
         }
     };
-    // A wrong verifier is refused, and spends the code.
+    // A wrong verifier is refused without spending the code (else whoever saw the code could
+    // lock the client out); the right one then redeems it, once.
     let wrong = token(answer["code"].clone(), format!("w{}", "z".repeat(60))).await;
     assert_eq!(wrong.status(), 400);
+    let first = token(answer["code"].clone(), verifier.clone()).await;
+    assert_eq!(first.status(), 200, "the code survived the wrong verifier");
+    let first: Value = first.json().await.unwrap();
+    let replay = token(answer["code"].clone(), verifier.clone()).await;
+    assert_eq!(replay.status(), 400, "codes are single-use");
+    // RFC 6749 section 4.1.2: the replay revokes what the code issued.
+    let revoked = http
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id.as_str()),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        token(answer["code"].clone(), verifier.clone())
-            .await
-            .status(),
+        revoked.status(),
         400,
-        "codes are single-use"
+        "the replay revoked the refresh token"
     );
 
     // Again (consent is remembered now: no consent page), with the right verifier.
@@ -425,7 +464,7 @@ async fn consent_cannot_be_skipped_or_forged() {
         .await;
     assert_eq!(forged.status(), 403);
     // The right token, but from another browser (no cookie).
-    let other = Browser::new();
+    let mut other = Browser::new();
     let csrf = hidden(&html, "csrf");
     let elsewhere = other
         .post_form(

@@ -1,17 +1,17 @@
 //! `GET /oauth2/authorize` and the login form's `POST /login`.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use axum::{
-    Form,
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
 };
 
 use super::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page};
 use crate::{
-    html, oauth_request,
+    html,
+    oauth_request::{self, OAuthForm, OAuthQuery, ParamsError},
     scope::ScopeSet,
     secret::{equal as secrets_equal, random_token},
 };
@@ -62,10 +62,17 @@ fn error_page(message: &str) -> Response {
 /// issues the code at once).
 pub async fn authorize(
     State(dev): State<Arc<DevAuthServer>>,
-    Query(q): Query<HashMap<String, String>>,
+    query: Result<OAuthQuery, ParamsError>,
 ) -> Response {
-    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let q = match query {
+        Ok(OAuthQuery(q)) => q,
+        Err(e) => return error_page(&e.to_string()),
+    };
+    let get = |k: &str| q.get(k);
     // Until client and redirect URI are known good, errors must not redirect anywhere.
+    if q.is_repeated("client_id") || q.is_repeated("redirect_uri") {
+        return error_page("client_id or redirect_uri is repeated");
+    }
     let Some(client) = get("client_id").and_then(|id| dev.client(id)) else {
         return error_page("unknown client_id");
     };
@@ -79,12 +86,17 @@ pub async fn authorize(
     let fail = |error: &'static str, description: &str| {
         RedirectError {
             redirect_uri: redirect_uri.to_owned(),
-            state: get("state").map(str::to_owned),
+            state: get("state")
+                .filter(|_| !q.is_repeated("state"))
+                .map(str::to_owned),
             error,
             description: description.to_owned(),
         }
         .into_response()
     };
+    if let Err(e) = q.refuse_repeated() {
+        return fail("invalid_request", &e);
+    }
     let challenge = match oauth_request::code_flow_challenge(get) {
         Ok(c) => c,
         Err((error, description)) => return fail(error, description),
@@ -116,27 +128,13 @@ pub async fn authorize(
         redirect_uri: redirect_uri.to_owned(),
         state: get("state").map(str::to_owned),
         code_challenge: challenge.to_owned(),
-        created: Instant::now(),
         failures: 0,
     };
     if dev.config.auto_approve {
         return issue_code(&dev, pending, false);
     }
     let login_id = random_token(24);
-    let stored = dev.with_state(|s| {
-        if s.logins.len() >= MAX_PENDING {
-            return false;
-        }
-        s.logins.insert(login_id.clone(), pending.clone());
-        true
-    });
-    if !stored {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Html(html::error_page("too many sign-ins in progress")),
-        )
-            .into_response();
-    }
+    dev.logins.insert(login_id.clone(), pending.clone());
     Html(page::login(
         &dev.login_action(),
         &client.name,
@@ -147,24 +145,29 @@ pub async fn authorize(
     .into_response()
 }
 
-/// The login form's fields.
-#[derive(serde::Deserialize)]
-pub struct LoginForm {
-    login_id: String,
-    username: String,
-    password: String,
-}
-
 /// Checks the development user's credentials and issues the code.
-pub async fn login(State(dev): State<Arc<DevAuthServer>>, Form(form): Form<LoginForm>) -> Response {
-    let Some(mut pending) = dev.with_state(|s| s.logins.remove(&form.login_id)) else {
+pub async fn login(
+    State(dev): State<Arc<DevAuthServer>>,
+    form: Result<OAuthForm, ParamsError>,
+) -> Response {
+    let form = match form {
+        Ok(OAuthForm(f)) => f,
+        Err(e) => return error_page(&e.to_string()),
+    };
+    if let Err(e) = form.refuse_repeated() {
+        return error_page(&e);
+    }
+    let login_id = form.get("login_id").unwrap_or_default().to_owned();
+    let Some(mut pending) = dev.logins.remove(&login_id) else {
         return error_page(
             "this sign-in has expired or was already used; start again from the application",
         );
     };
     let user = &dev.config.user;
-    let ok = form.username.trim().eq_ignore_ascii_case(&user.username)
-        && secrets_equal(&form.password, &user.password);
+    let ok = form
+        .get("username")
+        .is_some_and(|u| u.trim().eq_ignore_ascii_case(&user.username))
+        && secrets_equal(form.get("password").unwrap_or_default(), &user.password);
     if !ok {
         pending.failures += 1;
         if pending.failures >= 5 {
@@ -175,14 +178,14 @@ pub async fn login(State(dev): State<Arc<DevAuthServer>>, Form(form): Form<Login
             .map(|c| c.name.clone())
             .unwrap_or_default();
         let scope = pending.grant.scope.to_string();
-        dev.with_state(|s| s.logins.insert(form.login_id.clone(), pending));
+        dev.logins.insert(login_id.clone(), pending);
         return (
             StatusCode::UNAUTHORIZED,
             Html(page::login(
                 &dev.login_action(),
                 &client_name,
                 &scope,
-                &form.login_id,
+                &login_id,
                 Some("Incorrect email or password."),
             )),
         )

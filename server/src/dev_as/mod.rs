@@ -77,11 +77,13 @@ pub struct DevAuthServer {
     config: DevAsConfig,
     key: Rs256Key,
     state: Mutex<State>,
+    /// Sign-ins waiting for the login form. Anyone can start one without credentials, so the
+    /// oldest make way for new ones instead of the form being refused to everybody once full.
+    logins: moka::sync::Cache<String, PendingLogin>,
 }
 
 #[derive(Default)]
 struct State {
-    logins: HashMap<String, PendingLogin>,
     codes: HashMap<String, IssuedCode>,
     refresh_tokens: HashMap<String, Grant>,
 }
@@ -93,7 +95,6 @@ struct PendingLogin {
     redirect_uri: String,
     state: Option<String>,
     code_challenge: String,
-    created: Instant,
     failures: u8,
 }
 
@@ -124,10 +125,16 @@ impl DevAuthServer {
     /// Starts the AS: generates its signing key.
     pub fn new(config: DevAsConfig) -> Result<Arc<Self>, crate::signing::SigningError> {
         let key = Rs256Key::generate(format!("dev-{}", random_token(6)))?;
+        let logins = moka::sync::Cache::builder()
+            .max_capacity(MAX_PENDING as u64)
+            .time_to_live(LOGIN_LIFETIME)
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
+            .build();
         Ok(Arc::new(Self {
             config,
             key,
             state: Mutex::new(State::default()),
+            logins,
         }))
     }
 
@@ -179,6 +186,7 @@ impl DevAuthServer {
             .route("/oauth2/authorize", get(authorize::authorize))
             .route("/login", post(authorize::login))
             .route("/oauth2/token", post(token::token))
+            .route("/oauth2/revoke", post(token::revoke))
             .with_state(self.clone())
     }
 
@@ -199,9 +207,6 @@ impl DevAuthServer {
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self.state.lock().expect("dev AS state");
         let now = Instant::now();
-        state
-            .logins
-            .retain(|_, l| now.duration_since(l.created) < LOGIN_LIFETIME);
         state
             .codes
             .retain(|_, c| now.duration_since(c.created) < CODE_LIFETIME);

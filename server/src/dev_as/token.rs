@@ -7,12 +7,12 @@ use std::{
 
 use super::{DevAuthServer, DevClient, Grant, MAX_PENDING};
 use crate::{
-    oauth_request::{self, FormParams},
+    oauth_request::{self, OAuthForm, Params, ParamsError},
     scope::ScopeSet,
     secret::{equal as secrets_equal, random_token},
 };
 use axum::{
-    Form, Json,
+    Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -56,9 +56,13 @@ impl IntoResponse for TokenError {
 pub async fn token(
     State(dev): State<Arc<DevAuthServer>>,
     headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
+    form: Result<OAuthForm, ParamsError>,
 ) -> Response {
-    match handle(&dev, &headers, &pairs) {
+    let result = match form {
+        Ok(OAuthForm(params)) => handle(&dev, &headers, &params),
+        Err(e) => Err(bad("invalid_request", e.to_string())),
+    };
+    match result {
         Ok(body) => {
             let mut response = Json(body).into_response();
             let h = response.headers_mut();
@@ -73,9 +77,11 @@ pub async fn token(
 fn handle(
     dev: &DevAuthServer,
     headers: &HeaderMap,
-    pairs: &[(String, String)],
+    params: &Params,
 ) -> Result<serde_json::Value, TokenError> {
-    let params = FormParams::new(pairs).map_err(|e| bad("invalid_request", e))?;
+    params
+        .refuse_repeated()
+        .map_err(|e| bad("invalid_request", e))?;
     let client = authenticate(
         dev,
         headers,
@@ -87,50 +93,57 @@ fn handle(
             let code = params
                 .get("code")
                 .ok_or_else(|| bad("invalid_request", "code is required"))?;
-            let issued = dev.with_state(|s| s.codes.remove(code)).ok_or_else(|| {
-                bad(
-                    "invalid_grant",
-                    "the code is unknown, expired or already used",
+            // Checked, then spent, under one lock: a wrong client or verifier spends nothing.
+            let grant = dev.with_state(|s| {
+                let issued = s.codes.get(code).ok_or_else(|| {
+                    bad(
+                        "invalid_grant",
+                        "the code is unknown, expired or already used",
+                    )
+                })?;
+                oauth_request::redemption(
+                    params,
+                    &client.id,
+                    &issued.grant.client_id,
+                    &issued.redirect_uri,
+                    &issued.code_challenge,
                 )
+                .map_err(|(e, d)| bad(e, d))?;
+                let grant = bind_resource(dev, issued.grant.clone(), params.get("resource"))?;
+                s.codes.remove(code);
+                Ok(grant)
             })?;
-            oauth_request::redemption(
-                &params,
-                &client.id,
-                &issued.grant.client_id,
-                &issued.redirect_uri,
-                &issued.code_challenge,
-            )
-            .map_err(|(e, d)| bad(e, d))?;
-            let grant = bind_resource(dev, issued.grant, params.get("resource"))?;
             issue(dev, client, grant)
         }
         Some("refresh_token") => {
             let presented = params
                 .get("refresh_token")
                 .ok_or_else(|| bad("invalid_request", "refresh_token is required"))?;
-            // Rotation: the token presented is spent whatever happens next.
-            let grant = dev
-                .with_state(|s| s.refresh_tokens.remove(presented))
-                .ok_or_else(|| {
+            // Rotation: checked, then spent, under one lock; a refused request spends nothing.
+            let grant = dev.with_state(|s| {
+                let grant = s.refresh_tokens.get(presented).ok_or_else(|| {
                     bad(
                         "invalid_grant",
                         "the refresh token is unknown or already used",
                     )
                 })?;
-            if grant.client_id != client.id {
-                return Err(bad(
-                    "invalid_grant",
-                    "the refresh token was issued to another client",
-                ));
-            }
-            let mut grant = bind_resource(dev, grant, params.get("resource"))?;
-            if let Some(scope) = params.get("scope") {
-                let narrowed = ScopeSet::parse(scope);
-                if narrowed.iter().any(|s| !grant.scope.iter().any(|g| g == s)) {
-                    return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
+                if grant.client_id != client.id {
+                    return Err(bad(
+                        "invalid_grant",
+                        "the refresh token was issued to another client",
+                    ));
                 }
-                grant.scope = narrowed;
-            }
+                let mut grant = bind_resource(dev, grant.clone(), params.get("resource"))?;
+                if let Some(scope) = params.get("scope") {
+                    let narrowed = ScopeSet::parse(scope);
+                    if !narrowed.is_subset_of(&grant.scope) {
+                        return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
+                    }
+                    grant.scope = narrowed;
+                }
+                s.refresh_tokens.remove(presented);
+                Ok(grant)
+            })?;
             issue(dev, client, grant)
         }
         Some(other) => Err(bad(
@@ -139,6 +152,43 @@ fn handle(
         )),
         None => Err(bad("invalid_request", "grant_type is required")),
     }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): revokes a refresh token of the authenticated client.
+/// Unknown tokens, and other clients' tokens (left alone), are answered 200 all the same.
+pub async fn revoke(
+    State(dev): State<Arc<DevAuthServer>>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, ParamsError>,
+) -> Response {
+    let params = match form {
+        Ok(OAuthForm(p)) => p,
+        Err(e) => return bad("invalid_request", e.to_string()).into_response(),
+    };
+    if let Err(e) = params.refuse_repeated() {
+        return bad("invalid_request", e).into_response();
+    }
+    let client = match authenticate(
+        &dev,
+        &headers,
+        params.get("client_id"),
+        params.get("client_secret"),
+    ) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(token) = params.get("token") else {
+        return bad("invalid_request", "token is required").into_response();
+    };
+    dev.with_state(|s| {
+        if s.refresh_tokens
+            .get(token)
+            .is_some_and(|g| g.client_id == client.id)
+        {
+            s.refresh_tokens.remove(token);
+        }
+    });
+    StatusCode::OK.into_response()
 }
 
 fn bind_resource(

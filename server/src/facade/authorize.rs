@@ -1,31 +1,36 @@
-//! `GET /authorize` and `POST /consent`.
+//! `GET /authorize`: the façade's authorization endpoint, and the redirect to the upstream once
+//! the user has consented (now, or earlier in this browser).
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
-    Form,
-    extract::{Query, State},
+    extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Facade,
+    ClientError, Facade,
     clients::Client,
-    random_secret,
+    consent, error_page, random_secret,
     store::{Kind, Records, now_secs},
+    store_unavailable_page, too_many_requests_page,
 };
-use crate::{html, oauth_request, pkce, scope::ScopeSet, secret};
+use crate::{
+    oauth_request::{self, OAuthQuery, Params, ParamsError},
+    pkce,
+    scope::ScopeSet,
+    secret,
+};
 
-/// How long a consent page, and an authorization waiting for the upstream, stay valid.
+/// How long an authorization waiting for the upstream stays valid.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// How long a consent is remembered for a browser and client.
 pub const APPROVAL_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-const BROWSER_COOKIE: &str = "mcpak_browser";
 
 /// A validated authorization request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthRequest {
     /// The client.
     pub client_id: String,
@@ -50,9 +55,16 @@ pub struct Pending {
     pub upstream_verifier: String,
 }
 
+/// A consent remembered for a browser and a client.
 #[derive(Debug, Serialize, Deserialize)]
-struct Approval {
-    scope: ScopeSet,
+pub struct Approval {
+    /// What was approved.
+    pub scope: ScopeSet,
+}
+
+/// The key of a browser's remembered consent for a client.
+pub fn approval_key(browser: &str, client_id: &str) -> String {
+    secret::sha256_hex(&format!("{browser}\n{client_id}"))
 }
 
 /// Sends an authorization error (or success) back to the client, always with `iss` (RFC 9207).
@@ -76,48 +88,101 @@ pub fn redirect_to_client(
     Redirect::to(url.as_str()).into_response()
 }
 
-/// An error page: for requests whose client or redirect URI cannot be trusted with a redirect.
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    (status, Html(html::error_page(message))).into_response()
-}
-
 /// `GET /authorize`.
 pub async fn authorize(
     State(facade): State<Arc<Facade>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    query: Result<OAuthQuery, ParamsError>,
 ) -> Response {
-    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let Some(client_id) = get("client_id") else {
-        return error_page(StatusCode::BAD_REQUEST, "client_id is required");
+    if let Err(wait) = facade.authorize_limiter.check(peer.ip()) {
+        return too_many_requests_page(wait);
+    }
+    let params = match query {
+        Ok(OAuthQuery(p)) => p,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let (request, client) = match validate(&facade, &params).await {
+        Ok(valid) => valid,
+        Err(refusal) => return refusal,
+    };
+    let (browser, new_browser) = match facade.browsers.browser_id(&headers) {
+        Some(b) => (b, None),
+        None => {
+            let (b, cookie) = facade.browsers.new_browser();
+            (b, Some(cookie))
+        }
+    };
+    // A failed read only means the user is asked again.
+    let approved = Records(facade.store.as_ref())
+        .get::<Approval>(
+            Kind::Approval,
+            &approval_key(browser.as_str(), &request.client_id),
+        )
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|a| request.scope.iter().all(|s| a.scope.iter().any(|g| g == s)));
+    if approved {
+        return to_upstream(&facade, request).await;
+    }
+    let mut response = consent::page(&facade, &client, &request, &browser);
+    if let Some(cookie) = new_browser {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Checks an authorization request into what the façade will ask the upstream for, and its
+/// client; a refusal is a page when the client or its redirect URI is in doubt, a redirect to
+/// the client otherwise.
+async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Client), Response> {
+    let page = |message: &str| error_page(StatusCode::BAD_REQUEST, message);
+    // Which of two values to trust is unknowable: neither gets a redirect.
+    for name in ["client_id", "redirect_uri"] {
+        if params.is_repeated(name) {
+            return Err(page(&format!("{name} is repeated")));
+        }
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return Err(page("client_id is required"));
     };
     let client = match facade.client(client_id).await {
         Ok(c) => c,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+        Err(ClientError::Store(e)) => return Err(store_unavailable_page(&e)),
+        Err(e) => return Err(page(&e.to_string())),
     };
-    let Some(redirect_uri) = get("redirect_uri").filter(|r| client.accepts_redirect(r)) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
+    let Some(redirect_uri) = params
+        .get("redirect_uri")
+        .filter(|r| client.accepts_redirect(r))
+    else {
+        return Err(page(
             "redirect_uri is missing or not registered for this client",
-        );
+        ));
     };
-    let state = get("state");
+    let state = params.get("state").filter(|_| !params.is_repeated("state"));
     let fail = |error: &str, description: &str| {
         redirect_to_client(
-            &facade,
+            facade,
             redirect_uri,
             &[("error", error), ("error_description", description)],
             state,
         )
     };
-    if state.is_some_and(|s| s.len() > 1024) {
-        return fail("invalid_request", "state is longer than 1024 characters");
+    if let Err(e) = params.refuse_repeated() {
+        return Err(fail("invalid_request", &e));
     }
-    let challenge = match oauth_request::code_flow_challenge(get) {
+    if state.is_some_and(|s| s.len() > 1024) {
+        return Err(fail(
+            "invalid_request",
+            "state is longer than 1024 characters",
+        ));
+    }
+    let challenge = match oauth_request::code_flow_challenge(|k| params.get(k)) {
         Ok(c) => c,
-        Err((error, description)) => return fail(error, description),
+        Err((error, description)) => return Err(fail(error, description)),
     };
-    let scope = match get("scope") {
+    let scope = match params.get("scope") {
         Some(s) => ScopeSet::parse(s),
         None => ScopeSet::parse(&facade.config.default_scope),
     };
@@ -125,12 +190,18 @@ pub async fn authorize(
         .iter()
         .find(|s| !facade.config.scopes.iter().any(|x| x == s))
     {
-        return fail("invalid_scope", &format!("scope {bad} is not supported"));
+        return Err(fail(
+            "invalid_scope",
+            &format!("scope {bad} is not supported"),
+        ));
     }
     // RFC 8707: a client that names a resource must name this one; one that names none gets
     // a token for this one all the same.
-    if get("resource").is_some_and(|r| !facade.config.resource.matches(r)) {
-        return fail("invalid_target", "resource is not this MCP server");
+    if params
+        .get("resource")
+        .is_some_and(|r| !facade.config.resource.matches(r))
+    {
+        return Err(fail("invalid_target", "resource is not this MCP server"));
     }
     let request = AuthRequest {
         client_id: client.client_id.clone(),
@@ -140,134 +211,12 @@ pub async fn authorize(
         scope,
         resource: facade.config.resource.to_string(),
     };
-    let (browser, new_browser) = match browser_id(&headers) {
-        Some(b) => (b, false),
-        None => (random_secret(), true),
-    };
-    let records = Records(facade.store.as_ref());
-    let approved = records
-        .get::<Approval>(Kind::Approval, &approval_key(&browser, &client.client_id))
-        .await
-        .ok()
-        .flatten()
-        .is_some_and(|a| request.scope.iter().all(|s| a.scope.iter().any(|g| g == s)));
-    if approved {
-        return to_upstream(&facade, request).await;
-    }
-    let consent_id = random_secret();
-    if let Err(e) = records
-        .insert(
-            Kind::Consent,
-            &consent_id,
-            &request,
-            now_secs() + PENDING_TTL.as_secs(),
-        )
-        .await
-    {
-        tracing::error!(error = %e, "consent store failed");
-        return fail(
-            "temporarily_unavailable",
-            "the authorization server cannot store the request; try again",
-        );
-    }
-    let csrf = csrf_token(&facade, &browser, &consent_id);
-    let page = consent_page(&client, &request, &consent_id, &csrf);
-    let mut response = Html(page).into_response();
-    let headers = response.headers_mut();
-    // The page must not be framed (clickjacking the Approve button) nor cached.
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if new_browser {
-        let secure = if facade.issuer().starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie = format!(
-            "{BROWSER_COOKIE}={browser}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            APPROVAL_TTL.as_secs()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            headers.insert(header::SET_COOKIE, v);
-        }
-    }
-    response
+    Ok((request, client))
 }
 
-/// The consent form's fields.
-#[derive(Deserialize)]
-pub struct ConsentForm {
-    consent_id: String,
-    #[serde(default)]
-    csrf: String,
-    decision: String,
-}
-
-/// `POST /consent`.
-pub async fn consent(
-    State(facade): State<Arc<Facade>>,
-    headers: HeaderMap,
-    Form(form): Form<ConsentForm>,
-) -> Response {
-    let Some(browser) = browser_id(&headers) else {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "this consent was not given from the browser that was asked",
-        );
-    };
-    let expected = csrf_token(&facade, &browser, &form.consent_id);
-    if !secret::equal(&expected, &form.csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "the consent form is forged or stale (CSRF check failed)",
-        );
-    }
-    let records = Records(facade.store.as_ref());
-    let request = match records
-        .take::<AuthRequest>(Kind::Consent, &form.consent_id)
-        .await
-    {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "this consent request expired or was already answered",
-            );
-        }
-        Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    };
-    if form.decision != "approve" {
-        return redirect_to_client(
-            &facade,
-            &request.redirect_uri,
-            &[
-                ("error", "access_denied"),
-                ("error_description", "the user denied access"),
-            ],
-            request.state.as_deref(),
-        );
-    }
-    let approval = Approval {
-        scope: request.scope.clone(),
-    };
-    let key = approval_key(&browser, &request.client_id);
-    if let Err(e) = records
-        .put(
-            Kind::Approval,
-            &key,
-            &approval,
-            now_secs() + APPROVAL_TTL.as_secs(),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not remember a consent");
-    }
-    to_upstream(&facade, request).await
-}
-
-/// Sends the browser to the upstream with the façade's own client, PKCE and state.
-async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
+/// Sends the browser to the upstream with the façade's own client, PKCE and state, and marks
+/// the browser as the one that approved this flow (the callback requires the mark).
+pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
     let upstream_state = random_secret();
     let upstream_verifier = random_secret();
     let challenge = pkce::s256_challenge(&upstream_verifier);
@@ -295,7 +244,7 @@ async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
                 ("error", "temporarily_unavailable"),
                 (
                     "error_description",
-                    "the authorization server cannot store the request",
+                    "the authorization server cannot store the request; try again",
                 ),
             ],
             request.state.as_deref(),
@@ -317,83 +266,12 @@ async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("resource", &resource);
-    Redirect::to(url.as_str()).into_response()
-}
-
-fn browser_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, value)| *name == BROWSER_COOKIE && value.len() == 43)
-        .map(|(_, value)| value.to_owned())
-}
-
-fn approval_key(browser: &str, client_id: &str) -> String {
-    secret::sha256_hex(&format!("{browser}\n{client_id}"))
-}
-
-/// HMAC(key, browser | consent id): only the browser that was shown the page can answer it.
-fn csrf_token(facade: &Facade, browser: &str, consent_id: &str) -> String {
-    use base64::Engine;
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &facade.config.csrf_key);
-    let tag = aws_lc_rs::hmac::sign(&key, format!("{browser}\n{consent_id}").as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
-}
-
-fn consent_page(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) -> String {
-    use crate::html::escape as e;
-    let redirect = url::Url::parse(&request.redirect_uri).ok();
-    let host = redirect
-        .as_ref()
-        .and_then(|u| u.host_str())
-        .unwrap_or("?")
-        .to_owned();
-    let loopback = redirect
-        .as_ref()
-        .is_some_and(super::clients::is_loopback_http);
-    let warning = if loopback {
-        "<p class=\"warn\">This application runs on your own computer (its redirect address is \
-         <code>localhost</code>). Any program on this computer could claim to be it: approve only \
-         if you just started it yourself.</p>"
-    } else {
-        ""
-    };
-    let origin = match client.origin {
-        super::clients::Origin::Cimd => {
-            format!("<p>Described by <code>{}</code></p>", e(&client.client_id))
-        }
-        super::clients::Origin::Dcr => {
-            "<p>Registered itself with this server (dynamic registration).</p>".to_owned()
-        }
-    };
-    let scopes: String = request
-        .scope
-        .iter()
-        .map(|s| format!("<li><code>{}</code></li>", e(s)))
-        .collect();
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Allow access?</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
-.warn{{background:#fff3cd;padding:.5rem;border-radius:4px}}button{{margin:1rem .5rem 0 0;padding:.5rem 1rem}}</style>
-</head><body>
-<h1>Allow <em>{name}</em> to use this MCP server?</h1>
-{origin}
-<p>After you sign in, you will be sent back to <strong>{host}</strong>.</p>
-{warning}
-<p>It asks for:</p><ul>{scopes}</ul>
-<form method="post" action="consent">
-<input type="hidden" name="consent_id" value="{consent_id}">
-<input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" name="decision" value="approve">Approve</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>"#,
-        name = e(client.display_name()),
-        host = e(&host),
-        consent_id = e(consent_id),
-        csrf = e(csrf),
-    )
+    let mut response = Redirect::to(url.as_str()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::SET_COOKIE,
+        facade.browsers.flow_cookie(&upstream_state),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

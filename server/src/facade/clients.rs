@@ -107,9 +107,23 @@ pub fn is_loopback_http(url: &url::Url) -> bool {
 
 /// Why a redirect URI cannot be registered.
 pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
+    // URL parsers drop tabs and newlines and turn backslashes into slashes: what is registered
+    // must be exactly what is later compared, so such input is refused, not repaired.
+    if uri
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return Some("contains whitespace, control characters or backslashes");
+    }
     let Ok(url) = url::Url::parse(uri) else {
         return Some("is not an absolute URI");
     };
+    // `http://localhost:3000` and `http://localhost:3000/` are the same URI; nothing else may differ.
+    if url.as_str() != uri && url.as_str().strip_suffix('/') != Some(uri) {
+        return Some(
+            "is not in canonical form (lower-case scheme and host, no default port, no dot segments)",
+        );
+    }
     if url.fragment().is_some() || uri.contains('#') {
         return Some("has a fragment");
     }
@@ -122,6 +136,25 @@ pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
         "http" => Some("uses http on a host that is not loopback (use https)"),
         _ => Some("uses a scheme other than https or loopback http"),
     }
+}
+
+/// Why a client name cannot be shown on the consent page: empty, too long, or with characters
+/// that change how the text around them reads (control characters, bidirectional overrides).
+pub fn client_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        return Some("is empty");
+    }
+    if name.chars().count() > 200 {
+        return Some("is longer than 200 characters");
+    }
+    let misleading = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+    };
+    if name.chars().any(misleading) {
+        return Some("contains control or bidirectional-override characters");
+    }
+    None
 }
 
 #[cfg(test)]

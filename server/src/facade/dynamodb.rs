@@ -14,6 +14,7 @@ use std::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
+    config::timeout::TimeoutConfig,
     error::{DisplayErrorContext, SdkError},
     operation::{delete_item::DeleteItemError, put_item::PutItemError},
     types::{AttributeValue, ReturnValue, Select},
@@ -23,6 +24,11 @@ use super::store::{Kind, Store, StoreError, now_secs};
 
 /// How long a count (for the registration cap) is reused before scanning again.
 const COUNT_REUSE: Duration = Duration::from_secs(30);
+/// Bound on one attempt at a store call; an unreachable or paused table fails fast.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bound on a store call with its retries: well under the server's 30 s request limit, so a
+/// request fails with a clear 503 rather than being cut off with nothing said.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A [`Store`] over one DynamoDB table.
 pub struct DynamoStore {
@@ -32,10 +38,21 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
-    /// A store over `table`.
+    /// A store over `table`; every call is bounded by [`ATTEMPT_TIMEOUT`] and
+    /// [`OPERATION_TIMEOUT`], whatever timeouts `client` had.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(ATTEMPT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let config = client
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build();
         Self {
-            client,
+            client: Client::from_conf(config),
             table: table.into(),
             counts: Mutex::new(Vec::new()),
         }
@@ -179,6 +196,35 @@ impl Store for DynamoStore {
                 if matches!(e.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
             {
                 Ok(None)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: &serde_json::Value,
+        value: serde_json::Value,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(kind, key, &value, expires_at)))
+            .condition_expression("doc = :expected AND expires_at > :now")
+            .expression_attribute_values(":expected", AttributeValue::S(expected.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
             }
             Err(e) => Err(backend(e)),
         }

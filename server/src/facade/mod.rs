@@ -13,10 +13,13 @@
 //! access token, whose audience is this resource.
 
 pub mod authorize;
+pub mod browser;
 pub mod callback;
 pub mod cimd;
 pub mod clients;
+pub mod consent;
 pub mod dynamodb;
+pub mod limits;
 pub mod metadata;
 pub mod registration;
 pub mod store;
@@ -27,31 +30,40 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
 
 use crate::resource::ResourceUri;
+use limits::{AddressLimiter, AddressQuota};
 
-/// Limits on Dynamic Client Registration.
+/// Limits on what anonymous callers can make the façade do.
 #[derive(Debug, Clone)]
 pub struct RegistrationLimits {
-    /// Registrations per address per window.
-    pub per_ip_limit: u32,
-    /// The window.
-    pub per_ip_window: Duration,
+    /// Registrations per address.
+    pub per_address: AddressQuota,
     /// Registrations alive at once, all addresses together.
     pub max_clients: usize,
+    /// Authorization requests per address.
+    pub authorize_per_address: AddressQuota,
+    /// Consent answers per address (each one writes to the store).
+    pub consent_per_address: AddressQuota,
 }
 
 impl Default for RegistrationLimits {
     fn default() -> Self {
         Self {
-            per_ip_limit: 20,
-            per_ip_window: Duration::from_secs(600),
+            per_address: AddressQuota::per_window(20, Duration::from_secs(600)),
             max_clients: 10_000,
+            authorize_per_address: AddressQuota::per_window(120, Duration::from_secs(60)),
+            consent_per_address: AddressQuota::per_window(60, Duration::from_secs(60)),
         }
     }
 }
+
+/// Seconds a client is asked to wait when the state store is unavailable.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// The façade's upstream: Cognito, or the development AS.
 #[derive(Debug, Clone)]
@@ -66,6 +78,9 @@ pub struct UpstreamConfig {
     pub client_secret: String,
     /// The façade's callback, registered on that client.
     pub redirect_uri: String,
+    /// Its RFC 7009 revocation endpoint: where a revoked refresh family's upstream refresh token
+    /// is revoked too.
+    pub revocation_endpoint: Option<String>,
 }
 
 /// Settings of the façade.
@@ -94,8 +109,25 @@ pub struct Facade {
     config: FacadeConfig,
     store: Arc<dyn store::Store>,
     cimd: cimd::CimdResolver,
-    registration_limiter: registration::RateLimiter,
+    browsers: browser::BrowserBinding,
+    registration_limiter: AddressLimiter,
+    authorize_limiter: AddressLimiter,
+    consent_limiter: AddressLimiter,
     http: reqwest::Client,
+}
+
+/// Why the client a `client_id` names is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No such registration (or it expired unused).
+    #[error("unknown client_id: register first (or it expired unused)")]
+    Unknown,
+    /// The metadata document was refused.
+    #[error(transparent)]
+    Cimd(#[from] cimd::CimdError),
+    /// The store could not be asked.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 impl Facade {
@@ -107,11 +139,19 @@ impl Facade {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client with static settings");
+        let browsers = browser::BrowserBinding::new(
+            config.csrf_key.clone(),
+            config.issuer.starts_with("https://"),
+        );
+        let limits = &config.registration;
         Arc::new(Self {
+            registration_limiter: AddressLimiter::new(limits.per_address),
+            authorize_limiter: AddressLimiter::new(limits.authorize_per_address),
+            consent_limiter: AddressLimiter::new(limits.consent_per_address),
             config,
             store,
             cimd,
-            registration_limiter: Default::default(),
+            browsers,
             http,
         })
     }
@@ -134,26 +174,21 @@ impl Facade {
             .merge(metadata)
             .route("/register", post(registration::register))
             .route("/authorize", get(authorize::authorize))
-            .route("/consent", post(authorize::consent))
+            .route("/consent", post(consent::consent))
             .route("/oauth/callback", get(callback::callback))
             .route("/token", post(token::token))
             .with_state(self.clone())
     }
 
     /// The client `client_id` names: a registration, or a metadata document.
-    async fn client(&self, client_id: &str) -> Result<clients::Client, String> {
+    async fn client(&self, client_id: &str) -> Result<clients::Client, ClientError> {
         if cimd::is_metadata_url(client_id) {
-            return self
-                .cimd
-                .resolve(client_id)
-                .await
-                .map_err(|e| e.to_string());
+            return Ok(self.cimd.resolve(client_id).await?);
         }
         store::Records(self.store.as_ref())
             .get::<clients::Client>(store::Kind::Client, client_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "unknown client_id: register first (or it expired unused)".to_owned())
+            .await?
+            .ok_or(ClientError::Unknown)
     }
 
     /// A scope the façade grants, in the upstream's form (Cognito names resource-server scopes
@@ -166,4 +201,41 @@ impl Facade {
 /// 32 random bytes, URL-safe.
 pub fn random_secret() -> String {
     crate::secret::random_token(32)
+}
+
+/// An HTML error page: for requests whose client or redirect URI cannot be trusted with a
+/// redirect, and for people who landed somewhere they should not have.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, Html(crate::html::error_page(message))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The page shown when the state store failed: 503 with `Retry-After`, the detail only in the
+/// log (it can hold the backend's own error text).
+pub fn store_unavailable_page(e: &store::StoreError) -> Response {
+    tracing::error!(error = %e, "the state store failed");
+    let mut response = error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the authorization server is temporarily unavailable; try again in a moment",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    response
+}
+
+/// The page shown when too many requests came from one address.
+pub fn too_many_requests_page(wait: Duration) -> Response {
+    let mut response = error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests from this address; try again later",
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
+    response
 }

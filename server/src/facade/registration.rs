@@ -1,16 +1,11 @@
 //! Dynamic Client Registration (RFC 7591), `POST /register`.
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json,
     extract::{ConnectInfo, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -19,7 +14,7 @@ use crate::secret::sha256_hex;
 
 use super::{
     Facade,
-    clients::{AuthMethod, Client, Origin, redirect_uri_problem},
+    clients::{AuthMethod, Client, Origin, client_name_problem, redirect_uri_problem},
     random_secret,
     store::{Kind, Records, StoreError, now_secs},
 };
@@ -127,12 +122,8 @@ pub fn validate(
     if let Some(s) = unsupported {
         return Err(bad_meta(format!("scope {s:?} is not supported")));
     }
-    if req
-        .client_name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 200)
-    {
-        return Err(bad_meta("client_name is longer than 200 characters".into()));
+    if let Some(problem) = req.client_name.as_deref().and_then(client_name_problem) {
+        return Err(bad_meta(format!("client_name {problem}")));
     }
     let secret = (auth_method != AuthMethod::None).then(random_secret);
     let client = Client {
@@ -148,40 +139,15 @@ pub fn validate(
     Ok((client, secret))
 }
 
-/// Per-IP registration limit: a fixed window.
-#[derive(Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    /// Whether `ip` may register now, counting this attempt.
-    pub fn allow(&self, ip: IpAddr, limit: u32, window: Duration) -> bool {
-        let mut windows = self.windows.lock().expect("rate limiter lock");
-        let now = Instant::now();
-        if windows.len() > 10_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < window);
-        }
-        let entry = windows.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= limit
-    }
-}
-
 /// `POST /register`.
 pub async fn register(
     State(facade): State<Arc<Facade>>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let limits = &facade.config.registration;
-    if !facade
-        .registration_limiter
-        .allow(peer.ip(), limits.per_ip_limit, limits.per_ip_window)
-    {
+    if let Err(wait) = facade.registration_limiter.check(peer.ip()) {
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
             "invalid_client_metadata",
@@ -189,9 +155,17 @@ pub async fn register(
         );
         r.headers_mut().insert(
             header::RETRY_AFTER,
-            HeaderValue::from(limits.per_ip_window.as_secs()),
+            HeaderValue::from(wait.as_secs().max(1)),
         );
         return r;
+    }
+    // A cross-site HTML form cannot send JSON: visitors' browsers cannot be made to register.
+    if !is_json(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_client_metadata",
+            "a registration request must be JSON (Content-Type: application/json)",
+        );
     }
     let request: RegistrationRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -248,6 +222,14 @@ pub async fn register(
     r
 }
 
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
 fn store_failure(e: StoreError) -> Response {
     tracing::error!(error = %e, "registration store failed");
     error(
@@ -302,6 +284,14 @@ mod tests {
             serde_json::json!({"redirect_uris": []}),
             serde_json::json!({"redirect_uris": ["http://evil.example/cb"]}),
             serde_json::json!({"redirect_uris": ["https://a.example/cb#f"]}),
+            // What a parser would quietly repair is not the URI the client will send.
+            serde_json::json!({"redirect_uris": ["https://a.example/c\r\nb"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/c b"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example\\cb"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/c\tb"]}),
+            serde_json::json!({"redirect_uris": ["HTTPS://A.example/cb"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example:443/cb"]}),
+            serde_json::json!({"redirect_uris": ["https://a.example/x/../cb"]}),
         ] {
             assert_eq!(
                 code(bad_redirect.clone()),
@@ -315,6 +305,13 @@ mod tests {
             serde_json::json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"]}),
             serde_json::json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
             serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "admin"}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": ""}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": "  "}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": "a\u{0}b"}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": "Good\nClient"}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": "safe\u{202e}gnp.exe"}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": "x\u{2066}y"}),
+            serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(201)}),
         ] {
             assert_eq!(
                 code(bad_meta.clone()),
@@ -325,14 +322,20 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_is_per_ip_and_per_window() {
-        let limiter = RateLimiter::default();
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
-        for _ in 0..3 {
-            assert!(limiter.allow(a, 3, Duration::from_secs(60)));
+    fn names_people_read_are_accepted() {
+        for name in [
+            "Claude",
+            "VS Code — Copilot",
+            "日本語クライアント",
+            "👩‍💻 dev tool",
+        ] {
+            let r = validate(
+                req(
+                    serde_json::json!({"redirect_uris": ["https://a.example/cb"], "client_name": name}),
+                ),
+                &scopes(),
+            );
+            assert!(r.is_ok(), "{name}");
         }
-        assert!(!limiter.allow(a, 3, Duration::from_secs(60)));
-        assert!(limiter.allow(b, 3, Duration::from_secs(60)));
     }
 }

@@ -15,31 +15,48 @@ use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
 
 /// The kinds of record, each its own key space.
+///
+/// Nothing is stored for a request that nobody approved: a consent page carries its request
+/// signed in the form, so only an answered consent (rate-limited per address) writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// A dynamically registered client.
     Client,
-    /// An authorization request waiting for consent.
-    Consent,
+    /// A consent form already answered (so it is answered once).
+    ConsentAnswered,
     /// An authorization waiting for the upstream callback.
     Pending,
     /// A façade authorization code waiting to be redeemed.
     Code,
-    /// A façade refresh-token handle.
-    Refresh,
+    /// A redeemed code, kept to recognise a replay and revoke what it issued.
+    SpentCode,
+    /// A refresh-token family: the upstream's refresh token and the hash of the one live handle.
+    Family,
     /// A remembered consent (browser + client).
     Approval,
 }
 
 impl Kind {
+    /// Every kind, for counting and tests.
+    pub const ALL: [Kind; 7] = [
+        Kind::Client,
+        Kind::ConsentAnswered,
+        Kind::Pending,
+        Kind::Code,
+        Kind::SpentCode,
+        Kind::Family,
+        Kind::Approval,
+    ];
+
     /// The name used in keys.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Client => "client",
-            Kind::Consent => "consent",
+            Kind::ConsentAnswered => "consent_answered",
             Kind::Pending => "pending",
             Kind::Code => "code",
-            Kind::Refresh => "refresh",
+            Kind::SpentCode => "spent_code",
+            Kind::Family => "family",
             Kind::Approval => "approval",
         }
     }
@@ -90,6 +107,16 @@ pub trait Store: Send + Sync {
     async fn get(&self, kind: Kind, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
     /// Reads and deletes a live record, atomically.
     async fn take(&self, kind: Kind, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    /// Replaces a live record that still holds `expected`, atomically; `false` if it does not
+    /// (another request changed or removed it first).
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: &serde_json::Value,
+        value: serde_json::Value,
+        expires_at: u64,
+    ) -> Result<bool, StoreError>;
     /// How many live records of a kind there are (for caps).
     async fn count(&self, kind: Kind) -> Result<usize, StoreError>;
 }
@@ -134,6 +161,19 @@ impl Records<'_> {
     ) -> Result<Option<T>, StoreError> {
         self.0.take(kind, key).await?.map(from_json).transpose()
     }
+    /// Replaces a typed record that still equals `expected`.
+    pub async fn replace<T: Serialize>(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: &T,
+        value: &T,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.0
+            .replace(kind, key, &to_json(expected)?, to_json(value)?, expires_at)
+            .await
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
@@ -151,6 +191,16 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// How many records it holds, expired ones not yet swept included: what it costs in memory.
+    pub fn len(&self) -> usize {
+        self.records.lock().expect("store lock").len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn live<R>(
         &self,
         f: impl FnOnce(&mut HashMap<(Kind, String), (serde_json::Value, u64)>, u64) -> R,
@@ -210,6 +260,26 @@ impl Store for MemoryStore {
             Ok(r.remove(&(kind, key.to_owned()))
                 .filter(|(_, exp)| *exp > now)
                 .map(|(v, _)| v))
+        })
+    }
+
+    async fn replace(
+        &self,
+        kind: Kind,
+        key: &str,
+        expected: &serde_json::Value,
+        value: serde_json::Value,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        self.live(|r, now| {
+            let k = (kind, key.to_owned());
+            match r.get(&k) {
+                Some((current, exp)) if *exp > now && current == expected => {
+                    r.insert(k, (value, expires_at));
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         })
     }
 

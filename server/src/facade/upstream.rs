@@ -18,11 +18,8 @@ pub struct UpstreamTokens {
     pub refresh_token: Option<String>,
 }
 
-/// Calls the upstream token endpoint with the façade's client credentials.
-pub async fn token_request(
-    facade: &Facade,
-    form: &[(&str, &str)],
-) -> Result<UpstreamTokens, String> {
+/// The façade's client credentials as an `Authorization: Basic` value.
+fn basic_authorization(facade: &Facade) -> String {
     let up = &facade.config.upstream;
     // RFC 6749 section 2.3.1: the id and secret are form-urlencoded before Basic encoding.
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -31,10 +28,42 @@ pub async fn token_request(
         encode(&up.client_id),
         encode(&up.client_secret)
     ));
+    format!("Basic {basic}")
+}
+
+/// Revokes an upstream refresh token (RFC 7009), when the upstream has a revocation endpoint;
+/// best effort: a failure is logged, and the façade's own handle is gone either way.
+pub async fn revoke_upstream(facade: &Facade, refresh_token: &str) {
+    let Some(endpoint) = &facade.config.upstream.revocation_endpoint else {
+        return;
+    };
+    let result = facade
+        .http
+        .post(endpoint)
+        .header(reqwest::header::AUTHORIZATION, basic_authorization(facade))
+        .form(&[
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await;
+    match result {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = %r.status(), "the upstream refused a revocation"),
+        Err(e) => tracing::warn!(error = %e, "the upstream revocation endpoint is unreachable"),
+    }
+}
+
+/// Calls the upstream token endpoint with the façade's client credentials.
+pub async fn token_request(
+    facade: &Facade,
+    form: &[(&str, &str)],
+) -> Result<UpstreamTokens, String> {
+    let up = &facade.config.upstream;
     let response = facade
         .http
         .post(&up.token_endpoint)
-        .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(reqwest::header::AUTHORIZATION, basic_authorization(facade))
         .form(form)
         .send()
         .await

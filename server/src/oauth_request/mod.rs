@@ -4,6 +4,10 @@
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
+mod params;
+
+pub use params::{MAX_PARAMS, OAuthForm, OAuthQuery, Params, ParamsError};
+
 use crate::pkce;
 
 /// An OAuth error code and a description for it.
@@ -34,34 +38,10 @@ pub fn code_flow_challenge<'a>(
     Ok(challenge)
 }
 
-/// The parameters of a form-encoded request, each present at most once (RFC 6749 section 3.2).
-pub struct FormParams<'a>(&'a [(String, String)]);
-
-impl<'a> FormParams<'a> {
-    /// Checks that no parameter repeats.
-    pub fn new(pairs: &'a [(String, String)]) -> Result<Self, String> {
-        for (i, (k, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(other, _)| other == k) {
-                return Err(format!("parameter {k} is repeated"));
-            }
-        }
-        Ok(Self(pairs))
-    }
-
-    /// A parameter's value; an empty value counts as absent (RFC 6749 section 3.1).
-    pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-}
-
 /// Checks a code redemption against what the code was issued for: the same client, the same
 /// redirect URI, and the PKCE verifier of its challenge.
 pub fn redemption(
-    params: &FormParams<'_>,
+    params: &Params,
     client_id: &str,
     code_client_id: &str,
     code_redirect_uri: &str,
@@ -152,17 +132,6 @@ mod tests {
             code_flow_challenge(token).unwrap_err().0,
             "unsupported_response_type"
         );
-    }
-
-    #[test]
-    fn repeated_and_empty_parameters() {
-        let pairs = vec![
-            ("a".to_owned(), "1".to_owned()),
-            ("a".to_owned(), "2".to_owned()),
-        ];
-        assert!(FormParams::new(&pairs).is_err());
-        let pairs = vec![("a".to_owned(), String::new())];
-        assert_eq!(FormParams::new(&pairs).unwrap().get("a"), None);
     }
 
     #[test]

@@ -1,0 +1,316 @@
+//! The consent page and `POST /consent`.
+//!
+//! The page carries its authorization request signed (with an expiry) in the form, so showing it
+//! stores nothing: a flood of unauthenticated `/authorize` requests costs no memory and no
+//! database writes. Only an answer writes (once, to make the form single-use), and answers are
+//! limited per address. The CSRF token binds the form to the browser it was shown to.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Facade,
+    authorize::{
+        APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream,
+    },
+    browser::BrowserId,
+    clients::{Client, Origin, is_loopback_http},
+    error_page,
+    store::{Kind, Records, StoreError, now_secs},
+    store_unavailable_page, too_many_requests_page,
+};
+use crate::{
+    html::escape as e,
+    oauth_request::{OAuthForm, ParamsError},
+    secret,
+};
+
+/// How long a consent page may be answered.
+pub const CONSENT_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    request: AuthRequest,
+    expires_at: u64,
+}
+
+/// The signed request a consent form carries: `<payload>.<tag>`.
+fn seal(facade: &Facade, request: &AuthRequest) -> String {
+    let payload = Payload {
+        request: request.clone(),
+        expires_at: now_secs() + CONSENT_TTL.as_secs(),
+    };
+    let json = serde_json::to_vec(&payload).expect("a request serializes");
+    let payload = URL_SAFE_NO_PAD.encode(json);
+    let tag = facade.browsers.mac("consent", &[&payload]);
+    format!("{payload}.{tag}")
+}
+
+/// The request inside a consent form the server signed, if it has not expired.
+fn open(facade: &Facade, sealed: &str) -> Option<AuthRequest> {
+    let (payload, tag) = sealed.split_once('.')?;
+    if !facade.browsers.verify("consent", &[payload], tag) {
+        return None;
+    }
+    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let payload: Payload = serde_json::from_slice(&json).ok()?;
+    (payload.expires_at > now_secs()).then_some(payload.request)
+}
+
+fn csrf_token(facade: &Facade, browser: &BrowserId, consent_id: &str) -> String {
+    facade.browsers.mac("csrf", &[browser.as_str(), consent_id])
+}
+
+/// The consent page for `request`, shown to `browser`.
+pub fn page(
+    facade: &Facade,
+    client: &Client,
+    request: &AuthRequest,
+    browser: &BrowserId,
+) -> Response {
+    let consent_id = seal(facade, request);
+    let csrf = csrf_token(facade, browser, &consent_id);
+    let mut response = Html(html(client, request, &consent_id, &csrf)).into_response();
+    let headers = response.headers_mut();
+    // The page must not be framed (clickjacking the Approve button) nor cached.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /consent`.
+pub async fn consent(
+    State(facade): State<Arc<Facade>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<OAuthForm, ParamsError>,
+) -> Response {
+    if let Err(wait) = facade.consent_limiter.check(peer.ip()) {
+        return too_many_requests_page(wait);
+    }
+    let form = match form {
+        Ok(OAuthForm(f)) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    if let Err(e) = form.refuse_repeated() {
+        return error_page(StatusCode::BAD_REQUEST, &e);
+    }
+    let Some(browser) = facade.browsers.browser_id(&headers) else {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "this consent was not given from the browser that was asked",
+        );
+    };
+    let consent_id = form.get("consent_id").unwrap_or_default();
+    let csrf = form.get("csrf").unwrap_or_default();
+    if !secret::equal(&csrf_token(&facade, &browser, consent_id), csrf) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "the consent form is forged or stale (CSRF check failed)",
+        );
+    }
+    let Some(request) = open(&facade, consent_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "this consent request expired; start again from the application",
+        );
+    };
+    match answer_once(&facade, consent_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "this consent request was already answered",
+            );
+        }
+        Err(e) => return store_unavailable_page(&e),
+    }
+    if form.get("decision") != Some("approve") {
+        return redirect_to_client(
+            &facade,
+            &request.redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "the user denied access"),
+            ],
+            request.state.as_deref(),
+        );
+    }
+    let approval = Approval {
+        scope: request.scope.clone(),
+    };
+    let key = approval_key(browser.as_str(), &request.client_id);
+    if let Err(e) = Records(facade.store.as_ref())
+        .put(
+            Kind::Approval,
+            &key,
+            &approval,
+            now_secs() + APPROVAL_TTL.as_secs(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not remember a consent");
+    }
+    to_upstream(&facade, request).await
+}
+
+/// Records that a consent form was answered; `false` if it already was.
+async fn answer_once(facade: &Facade, consent_id: &str) -> Result<bool, StoreError> {
+    let marker = serde_json::json!({});
+    match facade
+        .store
+        .insert(
+            Kind::ConsentAnswered,
+            &secret::sha256_hex(consent_id),
+            marker,
+            now_secs() + CONSENT_TTL.as_secs(),
+        )
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn html(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) -> String {
+    let redirect = url::Url::parse(&request.redirect_uri).ok();
+    let host = redirect
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .unwrap_or("?")
+        .to_owned();
+    let loopback = redirect.as_ref().is_some_and(is_loopback_http);
+    let warning = if loopback {
+        "<p class=\"warn\">This application runs on your own computer (its redirect address is \
+         <code>localhost</code>). Any program on this computer could claim to be it: approve only \
+         if you just started it yourself.</p>"
+    } else {
+        ""
+    };
+    let origin = match client.origin {
+        Origin::Cimd => {
+            format!("<p>Described by <code>{}</code></p>", e(&client.client_id))
+        }
+        Origin::Dcr => {
+            "<p>Registered itself with this server (dynamic registration).</p>".to_owned()
+        }
+    };
+    let scopes: String = request
+        .scope
+        .iter()
+        .map(|s| format!("<li><code>{}</code></li>", e(s)))
+        .collect();
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Allow access?</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
+.warn{{background:#fff3cd;padding:.5rem;border-radius:4px}}button{{margin:1rem .5rem 0 0;padding:.5rem 1rem}}</style>
+</head><body>
+<h1>Allow <em>{name}</em> to use this MCP server?</h1>
+{origin}
+<p>After you sign in, you will be sent back to <strong>{host}</strong> (<code>{redirect_uri}</code>).</p>
+{warning}
+<p>It asks for:</p><ul>{scopes}</ul>
+<form method="post" action="consent">
+<input type="hidden" name="consent_id" value="{consent_id}">
+<input type="hidden" name="csrf" value="{csrf}">
+<button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form></body></html>"#,
+        name = e(client.display_name()),
+        host = e(&host),
+        redirect_uri = e(&request.redirect_uri),
+        consent_id = e(consent_id),
+        csrf = e(csrf),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        facade::{FacadeConfig, RegistrationLimits, UpstreamConfig, store::MemoryStore},
+        scope::ScopeSet,
+    };
+
+    fn facade(key: &[u8]) -> Arc<Facade> {
+        Facade::new(
+            FacadeConfig {
+                issuer: "https://mcp.example.com".into(),
+                resource: "https://mcp.example.com/mcp".parse().unwrap(),
+                scopes: vec!["mcp:read".into()],
+                default_scope: "mcp:read".into(),
+                upstream: UpstreamConfig {
+                    authorization_endpoint: "https://up.example/authorize".into(),
+                    token_endpoint: "https://up.example/token".into(),
+                    client_id: "c".into(),
+                    client_secret: "s".into(),
+                    redirect_uri: "https://mcp.example.com/oauth/callback".into(),
+                    revocation_endpoint: None,
+                },
+                registration: RegistrationLimits::default(),
+                allow_http_loopback_cimd: false,
+                csrf_key: key.to_vec(),
+            },
+            Arc::new(MemoryStore::default()),
+        )
+    }
+
+    fn request() -> AuthRequest {
+        AuthRequest {
+            client_id: "dcr-1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            state: Some("s".into()),
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            scope: ScopeSet::parse("mcp:read"),
+            resource: "https://mcp.example.com/mcp".into(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_request_opens_only_with_its_key_and_unaltered() {
+        let f = facade(&[7; 32]);
+        let sealed = seal(&f, &request());
+        assert_eq!(open(&f, &sealed), Some(request()));
+        assert_eq!(open(&facade(&[8; 32]), &sealed), None, "another key");
+        let (payload, tag) = sealed.split_once('.').unwrap();
+        let mut altered = request();
+        altered.redirect_uri = "https://evil.example/cb".into();
+        let forged_payload = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&Payload {
+                request: altered,
+                expires_at: now_secs() + 60,
+            })
+            .unwrap(),
+        );
+        assert_eq!(open(&f, &format!("{forged_payload}.{tag}")), None);
+        assert_eq!(open(&f, payload), None, "no tag");
+    }
+
+    #[test]
+    fn an_expired_request_does_not_open() {
+        let f = facade(&[7; 32]);
+        let json = serde_json::to_vec(&Payload {
+            request: request(),
+            expires_at: now_secs() - 1,
+        })
+        .unwrap();
+        let payload = URL_SAFE_NO_PAD.encode(json);
+        let tag = f.browsers.mac("consent", &[&payload]);
+        assert_eq!(open(&f, &format!("{payload}.{tag}")), None);
+    }
+}

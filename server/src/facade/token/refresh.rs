@@ -1,0 +1,222 @@
+//! Refresh tokens: the façade's own, in families.
+//!
+//! A code redemption starts a family: the upstream's refresh token (which never leaves the
+//! server) and the hash of the one live handle. The client holds `<family id>.<secret>`. Each
+//! refresh replaces the secret with a conditional write (atomic across replicas); presenting a
+//! family's old secret means a rotated token was reused, so the whole family is revoked, here
+//! and at the upstream (OAuth 2.1 section 4.3.1).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{TokenError, bad, unavailable};
+use crate::{
+    facade::{
+        Facade,
+        clients::Client,
+        random_secret,
+        store::{Kind, Records, StoreError, now_secs},
+        upstream::{revoke_upstream, token_request},
+    },
+    oauth_request::Params,
+    scope::ScopeSet,
+    secret,
+};
+
+/// Lifetime of a refresh family (renewed by each refresh).
+pub const FAMILY_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A refresh family, stored under its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Family {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The scope granted.
+    pub scope: ScopeSet,
+    /// The resource the tokens are for.
+    pub resource: String,
+    /// The upstream's refresh token.
+    pub upstream_refresh_token: String,
+    /// SHA-256 of the live handle's secret.
+    pub handle_sha256: String,
+}
+
+/// A refresh token as the client holds it.
+struct Handle {
+    family: String,
+    secret: String,
+}
+
+impl Handle {
+    fn parse(presented: &str) -> Option<Self> {
+        let (family, secret) = presented.split_once('.')?;
+        (!family.is_empty() && !secret.is_empty()).then(|| Self {
+            family: family.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+
+    fn token(&self) -> String {
+        format!("{}.{}", self.family, self.secret)
+    }
+}
+
+/// Starts a family for tokens just issued from a code; returns its id and the handle.
+pub(super) async fn start(
+    facade: &Facade,
+    client: &Client,
+    scope: &ScopeSet,
+    resource: &str,
+    upstream_refresh_token: String,
+) -> Result<(String, String), StoreError> {
+    let handle = Handle {
+        family: random_secret(),
+        secret: random_secret(),
+    };
+    let family = Family {
+        client_id: client.client_id.clone(),
+        scope: scope.clone(),
+        resource: resource.to_owned(),
+        upstream_refresh_token,
+        handle_sha256: secret::sha256_hex(&handle.secret),
+    };
+    Records(facade.store.as_ref())
+        .insert(
+            Kind::Family,
+            &handle.family,
+            &family,
+            now_secs() + FAMILY_TTL.as_secs(),
+        )
+        .await?;
+    Ok((handle.family.clone(), handle.token()))
+}
+
+/// Revokes a family: its handle stops working here, and its refresh token at the upstream.
+pub(super) async fn revoke(facade: &Facade, family_id: &str, why: &str) {
+    match Records(facade.store.as_ref())
+        .take::<Family>(Kind::Family, family_id)
+        .await
+    {
+        Ok(Some(family)) => {
+            tracing::warn!(client_id = %family.client_id, why, "refresh family revoked");
+            revoke_upstream(facade, &family.upstream_refresh_token).await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, why, "could not revoke a refresh family"),
+    }
+}
+
+/// The refresh token grant.
+pub(super) async fn refresh(
+    facade: &Facade,
+    client: &Client,
+    params: &Params,
+) -> Result<serde_json::Value, TokenError> {
+    let presented = params
+        .get("refresh_token")
+        .ok_or_else(|| bad("invalid_request", "refresh_token is required"))?;
+    let unknown = || {
+        bad(
+            "invalid_grant",
+            "the refresh token is unknown, expired or revoked",
+        )
+    };
+    let handle = Handle::parse(presented).ok_or_else(unknown)?;
+    let records = Records(facade.store.as_ref());
+    let family = records
+        .get::<Family>(Kind::Family, &handle.family)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(unknown)?;
+    if !secret::equal(&family.handle_sha256, &secret::sha256_hex(&handle.secret)) {
+        revoke(facade, &handle.family, "a rotated refresh token was reused").await;
+        return Err(bad(
+            "invalid_grant",
+            "the refresh token was already used; every token issued with it is revoked",
+        ));
+    }
+    // Checked before anything is spent: a mistaken request leaves the token usable.
+    if family.client_id != client.client_id {
+        return Err(bad(
+            "invalid_grant",
+            "the refresh token was issued to another client",
+        ));
+    }
+    let scope = requested_scope(params, &family.scope)?;
+    if params
+        .get("resource")
+        .is_some_and(|r| !facade.config.resource.matches(r) || r != family.resource)
+    {
+        return Err(bad(
+            "invalid_target",
+            "resource is not the one the refresh token was issued for",
+        ));
+    }
+    let tokens = token_request(
+        facade,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &family.upstream_refresh_token),
+            ("resource", &family.resource),
+        ],
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(error = %e, "upstream refresh failed");
+        bad("invalid_grant", "the identity provider refused the refresh")
+    })?;
+    let next = random_secret();
+    let rotated = Family {
+        // Cognito does not rotate its refresh tokens unless configured to; keep the old one.
+        upstream_refresh_token: tokens
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| family.upstream_refresh_token.clone()),
+        handle_sha256: secret::sha256_hex(&next),
+        ..family.clone()
+    };
+    let replaced = records
+        .replace(
+            Kind::Family,
+            &handle.family,
+            &family,
+            &rotated,
+            now_secs() + FAMILY_TTL.as_secs(),
+        )
+        .await
+        .map_err(unavailable)?;
+    if !replaced {
+        return Err(bad(
+            "invalid_grant",
+            "the refresh token was used by another request at the same time",
+        ));
+    }
+    let handle = Handle {
+        family: handle.family,
+        secret: next,
+    };
+    Ok(super::code::body(&tokens, &scope, Some(handle.token())))
+}
+
+/// The scope a refresh asks for. The upstream's access token carries the family's whole scope
+/// (Cognito ignores `scope` on refresh), so a narrower one cannot be issued faithfully: it is
+/// refused rather than answered with a token that says more than the response.
+fn requested_scope(params: &Params, granted: &ScopeSet) -> Result<ScopeSet, TokenError> {
+    let Some(requested) = params.get("scope").map(ScopeSet::parse) else {
+        return Ok(granted.clone());
+    };
+    if !requested.is_subset_of(granted) {
+        return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
+    }
+    if !requested.same_as(granted) {
+        return Err(bad(
+            "invalid_scope",
+            format!(
+                "this server cannot narrow the scope on refresh: ask for \"{granted}\" (or \
+                 nothing), or sign in again for the narrower scope"
+            ),
+        ));
+    }
+    Ok(requested)
+}
