@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod facade;
 pub mod jwks;
 
 use std::collections::HashMap;

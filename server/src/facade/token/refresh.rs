@@ -218,5 +218,5 @@ fn requested_scope(params: &Params, granted: &ScopeSet) -> Result<ScopeSet, Toke
             ),
         ));
     }
-    Ok(requested)
+    Ok(granted.clone())
 }

@@ -1,0 +1,600 @@
+//! The façade attacked: a consent carried to another browser, forged browser ids, repeated
+//! parameters, parameter floods, unauthenticated requests that would make it store state, a
+//! wrong client presenting someone else's code or refresh token, a rotated refresh token
+//! reused, refresh asking for something else than was granted. Each was a defect once.
+
+mod support;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{body::Body, extract::ConnectInfo, http::Request};
+use mcp_auth_server::{
+    facade::{
+        Facade, FacadeConfig, RegistrationLimits, UpstreamConfig,
+        clients::{AuthMethod, Client, Origin},
+        store::{Kind, MemoryStore, Records, now_secs},
+    },
+    local::{LocalOptions, LocalServer},
+};
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use support::{
+    facade::{Browser, authorization_url, authorize, discover, location, register_public_client},
+    hidden, http, pkce, query,
+};
+use tower::ServiceExt;
+
+const REDIRECT: &str = "http://127.0.0.1:7777/callback";
+
+/// Exchanges a code at the façade's token endpoint for a public client.
+async fn redeem(
+    metadata: &Value,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    http()
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A refresh at the façade's token endpoint for a public client, with extra parameters.
+async fn refresh(
+    metadata: &Value,
+    client_id: &str,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", client_id),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    http()
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// A client signed in for `scope`: its id, PKCE verifier and token response.
+async fn signed_in(server: &LocalServer, metadata: &Value, scope: &str) -> (String, Value) {
+    let client_id = register_public_client(metadata, REDIRECT).await;
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let answer = authorize(
+        server,
+        &mut browser,
+        metadata,
+        &client_id,
+        REDIRECT,
+        scope,
+        &challenge,
+    )
+    .await;
+    let issued = redeem(metadata, &client_id, &answer["code"], &verifier).await;
+    assert_eq!(issued.status(), 200);
+    (client_id, issued.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn consent_given_in_one_browser_cannot_be_completed_in_another() {
+    // The development AS approving without a form stands for an upstream single sign-on
+    // session: the victim's browser passes the upstream without seeing anything.
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let attacker_client = register_public_client(&metadata, REDIRECT).await;
+    let (_, challenge) = pkce();
+    let url = authorization_url(
+        &server,
+        &metadata,
+        &attacker_client,
+        REDIRECT,
+        "mcp:read mcp:write",
+        &challenge,
+    );
+    let mut attacker = Browser::new();
+    let upstream = attacker.approve(&server, &url).await;
+
+    // The attacker sends the upstream URL to a victim.
+    let mut victim = Browser::new();
+    let callback = victim.sign_in_upstream(&server, &upstream).await;
+    let landed = victim.get(&callback).await;
+    assert_eq!(landed.status(), StatusCode::FORBIDDEN);
+    assert!(
+        landed.headers().get(header::LOCATION).is_none(),
+        "no redirect to the attacker's client"
+    );
+    assert!(
+        landed
+            .text()
+            .await
+            .unwrap()
+            .contains("not started in this browser")
+    );
+
+    // A remembered consent does not travel either: the façade URL shows the victim the page.
+    let asked = victim.get(&url).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains("Allow <em>"));
+
+    // In the browser that approved, the same flow completes.
+    let callback = attacker.sign_in_upstream(&server, &upstream).await;
+    let back = attacker.get(&callback).await;
+    let to_client = query(&location(&back));
+    assert!(to_client.contains_key("code"), "{to_client:?}");
+    assert_eq!(to_client["iss"], server.issuer);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_browser_id_the_server_did_not_sign_is_not_one() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let client_id = register_public_client(&metadata, REDIRECT).await;
+    let (_, challenge) = pkce();
+    let url = authorization_url(
+        &server, &metadata, &client_id, REDIRECT, "mcp:read", &challenge,
+    );
+    let forged = format!("mcpak_browser={}", "a".repeat(43));
+    let page = http()
+        .get(&url)
+        .header(header::COOKIE, &forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let set = page.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set.starts_with("mcpak_browser=") && !set.starts_with(&forged),
+        "a fresh, signed id replaces the forged one: {set}"
+    );
+    let html = page.text().await.unwrap();
+    let answered = http()
+        .post(format!("{}/consent", server.issuer))
+        .header(header::COOKIE, &forged)
+        .form(&[
+            ("consent_id", hidden(&html, "consent_id").as_str()),
+            ("csrf", &hidden(&html, "csrf")),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::FORBIDDEN);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn repeated_parameters_are_refused_on_every_endpoint() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let client_id = register_public_client(&metadata, REDIRECT).await;
+    let (_, challenge) = pkce();
+    let url = authorization_url(
+        &server, &metadata, &client_id, REDIRECT, "mcp:read", &challenge,
+    );
+    // Which of two redirect URIs (or clients) to trust cannot be known: a page, no redirect.
+    for extra in [
+        "&redirect_uri=http%3A%2F%2F127.0.0.1%3A7777%2Fother",
+        "&client_id=other",
+    ] {
+        let r = http().get(format!("{url}{extra}")).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{extra}");
+        assert!(r.headers().get(header::LOCATION).is_none(), "{extra}");
+    }
+    // Anything else repeated: invalid_request to the (single, registered) redirect URI.
+    for extra in [
+        "&state=second",
+        "&code_challenge=AAAA",
+        "&scope=mcp%3Awrite",
+    ] {
+        let r = http().get(format!("{url}{extra}")).send().await.unwrap();
+        let p = query(&location(&r));
+        assert_eq!(p["error"], "invalid_request", "{extra}");
+        assert!(
+            p["error_description"].contains("repeated"),
+            "{extra}: {p:?}"
+        );
+        assert_eq!(p["iss"], server.issuer);
+    }
+    let token = |body: &'static str, endpoint: String| async move {
+        http()
+            .post(endpoint)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let twice = "grant_type=authorization_code&code=a&code=b&client_id=x";
+    for endpoint in [
+        metadata["token_endpoint"].as_str().unwrap().to_owned(),
+        format!("{}/oauth2/token", server.dev_issuer),
+    ] {
+        let (status, error) = error_of(token(twice, endpoint.clone()).await).await;
+        assert_eq!(
+            (status.as_u16(), error.as_str()),
+            (400, "invalid_request"),
+            "{endpoint}"
+        );
+    }
+    for (endpoint, body) in [
+        (
+            format!("{}/consent", server.issuer),
+            "consent_id=a&consent_id=b&csrf=c&decision=approve",
+        ),
+        (
+            format!("{}/login", server.dev_issuer),
+            "login_id=a&username=u&username=v&password=p",
+        ),
+    ] {
+        let r = token(body, endpoint.clone()).await;
+        assert_eq!(r.status(), 400, "{endpoint}");
+    }
+    let callback = http()
+        .get(format!(
+            "{}/oauth/callback?state=a&state=b&code=c",
+            server.issuer
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400);
+    let dev_authorize = http()
+        .get(format!(
+            "{}/oauth2/authorize?client_id={}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fx&response_type=code",
+            server.dev_issuer, server.static_client.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dev_authorize.status(), 400);
+    assert!(dev_authorize.headers().get(header::LOCATION).is_none());
+    // JSON has its own way to repeat a member.
+    let registration = http()
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(r#"{"redirect_uris":["https://a.example/cb"],"redirect_uris":["https://evil.example/cb"],"token_endpoint_auth_method":"none"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registration.status(), 400);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn parameter_floods_are_refused_without_stalling_the_server() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let token_endpoint = metadata["token_endpoint"].as_str().unwrap().to_owned();
+    let over: String = (0..65).map(|i| format!("k{i}=v&")).collect();
+    let r = http()
+        .post(&token_endpoint)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(over)
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_of(r).await;
+    assert_eq!((status.as_u16(), error.as_str()), (400, "invalid_request"));
+    // Two unauthenticated 1 MiB bodies of ~160,000 distinct keys once stalled the server for
+    // about 50 s; now each is refused after 65 keys, and the server answers meanwhile.
+    let flood: String = (0..160_000)
+        .map(|i| format!("k{i}=&"))
+        .collect::<String>()
+        .chars()
+        .take(1024 * 1024 - 64)
+        .collect();
+    let send = |url: String| {
+        let body = flood.clone();
+        async move {
+            http()
+                .post(url)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let all = async {
+        tokio::join!(
+            send(token_endpoint.clone()),
+            send(format!("{}/oauth2/token", server.dev_issuer)),
+            async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                http()
+                    .get(format!("{}/healthz", server.issuer))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        )
+    };
+    // A bound on "it was answered", not a performance figure.
+    let (a, b, health) = tokio::time::timeout(Duration::from_secs(20), all)
+        .await
+        .expect("the server answered the floods and a health check");
+    assert_eq!((a.as_u16(), b.as_u16(), health.as_u16()), (400, 400, 200));
+    server.shutdown().await.unwrap();
+}
+
+/// The façade alone, in process, over a store the test can count.
+fn facade_over(store: Arc<MemoryStore>) -> axum::Router {
+    Facade::new(
+        FacadeConfig {
+            issuer: "https://mcp.example.com".into(),
+            resource: "https://mcp.example.com/mcp".parse().unwrap(),
+            scopes: vec!["mcp:read".into()],
+            default_scope: "mcp:read".into(),
+            upstream: UpstreamConfig {
+                authorization_endpoint: "https://up.example/oauth2/authorize".into(),
+                token_endpoint: "https://up.example/oauth2/token".into(),
+                client_id: "facade".into(),
+                client_secret: "secret".into(),
+                redirect_uri: "https://mcp.example.com/oauth/callback".into(),
+                revocation_endpoint: None,
+            },
+            registration: RegistrationLimits::default(),
+            allow_http_loopback_cimd: false,
+            csrf_key: vec![7; 32],
+        },
+        store,
+    )
+    .router()
+}
+
+#[tokio::test]
+async fn unauthenticated_authorization_requests_store_nothing() {
+    let store = Arc::new(MemoryStore::default());
+    let client = Client {
+        client_id: "dcr-test".into(),
+        secret_sha256: None,
+        auth_method: AuthMethod::None,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        client_name: Some("Test".into()),
+        grant_types: vec!["authorization_code".into()],
+        origin: Origin::Dcr,
+        issued_at: now_secs(),
+    };
+    Records(store.as_ref())
+        .insert(Kind::Client, &client.client_id, &client, now_secs() + 600)
+        .await
+        .unwrap();
+    let app = facade_over(store.clone());
+    let (_, challenge) = pkce();
+    let request = |from: SocketAddr| {
+        let mut r = Request::get(format!(
+            "/authorize?response_type=code&client_id=dcr-test&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge={challenge}&code_challenge_method=S256"
+        ))
+        .body(Body::empty())
+        .unwrap();
+        r.extensions_mut().insert(ConnectInfo(from));
+        r
+    };
+    for i in 0..1000u32 {
+        let from = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 40000));
+        let page = app.clone().oneshot(request(from)).await.unwrap();
+        assert_eq!(page.status(), 200, "a consent page");
+    }
+    assert_eq!(
+        store.len(),
+        1,
+        "the registration only: no consent was stored"
+    );
+    // One address flooding is stopped after its allowance.
+    let one = SocketAddr::from(([10, 9, 9, 9], 40000));
+    let mut statuses = Vec::new();
+    for _ in 0..200 {
+        statuses.push(app.clone().oneshot(request(one)).await.unwrap().status());
+    }
+    assert_eq!(statuses[0], 200);
+    assert_eq!(*statuses.last().unwrap(), 429);
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn refresh_issues_what_was_granted_or_refuses() {
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let (client_id, issued) = signed_in(&server, &metadata, "mcp:read mcp:write").await;
+    let token = issued["refresh_token"].as_str().unwrap();
+    // A narrower scope cannot be issued faithfully (the upstream's token keeps the grant's
+    // scope): refused, not answered with a response that says less than the token carries.
+    let narrowed = refresh(&metadata, &client_id, token, &[("scope", "mcp:read")]).await;
+    assert_eq!(
+        error_of(narrowed).await,
+        (StatusCode::BAD_REQUEST, "invalid_scope".into())
+    );
+    let widened = refresh(&metadata, &client_id, token, &[("scope", "mcp:read admin")]).await;
+    assert_eq!(
+        error_of(widened).await,
+        (StatusCode::BAD_REQUEST, "invalid_scope".into())
+    );
+    let foreign = refresh(
+        &metadata,
+        &client_id,
+        token,
+        &[("resource", "https://other.example/mcp")],
+    )
+    .await;
+    assert_eq!(
+        error_of(foreign).await,
+        (StatusCode::BAD_REQUEST, "invalid_target".into())
+    );
+    // None of those spent the token.
+    let same = refresh(
+        &metadata,
+        &client_id,
+        token,
+        &[
+            ("scope", "mcp:write mcp:read"),
+            ("resource", server.resource.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(same.status(), 200);
+    let same: Value = same.json().await.unwrap();
+    assert_eq!(same["scope"], "mcp:read mcp:write");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_client_spends_nothing() {
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let rightful = register_public_client(&metadata, REDIRECT).await;
+    let other = register_public_client(&metadata, REDIRECT).await;
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let answer = authorize(
+        &server,
+        &mut browser,
+        &metadata,
+        &rightful,
+        REDIRECT,
+        "mcp:read",
+        &challenge,
+    )
+    .await;
+    let stolen = redeem(&metadata, &other, &answer["code"], &verifier).await;
+    assert_eq!(
+        error_of(stolen).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    let issued = redeem(&metadata, &rightful, &answer["code"], &verifier).await;
+    assert_eq!(issued.status(), 200, "the rightful client still redeems");
+    let issued: Value = issued.json().await.unwrap();
+    let token = issued["refresh_token"].as_str().unwrap();
+    let stolen = refresh(&metadata, &other, token, &[]).await;
+    assert_eq!(
+        error_of(stolen).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    assert_eq!(
+        refresh(&metadata, &rightful, token, &[]).await.status(),
+        200
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_family() {
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let (client_id, issued) = signed_in(&server, &metadata, "mcp:read").await;
+    let first = issued["refresh_token"].as_str().unwrap();
+    let rotated = refresh(&metadata, &client_id, first, &[]).await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let second = rotated["refresh_token"].as_str().unwrap();
+    assert_ne!(first, second, "rotated");
+    // The old one comes back (stolen, or replayed): refused, and the live one dies with it.
+    let reused = refresh(&metadata, &client_id, first, &[]).await;
+    assert_eq!(
+        error_of(reused).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    let after = refresh(&metadata, &client_id, second, &[]).await;
+    assert_eq!(
+        error_of(after).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into()),
+        "the whole family is revoked"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn registration_takes_json_only() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let endpoint = metadata["registration_endpoint"].as_str().unwrap();
+    let body = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    // What a cross-site HTML form could send from a visitor's browser.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let r = http()
+            .post(endpoint)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+    let ok = http().post(endpoint).json(&body).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_flood_of_sign_ins_does_not_lock_the_development_sign_in_out() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let (_, challenge) = pkce();
+    let url = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&code_challenge={challenge}&code_challenge_method=S256",
+        server.dev_issuer, server.static_client.id
+    );
+    let http = http();
+    // 10,000 abandoned sign-ins, 16 at a time.
+    let mut pending = tokio::task::JoinSet::new();
+    for _ in 0..10_000 {
+        if pending.len() == 16 {
+            assert_eq!(pending.join_next().await.unwrap().unwrap(), 200);
+        }
+        let (http, url) = (http.clone(), url.clone());
+        pending.spawn(async move { http.get(url).send().await.unwrap().status().as_u16() });
+    }
+    while let Some(status) = pending.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    // A person signing in now still gets the form, and the form still works.
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let signed_in = http
+        .post(format!("{}/login", server.dev_issuer))
+        .form(&[
+            ("login_id", hidden(&html, "login_id").as_str()),
+            ("username", &server.user.username),
+            ("password", &server.user.password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(query(&location(&signed_in)).contains_key("code"));
+    server.shutdown().await.unwrap();
+}
