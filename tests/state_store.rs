@@ -15,51 +15,6 @@ async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&support::sdk_config().await)
 }
 
-/// A table shaped like the stack's (pk/sk), fresh for each test.
-async fn table(name: &str) -> String {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let client = dynamodb_client().await;
-    let table = format!("state-{name}-{}", now_secs());
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("sk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("sk")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    table
-}
-
 /// Two handles on one store: for DynamoDB, two clients (two replicas); in memory, one store.
 async fn stores(backend: &str, test: &str) -> (Arc<dyn Store>, Arc<dyn Store>) {
     match backend {
@@ -68,7 +23,7 @@ async fn stores(backend: &str, test: &str) -> (Arc<dyn Store>, Arc<dyn Store>) {
             (s.clone(), s)
         }
         _ => {
-            let t = table(test).await;
+            let t = support::state_table(&dynamodb_client().await, test).await;
             (
                 Arc::new(DynamoStore::new(dynamodb_client().await, t.clone())),
                 Arc::new(DynamoStore::new(dynamodb_client().await, t)),
@@ -183,6 +138,68 @@ async fn a_code_is_taken_exactly_once_across_replicas() {
             a.get(Kind::Code, "code-1").await.unwrap(),
             None,
             "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_family_rotates_exactly_once_across_replicas() {
+    for backend in BACKENDS {
+        let (a, b) = stores(backend, "rotate").await;
+        let exp = now_secs() + 600;
+        let live = json!({"client_id": "c", "handle_sha256": "h1", "upstream": "u"});
+        a.insert(Kind::Family, "f1", live.clone(), exp)
+            .await
+            .unwrap();
+        // Two replicas rotate the same handle at once: one wins, the other is told so.
+        let (x, y) = tokio::join!(
+            a.replace(
+                Kind::Family,
+                "f1",
+                &live,
+                json!({"handle_sha256": "h2a"}),
+                exp
+            ),
+            b.replace(
+                Kind::Family,
+                "f1",
+                &live,
+                json!({"handle_sha256": "h2b"}),
+                exp
+            ),
+        );
+        let wins = [x.unwrap(), y.unwrap()];
+        assert_eq!(
+            wins.iter().filter(|w| **w).count(),
+            1,
+            "{backend}: {wins:?}"
+        );
+        let now = a.get(Kind::Family, "f1").await.unwrap().unwrap();
+        assert!(
+            now == json!({"handle_sha256": "h2a"}) || now == json!({"handle_sha256": "h2b"}),
+            "{backend}: {now}"
+        );
+        // A stale expectation, a missing record and an expired one are not replaced.
+        assert!(
+            !b.replace(Kind::Family, "f1", &live, json!({}), exp)
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        assert!(
+            !b.replace(Kind::Family, "none", &live, json!({}), exp)
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        a.put(Kind::Family, "old", live.clone(), now_secs() - 1)
+            .await
+            .unwrap();
+        assert!(
+            !b.replace(Kind::Family, "old", &live, json!({}), exp)
+                .await
+                .unwrap(),
+            "{backend}: expired"
         );
     }
 }

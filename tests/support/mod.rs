@@ -42,7 +42,12 @@ fn python() -> PathBuf {
 /// The emulator shared by every test of this binary, started on first use.
 pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-    EMULATOR.get_or_init(|| {
+    EMULATOR.get_or_init(Emulator::start)
+}
+
+impl Emulator {
+    /// An emulator of its own, for a test that stops or pauses it.
+    pub fn start() -> Self {
         let mut child = Command::new(python())
             .arg(root().join("tests/aws-emulator/emulator.py"))
             .stdin(Stdio::piped())
@@ -66,7 +71,30 @@ pub fn emulator() -> &'static Emulator {
             _child: Mutex::new(child),
             _stdin: Mutex::new(stdin),
         }
-    })
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self._child.lock().unwrap().id().to_string();
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
+    /// Freezes the emulator (SIGSTOP): connections are accepted, nothing is answered.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused emulator go on (SIGCONT), with whatever requests queued meanwhile.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Stops the emulator for good: connections are refused.
+    pub fn kill(&self) {
+        let mut child = self._child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// Environment variables that could point a command at real AWS or change its behaviour.
@@ -117,8 +145,13 @@ pub fn xtask() -> Command {
 
 /// SDK configuration for talking to the emulator directly from a test.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_at(&emulator().endpoint).await
+}
+
+/// SDK configuration for an emulator at `endpoint`.
+pub async fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&emulator().endpoint)
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::for_tests())
         .load()
@@ -247,4 +280,54 @@ impl Drop for ClientPage {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A table shaped like the stack's façade state table (pk/sk), fresh for each call.
+pub async fn state_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let table = format!(
+        "state-{name}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("sk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("sk")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    table
 }

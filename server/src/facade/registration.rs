@@ -232,11 +232,16 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn store_failure(e: StoreError) -> Response {
     tracing::error!(error = %e, "registration store failed");
-    error(
+    let mut r = error(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",
-        "registration is unavailable; try later",
-    )
+        "registration is unavailable; try again in a moment",
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(super::RETRY_AFTER_SECS),
+    );
+    r
 }
 
 #[cfg(test)]
