@@ -25,7 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Create or update the Cognito stack, then write the env files the server and clients read
     Deploy(DeployArgs),
-    /// Delete the stack (user pool, clients, table and every registration) and its env files
+    /// Delete the stack (user pool with every user, clients, table with every registration) and
+    /// its env files, after a confirmation
     Cleanup(CleanupArgs),
     /// Show the stack's status and outputs
     Outputs(OutputsArgs),
@@ -85,6 +86,10 @@ pub struct DeployArgs {
 pub struct CleanupArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Confirm the deletion of every user and registration without being asked (without it,
+    /// cleanup asks you to type the stack name, and refuses when there is no terminal)
+    #[arg(long)]
+    pub yes: bool,
     /// Leave the env files in place
     #[arg(long)]
     pub keep_env: bool,

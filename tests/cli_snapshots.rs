@@ -49,7 +49,7 @@ fn deploy_and_outputs() {
     cleanup.current_dir(dir.path());
     run(
         cleanup,
-        &["cleanup", "--stack-name", "snapshot", "--env-dir", "."],
+        &["cleanup", "--yes", "--stack-name", "snapshot", "--env-dir", "."],
     )
     .ok();
 }

@@ -240,6 +240,7 @@ async fn cognito_mode_serves_the_facade_over_the_deployed_stack() {
         xtask(),
         &[
             "cleanup",
+            "--yes",
             "--stack-name",
             "upstream-mode",
             "--env-dir",

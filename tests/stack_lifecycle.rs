@@ -68,6 +68,17 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
             "output {key} in {json}"
         );
     }
+    // The default domain prefix is the stack name and a hash, never the account id.
+    let domain = outputs["DomainBaseUrl"].as_str().unwrap();
+    let prefix = domain
+        .strip_prefix("https://lifecycle-")
+        .and_then(|rest| rest.strip_suffix(".auth.us-east-1.amazoncognito.com"))
+        .unwrap_or_else(|| panic!("{domain}"));
+    assert!(
+        prefix.len() == 8 && prefix.chars().all(|c| c.is_ascii_hexdigit()),
+        "{domain}"
+    );
+    assert!(!domain.contains("123456789012"), "{domain}");
     let all_outputs = outputs.to_string();
     assert!(
         !all_outputs.to_lowercase().contains("secret"),
@@ -132,6 +143,14 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         example_secret,
         cognito_secret(outputs["ExampleClientId"].as_str().unwrap())
     );
+    let described = rt
+        .block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+        .unwrap();
+    assert_eq!(
+        described.user_pool().unwrap().deletion_protection(),
+        Some(&aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Active),
+        "the users are protected from a mistaken deletion"
+    );
     #[cfg(unix)]
     assert_eq!(mode(&dir.path().join("server/.env")), 0o600);
     for (file, registration) in [
@@ -185,12 +204,14 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         pool_id.as_str()
     );
 
-    // A changed parameter updates in place: same pool, new resource URI, new env files.
+    // A changed parameter updates in place: same pool, new resource URI, new env files. The URI
+    // is canonicalised first, as the server does, so the scopes Cognito grants are the ones the
+    // server asks for.
     let changed = run(
         xtask_in(dir.path()),
         &[
             &args[..],
-            &["--resource-uri", "https://mcp.example.com/mcp"][..],
+            &["--resource-uri", "HTTPS://MCP.Example.com:443/mcp"][..],
         ]
         .concat(),
     )
@@ -200,6 +221,27 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         "{}",
         changed.stderr
     );
+    assert!(
+        changed.stderr.contains(
+            "Resource URI https://mcp.example.com/mcp: the canonical form of \"HTTPS://MCP.Example.com:443/mcp\""
+        ),
+        "{}",
+        changed.stderr
+    );
+    let identifiers: Vec<String> = rt
+        .block_on(
+            cognito
+                .list_resource_servers()
+                .user_pool_id(&pool_id)
+                .max_results(50)
+                .send(),
+        )
+        .unwrap()
+        .resource_servers()
+        .iter()
+        .filter_map(|s| s.identifier().map(str::to_owned))
+        .collect();
+    assert_eq!(identifiers, ["https://mcp.example.com/mcp"]);
     let json = outputs_json(stack);
     assert_eq!(json["outputs"]["UserPoolId"], pool_id.as_str());
     assert_eq!(
@@ -222,13 +264,46 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         outputs_json(stack)["outputs"]["ResourceUri"],
         "https://mcp.example.com/mcp"
     );
+    assert_eq!(
+        outputs_json(stack)["outputs"]["Scopes"],
+        "https://mcp.example.com/mcp/mcp:read https://mcp.example.com/mcp/mcp:write"
+    );
 
-    // Cleanup deletes the stack (and the user pool with it) and the env files.
-    let cleanup = run(
+    // Without a terminal to type the stack name on, cleanup refuses at once and deletes nothing.
+    let refused = run(
         xtask_in(dir.path()),
         &["cleanup", "--stack-name", stack, "--env-dir", "."],
     )
+    .failed();
+    assert!(
+        refused.stderr.contains("with about 0 users"),
+        "it says what would be deleted: {}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("cargo xtask cleanup --yes --stack-name lifecycle --region us-east-1"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(outputs_json(stack)["status"], "UPDATE_COMPLETE");
+    assert!(dir.path().join("server/.env").exists());
+
+    // Confirmed, cleanup turns the pool's deletion protection off, then deletes the stack (and
+    // the user pool with it) and the env files.
+    let cleanup = run(
+        xtask_in(dir.path()),
+        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
+    )
     .ok();
+    assert!(
+        cleanup
+            .stderr
+            .contains("Turning the user pool's deletion protection off"),
+        "{}",
+        cleanup.stderr
+    );
     assert!(
         cleanup.stderr.contains("DELETE_COMPLETE"),
         "{}",
@@ -265,7 +340,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     // A second cleanup has nothing to do, and says so.
     let twice = run(
         xtask_in(dir.path()),
-        &["cleanup", "--stack-name", stack, "--env-dir", "."],
+        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
     )
     .ok();
     assert!(
@@ -303,7 +378,14 @@ fn deploy_never_overwrites_an_env_file_it_did_not_write() {
     // Cleanup deletes the stack but leaves the foreign file, with a warning.
     let cleanup = run(
         xtask_in(dir.path()),
-        &["cleanup", "--stack-name", "foreign-env", "--env-dir", "."],
+        &[
+            "cleanup",
+            "--yes",
+            "--stack-name",
+            "foreign-env",
+            "--env-dir",
+            ".",
+        ],
     )
     .ok();
     assert!(cleanup.stderr.contains("warning:"), "{}", cleanup.stderr);
@@ -325,6 +407,7 @@ fn keep_env_leaves_the_env_files() {
         xtask_in(dir.path()),
         &[
             "cleanup",
+            "--yes",
             "--stack-name",
             "keep-env",
             "--env-dir",
@@ -340,4 +423,163 @@ fn keep_env_leaves_the_env_files() {
         "{}",
         gone.stderr
     );
+}
+
+#[test]
+fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "mistaken-delete";
+    run(
+        xtask_in(dir.path()),
+        &["deploy", "--stack-name", stack, "--env-dir", "."],
+    )
+    .ok();
+    let pool_id = outputs_json(stack)["outputs"]["UserPoolId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = sdk_config(&rt);
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    rt.block_on(
+        cognito
+            .admin_create_user()
+            .user_pool_id(&pool_id)
+            .username("alice@example.com")
+            .send(),
+    )
+    .unwrap();
+
+    // Someone deletes the stack outside cleanup: the protected pool stops the deletion.
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    rt.block_on(cf.delete_stack().stack_name(stack).send())
+        .unwrap();
+    assert_eq!(outputs_json(stack)["status"], "DELETE_FAILED");
+    let user = rt.block_on(
+        cognito
+            .admin_get_user()
+            .user_pool_id(&pool_id)
+            .username("alice@example.com")
+            .send(),
+    );
+    assert!(user.is_ok(), "the user outlived the mistaken deletion");
+
+    // cleanup says what it would delete, and needs the confirmation.
+    let refused = run(
+        xtask_in(dir.path()),
+        &["cleanup", "--stack-name", stack, "--env-dir", "."],
+    )
+    .failed();
+    assert!(
+        refused.stderr.contains("with about 1 users"),
+        "{}",
+        refused.stderr
+    );
+    assert!(rt
+        .block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+        .is_ok());
+
+    // Confirmed, it turns the protection off on the pool itself (a DELETE_FAILED stack takes no
+    // update) and finishes the deletion.
+    let cleanup = run(
+        xtask_in(dir.path()),
+        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
+    )
+    .ok();
+    assert!(
+        cleanup
+            .stderr
+            .contains(&format!("Turning deletion protection off on user pool {pool_id}")),
+        "{}",
+        cleanup.stderr
+    );
+    assert!(
+        cleanup.stderr.contains("DELETE_COMPLETE"),
+        "{}",
+        cleanup.stderr
+    );
+    assert!(rt
+        .block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+        .is_err());
+}
+
+#[test]
+fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "domain-change";
+    let deploy = |extra: &[&str]| {
+        run(
+            xtask_in(dir.path()),
+            &[&["deploy", "--stack-name", stack, "--env-dir", "."][..], extra].concat(),
+        )
+    };
+    deploy(&["--domain-prefix", "first-prefix"]).ok();
+    let outputs = outputs_json(stack)["outputs"].clone();
+    let pool_id = outputs["UserPoolId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        outputs["DomainBaseUrl"],
+        "https://first-prefix.auth.us-east-1.amazoncognito.com"
+    );
+
+    // The same prefix again is no change at all.
+    deploy(&["--domain-prefix", "first-prefix"]).ok();
+
+    let refused = deploy(&["--domain-prefix", "second-prefix"]).failed();
+    assert!(
+        refused.stderr.contains(
+            "a prefix cannot change in place: CloudFormation would create the \"second-prefix\" domain first"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&format!(
+            "1. aws cognito-idp delete-user-pool-domain --domain first-prefix --user-pool-id {pool_id} --region us-east-1"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(
+            "2. cargo xtask deploy --domain-prefix second-prefix --stack-name domain-change --region us-east-1"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(outputs_json(stack)["status"], "CREATE_COMPLETE", "nothing was updated");
+
+    // Step 1, as the message says; then step 2 creates the new domain.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = sdk_config(&rt);
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    rt.block_on(
+        cognito
+            .delete_user_pool_domain()
+            .domain("first-prefix")
+            .user_pool_id(&pool_id)
+            .send(),
+    )
+    .unwrap();
+    let changed = deploy(&["--domain-prefix", "second-prefix"]).ok();
+    assert!(
+        changed.stderr.contains("UPDATE_COMPLETE"),
+        "{}",
+        changed.stderr
+    );
+    let outputs = outputs_json(stack)["outputs"].clone();
+    assert_eq!(
+        outputs["DomainBaseUrl"],
+        "https://second-prefix.auth.us-east-1.amazoncognito.com"
+    );
+    assert_eq!(outputs["UserPoolId"], pool_id.as_str(), "same pool, same users");
+    let server = read_env(&dir.path().join("server/.env"));
+    assert_eq!(
+        env_value(&server, "COGNITO_DOMAIN_URL"),
+        "https://second-prefix.auth.us-east-1.amazoncognito.com"
+    );
+    run(
+        xtask_in(dir.path()),
+        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
+    )
+    .ok();
 }
