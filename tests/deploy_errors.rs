@@ -292,7 +292,7 @@ fn a_stack_name_too_long_for_the_default_domain_prefix_is_refused_before_anythin
     let name = format!("a{}", "b".repeat(54));
     let out = run(xtask(), &["deploy", "--stack-name", &name]).failed();
     assert!(
-        out.stderr.contains("has 55 characters") && out.stderr.contains("pass --domain-prefix"),
+        out.stderr.contains("has 55 characters") && out.stderr.contains("Pass --domain-prefix"),
         "{}",
         out.stderr
     );
