@@ -56,8 +56,8 @@ pub enum AwsError {
     },
     /// The identity lacks a permission.
     #[error(
-        "AWS denied {operation}: {message}\nThe identity needs the permissions listed in \
-         docs/deploying.md (\"IAM permissions\")"
+        "AWS denied {operation}: {message}\nThe identity needs the permissions in \
+         stacks/deploy-policy.json (docs/deploying.md, \"IAM permissions\")"
     )]
     AccessDenied {
         /// The API call.

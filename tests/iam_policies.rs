@@ -254,6 +254,18 @@ fn the_scan_would_see_a_new_call_and_asks_a_person_about_transactions() {
     assert!(asked.is_err(), "a transaction needs a person to name its item actions");
 }
 
+#[test]
+fn the_docs_show_the_policies_as_shipped() {
+    let docs = std::fs::read_to_string(root().join("docs/deploying.md")).unwrap();
+    for file in ["stacks/deploy-policy.json", "stacks/runtime-policy.json"] {
+        let policy = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            docs.contains(&format!("```json\n{policy}```")),
+            "docs/deploying.md does not show {file} as it is"
+        );
+    }
+}
+
 /// IAM actions of the calls made, in the `.rs` files under `dir`, through the AWS SDK crates
 /// `aws_sdk_<service>` those files name: a call is `.operation()` with the operation's
 /// snake-case name, the SDK's own list of operations deciding what is one.
