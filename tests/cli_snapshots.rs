@@ -53,7 +53,14 @@ fn deploy_and_outputs() {
     cleanup.current_dir(dir.path());
     run(
         cleanup,
-        &["cleanup", "--yes", "--stack-name", "snapshot", "--env-dir", "."],
+        &[
+            "cleanup",
+            "--yes",
+            "--stack-name",
+            "snapshot",
+            "--env-dir",
+            ".",
+        ],
     )
     .ok();
 }

@@ -35,7 +35,10 @@ fn policy_actions(rel: &str) -> BTreeSet<String> {
         assert_eq!(statement["Effect"], "Allow", "{rel}: {statement}");
         for action in statement["Action"].as_array().expect("an Action list") {
             let action = action.as_str().unwrap();
-            assert!(!action.contains('*'), "{rel}: name actions, no wildcards: {action}");
+            assert!(
+                !action.contains('*'),
+                "{rel}: name actions, no wildcards: {action}"
+            );
             assert!(
                 actions.insert(action.to_ascii_lowercase()),
                 "{rel}: {action} twice"
@@ -172,9 +175,18 @@ const CLI_ONLY: &[(&str, &str)] = &[(
 
 #[test]
 fn the_deploy_policy_covers_every_aws_call_the_cli_makes_and_grants_nothing_unexplained() {
-    let called = aws_calls(&root().join("src"), &["cloudformation", "cognitoidentityprovider", "dynamodb", "sts"]);
+    let called = aws_calls(
+        &root().join("src"),
+        &[
+            "cloudformation",
+            "cognitoidentityprovider",
+            "dynamodb",
+            "sts",
+        ],
+    );
     assert!(
-        called.contains("cloudformation:createstack") && called.contains("cognito-idp:describeuserpoolclient"),
+        called.contains("cloudformation:createstack")
+            && called.contains("cognito-idp:describeuserpoolclient"),
         "the scan finds the CLI's calls: {called:?}"
     );
     let granted = policy_actions("stacks/deploy-policy.json");
@@ -242,7 +254,10 @@ fn the_scan_would_see_a_new_call_and_asks_a_person_about_transactions() {
     .unwrap();
     assert_eq!(
         aws_calls(dir.path(), &["dynamodb"]),
-        BTreeSet::from(["dynamodb:getitem".to_owned(), "dynamodb:updateitem".to_owned()]),
+        BTreeSet::from([
+            "dynamodb:getitem".to_owned(),
+            "dynamodb:updateitem".to_owned()
+        ]),
         "a file that does not name the SDK is not read as its calls"
     );
     std::fs::write(
@@ -251,7 +266,10 @@ fn the_scan_would_see_a_new_call_and_asks_a_person_about_transactions() {
     )
     .unwrap();
     let asked = std::panic::catch_unwind(|| aws_calls(dir.path(), &["dynamodb"]));
-    assert!(asked.is_err(), "a transaction needs a person to name its item actions");
+    assert!(
+        asked.is_err(),
+        "a transaction needs a person to name its item actions"
+    );
 }
 
 #[test]
@@ -367,14 +385,21 @@ fn sdk_operations(service: &str) -> BTreeSet<String> {
     let sources = cargo_home.join("registry/src");
     let operations = std::fs::read_dir(&sources)
         .unwrap_or_else(|e| panic!("read {}: {e}", sources.display()))
-        .map(|index| index.unwrap().path().join(format!("{name}-{version}/src/operation")))
+        .map(|index| {
+            index
+                .unwrap()
+                .path()
+                .join(format!("{name}-{version}/src/operation"))
+        })
         .find(|dir| dir.is_dir())
         .unwrap_or_else(|| panic!("no sources of {name} {version} under {}", sources.display()));
     let names: BTreeSet<String> = std::fs::read_dir(&operations)
         .unwrap()
         .filter_map(|e| {
             let e = e.unwrap();
-            e.path().is_dir().then(|| e.file_name().to_string_lossy().into_owned())
+            e.path()
+                .is_dir()
+                .then(|| e.file_name().to_string_lossy().into_owned())
         })
         .collect();
     assert!(names.len() > 10, "{name}: {names:?}");

@@ -12,7 +12,7 @@ use std::{
 };
 
 use reqwest::header;
-use support::{read_env, env_value, run, xtask};
+use support::{env_value, read_env, run, xtask};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -38,7 +38,10 @@ async fn browse(http: &reqwest::Client, url: &str) -> Option<url::Url> {
         }
         if let Some(location) = page.headers().get(header::LOCATION) {
             let location = url::Url::parse(location.to_str().unwrap()).unwrap();
-            if location.host_str().is_some_and(|h| h.ends_with(".amazoncognito.com")) {
+            if location
+                .host_str()
+                .is_some_and(|h| h.ends_with(".amazoncognito.com"))
+            {
                 return Some(location);
             }
             next = location.to_string();
@@ -66,7 +69,12 @@ async fn browse(http: &reqwest::Client, url: &str) -> Option<url::Url> {
             .send()
             .await
             .ok()?;
-        next = approved.headers().get(header::LOCATION)?.to_str().ok()?.to_owned();
+        next = approved
+            .headers()
+            .get(header::LOCATION)?
+            .to_str()
+            .ok()?
+            .to_owned();
     }
     None
 }
@@ -163,7 +171,11 @@ async fn smoke_runs_up_to_the_persons_sign_in_and_reports_without_secrets() {
         assert!(q["scope"].contains(&format!("{resource}/mcp:")), "{q:?}");
     }
 
-    assert_eq!(status.status.code(), Some(1), "no token, so the run fails:\n{stderr}");
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "no token, so the run fails:\n{stderr}"
+    );
     let report = std::fs::read_to_string(&report_path).unwrap();
     for line in [
         "Result: **FAIL**",
@@ -177,9 +189,15 @@ async fn smoke_runs_up_to_the_persons_sign_in_and_reports_without_secrets() {
         "AWS endpoint override",
         "## Conformance of the server in Cognito mode",
     ] {
-        assert!(report.contains(line), "{line:?} not in the report:\n{report}");
+        assert!(
+            report.contains(line),
+            "{line:?} not in the report:\n{report}"
+        );
     }
-    assert!(!report.contains(&secret), "the client secret leaked into the report");
+    assert!(
+        !report.contains(&secret),
+        "the client secret leaked into the report"
+    );
     assert_eq!(
         String::from_utf8_lossy(&status.stdout).trim(),
         report.trim(),
@@ -188,7 +206,14 @@ async fn smoke_runs_up_to_the_persons_sign_in_and_reports_without_secrets() {
 
     run(
         xtask(),
-        &["cleanup", "--yes", "--stack-name", "smoke", "--env-dir", env_dir],
+        &[
+            "cleanup",
+            "--yes",
+            "--stack-name",
+            "smoke",
+            "--env-dir",
+            env_dir,
+        ],
     )
     .ok();
 }

@@ -475,9 +475,10 @@ fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
         "{}",
         refused.stderr
     );
-    assert!(rt
-        .block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
-        .is_ok());
+    assert!(
+        rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+            .is_ok()
+    );
 
     // Confirmed, it turns the protection off on the pool itself (a DELETE_FAILED stack takes no
     // update) and finishes the deletion.
@@ -487,9 +488,9 @@ fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
     )
     .ok();
     assert!(
-        cleanup
-            .stderr
-            .contains(&format!("Turning deletion protection off on user pool {pool_id}")),
+        cleanup.stderr.contains(&format!(
+            "Turning deletion protection off on user pool {pool_id}"
+        )),
         "{}",
         cleanup.stderr
     );
@@ -498,9 +499,10 @@ fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
         "{}",
         cleanup.stderr
     );
-    assert!(rt
-        .block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
-        .is_err());
+    assert!(
+        rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+            .is_err()
+    );
 }
 
 #[test]
@@ -510,7 +512,11 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
     let deploy = |extra: &[&str]| {
         run(
             xtask_in(dir.path()),
-            &[&["deploy", "--stack-name", stack, "--env-dir", "."][..], extra].concat(),
+            &[
+                &["deploy", "--stack-name", stack, "--env-dir", "."][..],
+                extra,
+            ]
+            .concat(),
         )
     };
     deploy(&["--domain-prefix", "first-prefix"]).ok();
@@ -546,7 +552,11 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
         "{}",
         refused.stderr
     );
-    assert_eq!(outputs_json(stack)["status"], "CREATE_COMPLETE", "nothing was updated");
+    assert_eq!(
+        outputs_json(stack)["status"],
+        "CREATE_COMPLETE",
+        "nothing was updated"
+    );
 
     // Step 1, as the message says; then step 2 creates the new domain.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -571,7 +581,11 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
         outputs["DomainBaseUrl"],
         "https://second-prefix.auth.us-east-1.amazoncognito.com"
     );
-    assert_eq!(outputs["UserPoolId"], pool_id.as_str(), "same pool, same users");
+    assert_eq!(
+        outputs["UserPoolId"],
+        pool_id.as_str(),
+        "same pool, same users"
+    );
     let server = read_env(&dir.path().join("server/.env"));
     assert_eq!(
         env_value(&server, "COGNITO_DOMAIN_URL"),

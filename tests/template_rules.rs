@@ -17,7 +17,10 @@ fn constraint(template: &Value, parameter: &str) -> (regex::Regex, usize) {
     let p = &template["Parameters"][parameter];
     let pattern = p["AllowedPattern"].as_str().unwrap();
     // CloudFormation matches the whole value; the patterns are anchored so that both agree.
-    assert!(pattern.starts_with('^') && pattern.ends_with('$'), "{pattern}");
+    assert!(
+        pattern.starts_with('^') && pattern.ends_with('$'),
+        "{pattern}"
+    );
     let max = p["MaxLength"]
         .as_str()
         .map(|s| s.parse().unwrap())
@@ -40,7 +43,11 @@ fn deploy_answer(uri: &str) -> Option<String> {
         ],
     );
     if out.code == Some(2) {
-        assert!(out.stderr.contains("invalid value"), "{uri}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("invalid value"),
+            "{uri}: {}",
+            out.stderr
+        );
         return None;
     }
     assert!(
@@ -233,6 +240,9 @@ fn every_create_only_property_a_parameter_feeds_is_safe_to_change() {
         );
     }
     for k in &known {
-        assert!(found.contains(k), "{k:?} is listed but no longer in the template");
+        assert!(
+            found.contains(k),
+            "{k:?} is listed but no longer in the template"
+        );
     }
 }

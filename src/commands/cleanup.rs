@@ -20,7 +20,8 @@ use crate::{
     commands::xtask_command,
     env_layout, envfile,
     stack::{
-        self, ExistingStack, OWNER_TAG_KEY, OWNER_TAG_VALUE, StackName, events::EventWatch,
+        self, ExistingStack, OWNER_TAG_KEY, OWNER_TAG_VALUE, StackName,
+        events::EventWatch,
         status::{Operation, is_updatable},
     },
 };
@@ -126,7 +127,9 @@ impl Inventory {
 
     /// What the deletion destroys, for the person about to confirm it.
     fn describe(&self, stack: &StackName) -> String {
-        let about = |n: Option<i64>| n.map_or_else(|| "an unknown number of".into(), |n| format!("about {n}"));
+        let about = |n: Option<i64>| {
+            n.map_or_else(|| "an unknown number of".into(), |n| format!("about {n}"))
+        };
         let mut text = format!("Deleting stack {stack} deletes, for good:");
         match &self.pool {
             Some((pool, users)) => text.push_str(&format!(
@@ -189,11 +192,10 @@ async fn unprotect(
     if !is_updatable(&found.status) {
         return unprotect_pool(ctx, found).await;
     }
-    let protected = found
-        .stack
-        .parameters()
-        .iter()
-        .any(|p| p.parameter_key() == Some(PROTECTION) && p.parameter_value() == Some("ACTIVE"));
+    let protected =
+        found.stack.parameters().iter().any(|p| {
+            p.parameter_key() == Some(PROTECTION) && p.parameter_value() == Some("ACTIVE")
+        });
     if !protected {
         return Ok(());
     }
@@ -236,9 +238,17 @@ async fn unprotect_pool(ctx: &AwsContext, found: &ExistingStack) -> anyhow::Resu
         return Ok(());
     };
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);
-    let described = match cognito.describe_user_pool().user_pool_id(pool_id).send().await {
+    let described = match cognito
+        .describe_user_pool()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+    {
         Ok(described) => described,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
             return Ok(());
         }
         Err(e) => return Err(AwsError::from_sdk("DescribeUserPool", e).into()),
@@ -249,7 +259,9 @@ async fn unprotect_pool(ctx: &AwsContext, found: &ExistingStack) -> anyhow::Resu
     else {
         return Ok(());
     };
-    eprintln!("Turning deletion protection off on user pool {pool_id} (the stack's last deletion stopped on it).");
+    eprintln!(
+        "Turning deletion protection off on user pool {pool_id} (the stack's last deletion stopped on it)."
+    );
     cognito
         .update_user_pool()
         .user_pool_id(pool_id)
@@ -322,7 +334,10 @@ mod tests {
             table: Some(("demo-StateTable-X".into(), None)),
         };
         let text = inventory.describe(&stack());
-        assert!(text.contains("user pool us-east-1_abc with about 42 users"), "{text}");
+        assert!(
+            text.contains("user pool us-east-1_abc with about 42 users"),
+            "{text}"
+        );
         assert!(
             text.contains("table demo-StateTable-X with an unknown number of items"),
             "{text}"

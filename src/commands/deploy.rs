@@ -65,7 +65,8 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         let mut given = given.clone();
         if args.parameters.domain_prefix.is_none() {
             let account = aws::account_id(&ctx.config).await?;
-            let prefix = default_domain_prefix(name, &account, &ctx.region).map_err(|e| anyhow!(e))?;
+            let prefix =
+                default_domain_prefix(name, &account, &ctx.region).map_err(|e| anyhow!(e))?;
             given.push(("DomainPrefix", prefix));
         }
         eprintln!(
@@ -188,7 +189,13 @@ async fn refuse_domain_change(
         eprintln!("The managed login domain {current} is gone; the update creates {wanted}.");
         return Ok(());
     }
-    bail!(domain_change_message(current, wanted, &outputs.user_pool_id, args, &ctx.region))
+    bail!(domain_change_message(
+        current,
+        wanted,
+        &outputs.user_pool_id,
+        args,
+        &ctx.region
+    ))
 }
 
 fn domain_change_message(

@@ -51,11 +51,22 @@ pub async fn run(mut args: SmokeArgs, root: &Path) -> anyhow::Result<()> {
         .env_file
         .clone()
         .unwrap_or_else(|| root.join(env_layout::SERVER));
-    let deployment = Deployment::from_env_file(&env_file)
-        .with_context(|| format!("reading {}; run `cargo xtask deploy` first", env_file.display()))?;
-    args.aws.region.get_or_insert_with(|| deployment.region.clone());
+    let deployment = Deployment::from_env_file(&env_file).with_context(|| {
+        format!(
+            "reading {}; run `cargo xtask deploy` first",
+            env_file.display()
+        )
+    })?;
+    args.aws
+        .region
+        .get_or_insert_with(|| deployment.region.clone());
     let ctx = aws::connect(&args.aws).await?;
-    eprintln!("Checking stack {} in {} against {}.", args.aws.stack_name, ctx.region, env_file.display());
+    eprintln!(
+        "Checking stack {} in {} against {}.",
+        args.aws.stack_name,
+        ctx.region,
+        env_file.display()
+    );
     let mut checks = preflight::run(&ctx, &args.aws.stack_name, &deployment).await;
     for c in &checks {
         eprintln!("  {:<20} {:?}: {}", c.name, c.verdict, c.detail);
@@ -99,19 +110,40 @@ pub async fn run(mut args: SmokeArgs, root: &Path) -> anyhow::Result<()> {
     let conformance = match conformance {
         Ok(report) => Some(report),
         Err(e) => {
-            checks.push(Check { name: "conformance", verdict: Verdict::Fail, detail: format!("the tester could not run: {e}") });
+            checks.push(Check {
+                name: "conformance",
+                verdict: Verdict::Fail,
+                detail: format!("the tester could not run: {e}"),
+            });
             None
         }
     };
     if let Some(report) = &conformance {
         checks.push(conformance_check(report));
     }
-    let text = report(&args, &ctx.region, &deployment, &checks, &exchanges, conformance.as_ref());
-    let path = args.report.clone().unwrap_or_else(|| "smoke-report.md".into());
+    let text = report(
+        &args,
+        &ctx.region,
+        &deployment,
+        &checks,
+        &exchanges,
+        conformance.as_ref(),
+    );
+    let path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| "smoke-report.md".into());
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     println!("{text}");
-    eprintln!("Report written to {} (no secrets or tokens in it: attach it to a bug report).", path.display());
-    let failed: Vec<&str> = checks.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.name).collect();
+    eprintln!(
+        "Report written to {} (no secrets or tokens in it: attach it to a bug report).",
+        path.display()
+    );
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| c.name)
+        .collect();
     if !failed.is_empty() {
         anyhow::bail!("the smoke run failed: {}", failed.join(", "));
     }
@@ -129,8 +161,16 @@ fn conformance_check(report: &ConformanceReport) -> Check {
         "{} passed, {} failed ({} MUST), {} warnings, {} skipped",
         s.pass, s.fail, s.must_failures, s.warn, s.skip
     );
-    let verdict = if s.must_failures > 0 { Verdict::Fail } else { Verdict::Pass };
-    Check { name: "conformance", verdict, detail }
+    let verdict = if s.must_failures > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Check {
+        name: "conformance",
+        verdict,
+        detail,
+    }
 }
 
 /// The tokens Cognito issued to the server: bound to the resource (`aud`), with the resource's
@@ -145,7 +185,11 @@ fn judge_tokens(exchanges: &[TokenExchange], resource: &ResourceUri) -> Vec<Chec
             detail: format!(
                 "Cognito answered a {} grant{} with HTTP {}: {}",
                 refused.grant_type,
-                refused.resource.as_ref().map(|r| format!(" (resource {r})")).unwrap_or_default(),
+                refused
+                    .resource
+                    .as_ref()
+                    .map(|r| format!(" (resource {r})"))
+                    .unwrap_or_default(),
                 refused.status,
                 refused.error.as_deref().unwrap_or("no error code")
             ),
@@ -180,14 +224,19 @@ fn audience(claims: &serde_json::Value, resource: &ResourceUri, grant: &str) -> 
         detail: if bound {
             format!("{grant}: aud is {resource}")
         } else {
-            format!("{grant}: aud is {aud:?}, not {resource}: Cognito did not bind the token to the resource (Essentials tier, and resource on /oauth2/authorize)")
+            format!(
+                "{grant}: aud is {aud:?}, not {resource}: Cognito did not bind the token to the resource (Essentials tier, and resource on /oauth2/authorize)"
+            )
         },
     }
 }
 
 fn scopes(claims: &serde_json::Value, resource: &ResourceUri, grant: &str) -> Check {
     let scope = claims["scope"].as_str().unwrap_or_default();
-    let custom: Vec<&str> = scope.split_whitespace().filter(|s| s.contains('/')).collect();
+    let custom: Vec<&str> = scope
+        .split_whitespace()
+        .filter(|s| s.contains('/'))
+        .collect();
     let prefix = format!("{resource}/mcp:");
     let ok = !custom.is_empty() && custom.iter().all(|s| s.starts_with(&prefix));
     Check {
@@ -220,15 +269,27 @@ fn report(
         d.domain_url,
     );
     if let Some(endpoint) = &d.endpoint_url {
-        text.push_str(&format!("- AWS endpoint override {endpoint} (not real AWS)\n"));
+        text.push_str(&format!(
+            "- AWS endpoint override {endpoint} (not real AWS)\n"
+        ));
     }
     text.push_str("\n## Checks\n\n| check | result | detail |\n| --- | --- | --- |\n");
     for c in checks {
-        text.push_str(&format!("| {} | {:?} | {} |\n", c.name, c.verdict, c.detail.replace('|', "\\|")));
+        text.push_str(&format!(
+            "| {} | {:?} | {} |\n",
+            c.name,
+            c.verdict,
+            c.detail.replace('|', "\\|")
+        ));
     }
     text.push_str("\n## Requests to Cognito's token endpoint\n\n| grant | resource sent | HTTP | error | aud | scope |\n| --- | --- | --- | --- | --- | --- |\n");
     for e in exchanges {
-        let claim = |k: &str| e.claims.as_ref().map(|c| c[k].to_string()).unwrap_or_default();
+        let claim = |k: &str| {
+            e.claims
+                .as_ref()
+                .map(|c| c[k].to_string())
+                .unwrap_or_default()
+        };
         text.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             e.grant_type,
@@ -276,7 +337,10 @@ mod tests {
         }));
         assert_eq!(
             verdicts(&judge_tokens(&[token], &resource())),
-            [("token aud", Verdict::Pass), ("token scopes", Verdict::Pass)]
+            [
+                ("token aud", Verdict::Pass),
+                ("token scopes", Verdict::Pass)
+            ]
         );
     }
 
@@ -291,8 +355,15 @@ mod tests {
             "scope": "openid"
         }));
         let checks = judge_tokens(&[unbound, other], &resource());
-        assert!(checks.iter().all(|c| c.verdict == Verdict::Fail), "{checks:#?}");
-        assert!(checks[0].detail.contains("did not bind"), "{}", checks[0].detail);
+        assert!(
+            checks.iter().all(|c| c.verdict == Verdict::Fail),
+            "{checks:#?}"
+        );
+        assert!(
+            checks[0].detail.contains("did not bind"),
+            "{}",
+            checks[0].detail
+        );
     }
 
     #[test]
@@ -309,7 +380,15 @@ mod tests {
             verdicts(&checks),
             [("token request", Verdict::Fail), ("token", Verdict::Fail)]
         );
-        assert!(checks[0].detail.contains("HTTP 400: invalid_request"), "{}", checks[0].detail);
-        assert!(judge_tokens(&[], &resource())[0].detail.contains("not completed"));
+        assert!(
+            checks[0].detail.contains("HTTP 400: invalid_request"),
+            "{}",
+            checks[0].detail
+        );
+        assert!(
+            judge_tokens(&[], &resource())[0]
+                .detail
+                .contains("not completed")
+        );
     }
 }

@@ -139,6 +139,10 @@ mod tests {
         };
         assert_eq!(outputs.domain_prefix(), Some("demo-1a2b3c4d"));
         outputs.domain_base_url = "https://login.example.com".into();
-        assert_eq!(outputs.domain_prefix(), None, "a custom domain has no prefix");
+        assert_eq!(
+            outputs.domain_prefix(),
+            None,
+            "a custom domain has no prefix"
+        );
     }
 }

@@ -78,7 +78,6 @@ impl StackParameterFlags {
         }
         given
     }
-
 }
 
 /// The domain prefix `deploy` picks at create when none is given: `<stack>-<8 hex digits>`, the
@@ -154,7 +153,10 @@ fn resource_uri(s: &str) -> Result<ResourceUriFlag, String> {
     let url = url::Url::parse(canonical.as_str()).map_err(|e| e.to_string())?;
     let host = url.host_str().unwrap_or_default();
     match url.scheme() {
-        "https" if host.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') => {}
+        "https"
+            if host
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') => {}
         "https" => {
             return Err(format!(
                 "the host {host:?} is not a DNS name: use lower-case letters, digits, dots and \
@@ -297,10 +299,16 @@ mod tests {
         for (given, expected) in [
             ("https://mcp.example.com/", "https://mcp.example.com"),
             ("https://MCP.example.com/mcp", "https://mcp.example.com/mcp"),
-            ("HTTPS://mcp.example.com:443/mcp", "https://mcp.example.com/mcp"),
+            (
+                "HTTPS://mcp.example.com:443/mcp",
+                "https://mcp.example.com/mcp",
+            ),
             ("http://localhost:80/mcp", "http://localhost/mcp"),
             ("http://LOCALHOST:8080", "http://localhost:8080"),
-            ("https://mcp.example.com/mcp/", "https://mcp.example.com/mcp/"),
+            (
+                "https://mcp.example.com/mcp/",
+                "https://mcp.example.com/mcp/",
+            ),
         ] {
             assert_eq!(canonical(given).as_deref(), Ok(expected), "{given}");
             let server: ResourceUri = given.parse().unwrap();
@@ -365,12 +373,17 @@ mod tests {
         );
         let longest: StackName = format!("a{}", "b".repeat(53)).parse().unwrap();
         assert_eq!(
-            default_domain_prefix(&longest, "1", "us-east-1").unwrap().len(),
+            default_domain_prefix(&longest, "1", "us-east-1")
+                .unwrap()
+                .len(),
             MAX_DOMAIN_PREFIX
         );
         let too_long: StackName = format!("a{}", "b".repeat(54)).parse().unwrap();
         let err = default_domain_prefix(&too_long, "1", "us-east-1").unwrap_err();
-        assert!(err.contains("--domain-prefix") && err.contains("54"), "{err}");
+        assert!(
+            err.contains("--domain-prefix") && err.contains("54"),
+            "{err}"
+        );
         for bad in ["McpAuth", "my-cognito"] {
             let err = default_domain_prefix(&bad.parse().unwrap(), "1", "us-east-1").unwrap_err();
             assert!(err.contains("--domain-prefix"), "{err}");

@@ -110,14 +110,19 @@ async fn token(State(up): State<Upstream>, headers: HeaderMap, body: Bytes) -> R
             (status, content_type, r.bytes().await.unwrap_or_default())
         }
         Err(e) => {
-            let text = format!("{{\"error\":\"unreachable\",\"error_description\":{:?}}}", e.to_string());
+            let text = format!(
+                "{{\"error\":\"unreachable\",\"error_description\":{:?}}}",
+                e.to_string()
+            );
             (502, None, Bytes::from(text))
         }
     };
-    up.exchanges
-        .lock()
-        .expect("exchanges")
-        .push(record(field("grant_type"), field("resource"), status, &answer));
+    up.exchanges.lock().expect("exchanges").push(record(
+        field("grant_type"),
+        field("resource"),
+        status,
+        &answer,
+    ));
     let mut response = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
         answer,
@@ -136,10 +141,12 @@ fn record(
     answer: &[u8],
 ) -> TokenExchange {
     let json: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
-    let error = json["error"].as_str().map(|e| match json["error_description"].as_str() {
-        Some(d) => format!("{e}: {d}"),
-        None => e.to_owned(),
-    });
+    let error = json["error"]
+        .as_str()
+        .map(|e| match json["error_description"].as_str() {
+            Some(d) => format!("{e}: {d}"),
+            None => e.to_owned(),
+        });
     TokenExchange {
         grant_type: grant_type.unwrap_or_default(),
         resource,
@@ -161,12 +168,21 @@ mod tests {
 
     #[test]
     fn an_answer_is_kept_as_its_claims_or_its_error_never_its_tokens() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"aud":"https://mcp.example.com/mcp","scope":"openid"}"#);
+        let payload =
+            URL_SAFE_NO_PAD.encode(br#"{"aud":"https://mcp.example.com/mcp","scope":"openid"}"#);
         let answer = format!(
             r#"{{"access_token":"h.{payload}.s","refresh_token":"r3fr3sh","id_token":"i"}}"#
         );
-        let ok = record(Some("authorization_code".into()), None, 200, answer.as_bytes());
-        assert_eq!(ok.claims.as_ref().unwrap()["aud"], "https://mcp.example.com/mcp");
+        let ok = record(
+            Some("authorization_code".into()),
+            None,
+            200,
+            answer.as_bytes(),
+        );
+        assert_eq!(
+            ok.claims.as_ref().unwrap()["aud"],
+            "https://mcp.example.com/mcp"
+        );
         assert!(!format!("{ok:?}").contains("r3fr3sh"));
         let refused = record(
             Some("authorization_code".into()),
@@ -174,7 +190,10 @@ mod tests {
             400,
             br#"{"error":"invalid_request","error_description":"resource not allowed"}"#,
         );
-        assert_eq!(refused.error.as_deref(), Some("invalid_request: resource not allowed"));
+        assert_eq!(
+            refused.error.as_deref(),
+            Some("invalid_request: resource not allowed")
+        );
         assert_eq!(refused.claims, None);
     }
 }
