@@ -12,15 +12,7 @@ use std::{
 };
 
 use reqwest::header;
-use support::{env_value, read_env, run, xtask};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{env_value, free_port, read_env, run, xtask};
 
 /// Plays the person's browser up to Cognito's sign-in page: returns that page's URL, or None
 /// when the sign-in ended without it (an error sent back to the tester, which is delivered).

@@ -13,6 +13,25 @@ fn xtask_in(dir: &Path) -> std::process::Command {
     cmd
 }
 
+/// `cleanup` of `stack` with the env files under `dir`, confirmed with `--yes` or not.
+fn cleanup(dir: &Path, stack: &str, confirmed: bool) -> support::Run {
+    let mut args = vec!["cleanup", "--stack-name", stack, "--env-dir", "."];
+    if confirmed {
+        args.push("--yes");
+    }
+    run(xtask_in(dir), &args)
+}
+
+/// Asserts that a command's stderr says `text`.
+#[track_caller]
+fn said(out: &support::Run, text: &str) {
+    assert!(
+        out.stderr.contains(text),
+        "{text:?} not in:\n{}",
+        out.stderr
+    );
+}
+
 fn outputs_json(stack: &str) -> serde_json::Value {
     let out = run(xtask(), &["outputs", "--json", "--stack-name", stack]).ok();
     serde_json::from_str(&out.stdout).expect("outputs --json prints JSON")
@@ -36,11 +55,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
 
     // First deploy creates the stack and writes the env files.
     let first = run(xtask_in(dir.path()), &args).ok();
-    assert!(
-        first.stderr.contains("Creating stack lifecycle"),
-        "{}",
-        first.stderr
-    );
+    said(&first, "Creating stack lifecycle");
     assert!(
         first.stderr.contains("CREATE_COMPLETE"),
         "live events are shown: {}",
@@ -194,11 +209,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
 
     // A second deploy with nothing changed is a clean no-op.
     let second = run(xtask_in(dir.path()), &args).ok();
-    assert!(
-        second.stderr.contains("already up to date"),
-        "{}",
-        second.stderr
-    );
+    said(&second, "already up to date");
     assert_eq!(
         outputs_json(stack)["outputs"]["UserPoolId"],
         pool_id.as_str()
@@ -216,17 +227,10 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         .concat(),
     )
     .ok();
-    assert!(
-        changed.stderr.contains("UPDATE_COMPLETE"),
-        "{}",
-        changed.stderr
-    );
-    assert!(
-        changed.stderr.contains(
-            "Resource URI https://mcp.example.com/mcp: the canonical form of \"HTTPS://MCP.Example.com:443/mcp\""
-        ),
-        "{}",
-        changed.stderr
+    said(&changed, "UPDATE_COMPLETE");
+    said(
+        &changed,
+        "Resource URI https://mcp.example.com/mcp: the canonical form of \"HTTPS://MCP.Example.com:443/mcp\"",
     );
     let identifiers: Vec<String> = rt
         .block_on(
@@ -255,11 +259,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     );
     // ...and a later deploy without the flag keeps it (UsePreviousValue), as a no-op.
     let again = run(xtask_in(dir.path()), &args).ok();
-    assert!(
-        again.stderr.contains("already up to date"),
-        "{}",
-        again.stderr
-    );
+    said(&again, "already up to date");
     assert_eq!(
         outputs_json(stack)["outputs"]["ResourceUri"],
         "https://mcp.example.com/mcp"
@@ -270,50 +270,25 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     );
 
     // Without a terminal to type the stack name on, cleanup refuses at once and deletes nothing.
-    let refused = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--stack-name", stack, "--env-dir", "."],
-    )
-    .failed();
+    let refused = cleanup(dir.path(), stack, false).failed();
     assert!(
         refused.stderr.contains("with about 0 users"),
         "it says what would be deleted: {}",
         refused.stderr
     );
-    assert!(
-        refused
-            .stderr
-            .contains("cargo xtask cleanup --yes --stack-name lifecycle --region us-east-1"),
-        "{}",
-        refused.stderr
+    said(
+        &refused,
+        "cargo xtask cleanup --yes --stack-name lifecycle --region us-east-1",
     );
     assert_eq!(outputs_json(stack)["status"], "UPDATE_COMPLETE");
     assert!(dir.path().join("server/.env").exists());
 
     // Confirmed, cleanup turns the pool's deletion protection off, then deletes the stack (and
     // the user pool with it) and the env files.
-    let cleanup = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
-    )
-    .ok();
-    assert!(
-        cleanup
-            .stderr
-            .contains("Turning the user pool's deletion protection off"),
-        "{}",
-        cleanup.stderr
-    );
-    assert!(
-        cleanup.stderr.contains("DELETE_COMPLETE"),
-        "{}",
-        cleanup.stderr
-    );
-    assert!(
-        cleanup.stderr.contains("Removed ./server/.env"),
-        "{}",
-        cleanup.stderr
-    );
+    let cleaned = cleanup(dir.path(), stack, true).ok();
+    said(&cleaned, "Turning the user pool's deletion protection off");
+    said(&cleaned, "DELETE_COMPLETE");
+    said(&cleaned, "Removed ./server/.env");
     for f in [
         "server/.env",
         ".env.client.static",
@@ -323,12 +298,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         assert!(!dir.path().join(f).exists(), "{f} left behind");
     }
     let gone = run(xtask(), &["outputs", "--stack-name", stack]).failed();
-    assert!(
-        gone.stderr
-            .contains("no stack named lifecycle in region us-east-1"),
-        "{}",
-        gone.stderr
-    );
+    said(&gone, "no stack named lifecycle in region us-east-1");
     let pools = rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send());
     assert!(pools.is_err(), "the user pool outlived its stack");
     let table_after = rt.block_on(dynamodb.describe_table().table_name(&table).send());
@@ -338,16 +308,8 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     );
 
     // A second cleanup has nothing to do, and says so.
-    let twice = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
-    )
-    .ok();
-    assert!(
-        twice.stderr.contains("nothing to delete"),
-        "{}",
-        twice.stderr
-    );
+    let twice = cleanup(dir.path(), stack, true).ok();
+    said(&twice, "nothing to delete");
 }
 
 #[test]
@@ -360,35 +322,15 @@ fn deploy_never_overwrites_an_env_file_it_did_not_write() {
         &["deploy", "--stack-name", "foreign-env", "--env-dir", "."],
     )
     .failed();
-    assert!(
-        out.stderr
-            .contains("was not written by `cargo xtask deploy`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("the stack is deployed"),
-        "{}",
-        out.stderr
-    );
+    said(&out, "was not written by `cargo xtask deploy`");
+    said(&out, "the stack is deployed");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("server/.env")).unwrap(),
         "MINE=1\n"
     );
     // Cleanup deletes the stack but leaves the foreign file, with a warning.
-    let cleanup = run(
-        xtask_in(dir.path()),
-        &[
-            "cleanup",
-            "--yes",
-            "--stack-name",
-            "foreign-env",
-            "--env-dir",
-            ".",
-        ],
-    )
-    .ok();
-    assert!(cleanup.stderr.contains("warning:"), "{}", cleanup.stderr);
+    let cleaned = cleanup(dir.path(), "foreign-env", true).ok();
+    assert!(cleaned.stderr.contains("warning:"), "{}", cleaned.stderr);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("server/.env")).unwrap(),
         "MINE=1\n"
@@ -418,11 +360,7 @@ fn keep_env_leaves_the_env_files() {
     .ok();
     assert!(dir.path().join("server/.env").exists());
     let gone = run(xtask(), &["outputs", "--stack-name", "keep-env"]).failed();
-    assert!(
-        gone.stderr.contains("no stack named keep-env"),
-        "{}",
-        gone.stderr
-    );
+    said(&gone, "no stack named keep-env");
 }
 
 #[test]
@@ -465,16 +403,8 @@ fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
     assert!(user.is_ok(), "the user outlived the mistaken deletion");
 
     // cleanup says what it would delete, and needs the confirmation.
-    let refused = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--stack-name", stack, "--env-dir", "."],
-    )
-    .failed();
-    assert!(
-        refused.stderr.contains("with about 1 users"),
-        "{}",
-        refused.stderr
-    );
+    let refused = cleanup(dir.path(), stack, false).failed();
+    said(&refused, "with about 1 users");
     assert!(
         rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
             .is_ok()
@@ -482,23 +412,12 @@ fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
 
     // Confirmed, it turns the protection off on the pool itself (a DELETE_FAILED stack takes no
     // update) and finishes the deletion.
-    let cleanup = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
-    )
-    .ok();
-    assert!(
-        cleanup.stderr.contains(&format!(
-            "Turning deletion protection off on user pool {pool_id}"
-        )),
-        "{}",
-        cleanup.stderr
+    let cleaned = cleanup(dir.path(), stack, true).ok();
+    said(
+        &cleaned,
+        &format!("Turning deletion protection off on user pool {pool_id}"),
     );
-    assert!(
-        cleanup.stderr.contains("DELETE_COMPLETE"),
-        "{}",
-        cleanup.stderr
-    );
+    said(&cleaned, "DELETE_COMPLETE");
     assert!(
         rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
             .is_err()
@@ -531,26 +450,19 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
     deploy(&["--domain-prefix", "first-prefix"]).ok();
 
     let refused = deploy(&["--domain-prefix", "second-prefix"]).failed();
-    assert!(
-        refused.stderr.contains(
-            "a prefix cannot change in place: CloudFormation would create the \"second-prefix\" domain first"
-        ),
-        "{}",
-        refused.stderr
+    said(
+        &refused,
+        "a prefix cannot change in place: CloudFormation would create the \"second-prefix\" domain first",
     );
-    assert!(
-        refused.stderr.contains(&format!(
+    said(
+        &refused,
+        &format!(
             "1. aws cognito-idp delete-user-pool-domain --domain first-prefix --user-pool-id {pool_id} --region us-east-1"
-        )),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains(
-            "2. cargo xtask deploy --domain-prefix second-prefix --stack-name domain-change --region us-east-1"
         ),
-        "{}",
-        refused.stderr
+    );
+    said(
+        &refused,
+        "2. cargo xtask deploy --domain-prefix second-prefix --stack-name domain-change --region us-east-1",
     );
     assert_eq!(
         outputs_json(stack)["status"],
@@ -571,11 +483,7 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
     )
     .unwrap();
     let changed = deploy(&["--domain-prefix", "second-prefix"]).ok();
-    assert!(
-        changed.stderr.contains("UPDATE_COMPLETE"),
-        "{}",
-        changed.stderr
-    );
+    said(&changed, "UPDATE_COMPLETE");
     let outputs = outputs_json(stack)["outputs"].clone();
     assert_eq!(
         outputs["DomainBaseUrl"],
@@ -591,9 +499,5 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
         env_value(&server, "COGNITO_DOMAIN_URL"),
         "https://second-prefix.auth.us-east-1.amazoncognito.com"
     );
-    run(
-        xtask_in(dir.path()),
-        &["cleanup", "--yes", "--stack-name", stack, "--env-dir", "."],
-    )
-    .ok();
+    cleanup(dir.path(), stack, true).ok();
 }

@@ -92,17 +92,8 @@ struct Inventory {
 impl Inventory {
     /// Reads the pool's and the table's sizes; what cannot be read is reported as unknown.
     async fn read(ctx: &AwsContext, found: &ExistingStack) -> Self {
-        let output = |key: &str| {
-            found
-                .stack
-                .outputs()
-                .iter()
-                .find(|o| o.output_key() == Some(key))
-                .and_then(|o| o.output_value())
-                .map(str::to_owned)
-        };
         let mut inventory = Self::default();
-        if let Some(pool) = output("UserPoolId") {
+        if let Some(pool) = found.output("UserPoolId").map(str::to_owned) {
             let users = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config)
                 .describe_user_pool()
                 .user_pool_id(&pool)
@@ -112,7 +103,7 @@ impl Inventory {
                 .and_then(|o| o.user_pool().map(|p| p.estimated_number_of_users()));
             inventory.pool = Some((pool, users));
         }
-        if let Some(table) = output("TableName") {
+        if let Some(table) = found.output("TableName").map(str::to_owned) {
             let items = aws_sdk_dynamodb::Client::new(&ctx.config)
                 .describe_table()
                 .table_name(&table)
@@ -228,13 +219,7 @@ async fn unprotect(
 /// Turns deletion protection off on the pool itself. UpdateUserPool resets every setting it is
 /// not given, so each one the pool has is passed back unchanged.
 async fn unprotect_pool(ctx: &AwsContext, found: &ExistingStack) -> anyhow::Result<()> {
-    let Some(pool_id) = found
-        .stack
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("UserPoolId"))
-        .and_then(|o| o.output_value())
-    else {
+    let Some(pool_id) = found.output("UserPoolId") else {
         return Ok(());
     };
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);

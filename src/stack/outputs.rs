@@ -48,11 +48,7 @@ impl StackOutputs {
     pub fn from_stack(stack: &ExistingStack) -> Result<Self, MissingOutput> {
         let get = |key: &'static str| {
             stack
-                .stack
-                .outputs()
-                .iter()
-                .find(|o| o.output_key() == Some(key))
-                .and_then(|o| o.output_value())
+                .output(key)
                 .map(str::to_owned)
                 .ok_or_else(|| MissingOutput {
                     stack: stack.stack.stack_name().unwrap_or(&stack.id).to_owned(),

@@ -147,6 +147,15 @@ pub fn cfn_template(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("the decoder prints JSON")
 }
 
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// What a finished command said.
 #[derive(Debug)]
 pub struct Run {
