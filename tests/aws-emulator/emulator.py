@@ -16,7 +16,10 @@ and two fixes to moto bugs that real CloudFormation does not have (both marked "
   - UpdateStack with UsePreviousValue on a parameter that took its template default: HTTP 500;
   - the default of a CommaDelimitedList parameter is not split into a list.
 
-It also models three AWS behaviours moto lacks (marked "AWS behaviour" below):
+It also models four AWS behaviours moto lacks (marked "AWS behaviour" below):
+  - a user pool holds one prefix domain (CreateUserPoolDomain refuses a second), and
+    CloudFormation replaces a domain by creating the new one before deleting the old, so a
+    changed prefix fails as it does in AWS;
   - a user pool with DeletionProtection ACTIVE refuses DeleteUserPool (API and CloudFormation);
   - a stack whose resources fail to delete ends DELETE_FAILED, with an event naming the resource
     and the reason, and stays listed (moto raised an HTTP error and forgot the stack);
@@ -180,10 +183,13 @@ class CfnUserPoolDomain(CloudFormationModel):
         props = _props(cloudformation_json)
         if props["Domain"] == original_resource.domain.domain:
             return original_resource
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
+        # AWS behaviour: Domain is create-only, and a replacement is created before the old
+        # resource is deleted (which fails while the pool still has its old prefix domain).
+        replacement = cls.create_from_cloudformation_json(
             new_resource_name, cloudformation_json, account_id, region_name
         )
+        original_resource.delete(account_id, region_name)
+        return replacement
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend = _backend(account_id, region_name)
@@ -392,6 +398,25 @@ def _resolve_update_parameters(self: Any, instance: Any, incoming_params: list[d
 
 
 CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
+
+
+_create_user_pool_domain = CognitoIdpBackend.create_user_pool_domain
+
+
+def _create_one_prefix_domain(
+    self: Any, user_pool_id: str, domain: str, custom_domain_config: Any = None
+) -> Any:
+    """AWS behaviour: a user pool has at most one prefix domain (and one custom domain)."""
+    if not custom_domain_config:
+        for existing in self.user_pool_domains.values():
+            if existing.user_pool_id == user_pool_id and not existing.custom_domain_config:
+                raise InvalidParameterException(
+                    f"User pool {user_pool_id} already has a domain configured."
+                )
+    return _create_user_pool_domain(self, user_pool_id, domain, custom_domain_config)
+
+
+CognitoIdpBackend.create_user_pool_domain = _create_one_prefix_domain
 
 
 _delete_user_pool = CognitoIdpBackend.delete_user_pool
