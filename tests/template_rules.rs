@@ -246,3 +246,31 @@ fn every_create_only_property_a_parameter_feeds_is_safe_to_change() {
         );
     }
 }
+
+#[test]
+fn the_table_costs_no_kms_and_the_clients_offer_password_sign_in() {
+    let template = template();
+    for (id, resource) in template["Resources"].as_object().unwrap() {
+        match resource["Type"].as_str().unwrap() {
+            // SSEEnabled: true moves the table to the AWS-managed KMS key, billed per request;
+            // without it DynamoDB encrypts with the AWS-owned key at no cost.
+            "AWS::DynamoDB::Table" => assert!(
+                resource["Properties"].get("SSESpecification").is_none(),
+                "{id}: {}",
+                resource["Properties"]
+            ),
+            // Managed login offers the sign-in methods the client's auth flows allow.
+            "AWS::Cognito::UserPoolClient" => {
+                let flows = resource["Properties"]["ExplicitAuthFlows"].to_string();
+                for flow in [
+                    "ALLOW_USER_SRP_AUTH",
+                    "ALLOW_USER_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                ] {
+                    assert!(flows.contains(flow), "{id}: {flows}");
+                }
+            }
+            _ => {}
+        }
+    }
+}
