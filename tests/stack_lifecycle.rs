@@ -494,6 +494,53 @@ fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
         pool_id.as_str(),
         "same pool, same users"
     );
+
+    // A cleanup that turned the protection off and stopped there: the next deploy puts it back.
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let keys: Vec<String> = rt
+        .block_on(cf.describe_stacks().stack_name(stack).send())
+        .unwrap()
+        .stacks()[0]
+        .parameters()
+        .iter()
+        .filter_map(|p| p.parameter_key().map(str::to_owned))
+        .collect();
+    let parameters = keys
+        .iter()
+        .map(|key| {
+            let p = aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key);
+            match key.as_str() {
+                "DeletionProtection" => p.parameter_value("INACTIVE").build(),
+                _ => p.use_previous_value(true).build(),
+            }
+        })
+        .collect();
+    rt.block_on(
+        cf.update_stack()
+            .stack_name(stack)
+            .use_previous_template(true)
+            .set_parameters(Some(parameters))
+            .send(),
+    )
+    .unwrap();
+    let protection = || {
+        rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+            .unwrap()
+            .user_pool()
+            .unwrap()
+            .deletion_protection()
+            .cloned()
+    };
+    assert_eq!(
+        protection(),
+        Some(aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Inactive)
+    );
+    deploy(&[]).ok();
+    assert_eq!(
+        protection(),
+        Some(aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Active),
+        "deploy puts the protection back"
+    );
     let server = read_env(&dir.path().join("server/.env"));
     assert_eq!(
         env_value(&server, "COGNITO_DOMAIN_URL"),

@@ -47,7 +47,9 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
     let name = &args.aws.stack_name;
     let capabilities = validate(&cf, &template).await?;
     let timeout = args.timeout;
-    let given = args.parameters.given();
+    let mut given = args.parameters.given();
+    // Every deploy puts the users' protection back, should a cleanup have stopped half-way.
+    given.push(("DeletionProtection", "ACTIVE".to_owned()));
     let create = |previous: Option<ExistingStack>| async {
         if let Some(failed) = previous {
             eprintln!(
