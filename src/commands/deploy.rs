@@ -28,15 +28,7 @@ use crate::{
 
 /// Runs the command; `root` is the workspace root (default template and env folder).
 pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
-    if let Some(flag) = &args.parameters.resource_uri
-        && flag.given != flag.canonical.as_str()
-    {
-        eprintln!(
-            "Resource URI {}: the canonical form of {:?}, as the server compares it and Cognito \
-             binds tokens to it.",
-            flag.canonical, flag.given
-        );
-    }
+    note_canonical_resource(&args);
     let template_path = args
         .template
         .clone()
@@ -129,7 +121,31 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         }
     };
 
-    let outputs = StackOutputs::from_stack(&settled)?;
+    write_env_files(&args, root, &ctx, &settled).await
+}
+
+/// Says so when `--resource-uri` was not canonical as typed.
+fn note_canonical_resource(args: &DeployArgs) {
+    if let Some(flag) = &args.parameters.resource_uri
+        && flag.given != flag.canonical.as_str()
+    {
+        eprintln!(
+            "Resource URI {}: the canonical form of {:?}, as the server compares it and Cognito \
+             binds tokens to it.",
+            flag.canonical, flag.given
+        );
+    }
+}
+
+/// Reads the app clients' secrets, writes the env files and prints the outputs.
+async fn write_env_files(
+    args: &DeployArgs,
+    root: &Path,
+    ctx: &aws::AwsContext,
+    settled: &ExistingStack,
+) -> anyhow::Result<()> {
+    let name = &args.aws.stack_name;
+    let outputs = StackOutputs::from_stack(settled)?;
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);
     let upstream =
         app_clients::read(&cognito, &outputs.user_pool_id, &outputs.upstream_client_id).await?;
@@ -151,7 +167,7 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
     }
 
     println!("Stack {name} ({}): {}", ctx.region, settled.status);
-    println!("{}", outputs::table(&settled));
+    println!("{}", outputs::table(settled));
     println!("Env files (mode 0600, git-ignored; client secrets included):");
     for file in &files {
         println!("  {}", file.path.display());

@@ -11,7 +11,10 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use mcp_auth_conformance::{
-    observe::flow::{Interactive, Login},
+    observe::{
+        Unreachable,
+        flow::{Interactive, Login},
+    },
     report::Report as ConformanceReport,
     run::{RunOptions, run as run_checks},
 };
@@ -72,6 +75,39 @@ pub async fn run(mut args: SmokeArgs, root: &Path) -> anyhow::Result<()> {
         eprintln!("  {:<20} {:?}: {}", c.name, c.verdict, c.detail);
     }
 
+    let (conformance, exchanges) = run_flows(&args, &ctx, &deployment).await?;
+    checks.extend(judge_tokens(&exchanges, &deployment.resource));
+    let conformance = match conformance {
+        Ok(report) => Some(report),
+        Err(e) => {
+            checks.push(Check {
+                name: "conformance",
+                verdict: Verdict::Fail,
+                detail: format!("the tester could not run: {e}"),
+            });
+            None
+        }
+    };
+    if let Some(report) = &conformance {
+        checks.push(conformance_check(report));
+    }
+    finish(
+        &args,
+        &ctx.region,
+        &deployment,
+        &checks,
+        &exchanges,
+        conformance.as_ref(),
+    )
+}
+
+/// Starts the server in Cognito mode behind the recorder and runs the conformance tester with an
+/// interactive sign-in; returns the tester's report and the token requests Cognito answered.
+async fn run_flows(
+    args: &SmokeArgs,
+    ctx: &aws::AwsContext,
+    deployment: &Deployment,
+) -> anyhow::Result<(Result<ConformanceReport, Unreachable>, Vec<TokenExchange>)> {
     let recorder = Recorder::start(&deployment.domain_url)
         .await
         .context("starting the loopback stand-in for the managed login domain")?;
@@ -105,30 +141,19 @@ pub async fn run(mut args: SmokeArgs, root: &Path) -> anyhow::Result<()> {
     let conformance = run_checks(&target, &options).await;
     server.shutdown().await.context("stopping the server")?;
 
-    let exchanges = recorder.exchanges();
-    checks.extend(judge_tokens(&exchanges, &deployment.resource));
-    let conformance = match conformance {
-        Ok(report) => Some(report),
-        Err(e) => {
-            checks.push(Check {
-                name: "conformance",
-                verdict: Verdict::Fail,
-                detail: format!("the tester could not run: {e}"),
-            });
-            None
-        }
-    };
-    if let Some(report) = &conformance {
-        checks.push(conformance_check(report));
-    }
-    let text = report(
-        &args,
-        &ctx.region,
-        &deployment,
-        &checks,
-        &exchanges,
-        conformance.as_ref(),
-    );
+    Ok((conformance, recorder.exchanges()))
+}
+
+/// Writes and prints the report; fails when a check failed.
+fn finish(
+    args: &SmokeArgs,
+    region: &str,
+    deployment: &Deployment,
+    checks: &[Check],
+    exchanges: &[TokenExchange],
+    conformance: Option<&ConformanceReport>,
+) -> anyhow::Result<()> {
+    let text = report(args, region, deployment, checks, exchanges, conformance);
     let path = args
         .report
         .clone()
