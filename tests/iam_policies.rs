@@ -230,6 +230,13 @@ fn the_runtime_policy_is_exactly_the_dynamodb_calls_of_the_server() {
         "the scan finds the server's calls: {called:?}"
     );
     let granted = policy_actions("stacks/runtime-policy.json");
+    // `cargo xtask smoke` runs the server with the deploy identity's credentials.
+    let deploy = policy_actions("stacks/deploy-policy.json");
+    assert!(
+        granted.is_subset(&deploy),
+        "smoke runs the server with the deploy policy, which lacks {:?}",
+        granted.difference(&deploy).collect::<Vec<_>>()
+    );
     assert_eq!(
         granted, called,
         "stacks/runtime-policy.json must grant exactly the DynamoDB calls in server/src \
