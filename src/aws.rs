@@ -56,8 +56,8 @@ pub enum AwsError {
     },
     /// The identity lacks a permission.
     #[error(
-        "AWS denied {operation}: {message}\nThe identity needs the permissions listed in \
-         docs/deploying.md (\"IAM permissions\")"
+        "AWS denied {operation}: {message}\nThe identity needs the permissions in \
+         stacks/deploy-policy.json (docs/deploying.md, \"IAM permissions\")"
     )]
     AccessDenied {
         /// The API call.
@@ -189,6 +189,21 @@ pub async fn connect(args: &AwsArgs) -> Result<AwsContext, AwsError> {
         region,
         endpoint_url,
     })
+}
+
+/// The account the credentials belong to (STS GetCallerIdentity, which needs no permission).
+pub async fn account_id(config: &SdkConfig) -> Result<String, AwsError> {
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+    out.account()
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::BadResponse {
+            operation: "GetCallerIdentity",
+            detail: "no account in the answer".into(),
+        })
 }
 
 /// An error and its sources, each said once (SDK errors often repeat their source's text).

@@ -25,10 +25,14 @@ pub struct Cli {
 pub enum Command {
     /// Create or update the Cognito stack, then write the env files the server and clients read
     Deploy(DeployArgs),
-    /// Delete the stack (user pool, clients, table and every registration) and its env files
+    /// Delete the stack (user pool with every user, clients, table with every registration) and
+    /// its env files, after a confirmation
     Cleanup(CleanupArgs),
     /// Show the stack's status and outputs
     Outputs(OutputsArgs),
+    /// After deploy, on real AWS: check the stack, run the server against it and the conformance
+    /// tester with your sign-in, check Cognito's tokens, and write a report
+    Smoke(SmokeArgs),
     /// Run the bundled MCP server: against the deployed stack, or offline with a development AS
     Serve(ServeArgs),
     /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
@@ -85,6 +89,10 @@ pub struct DeployArgs {
 pub struct CleanupArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Confirm the deletion of every user and registration without being asked (without it,
+    /// cleanup asks you to type the stack name, and refuses when there is no terminal)
+    #[arg(long)]
+    pub yes: bool,
     /// Leave the env files in place
     #[arg(long)]
     pub keep_env: bool,
@@ -110,6 +118,26 @@ pub struct OutputsArgs {
     /// With --wait: give up waiting after this long, e.g. 90s, 20m, 1h
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = duration)]
     pub timeout: Duration,
+}
+
+/// Options of `smoke`.
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The env file `deploy` wrote [default: server/.env in the workspace]
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Where the server listens, e.g. the address your TLS proxy forwards the resource URI to
+    /// [default: 127.0.0.1 and the resource URI's port]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// How long to wait for each sign-in in the browser
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    pub interactive_timeout: u64,
+    /// Where to write the report [default: smoke-report.md]
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Options of `serve`.

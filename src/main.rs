@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
     }
     if matches!(
         cli.command,
-        Command::Serve(_) | Command::Bench(_) | Command::Client(_)
+        Command::Serve(_) | Command::Bench(_) | Command::Client(_) | Command::Smoke(_)
     ) {
         // The server handles Ctrl-C itself, to shut down gracefully.
         return report(run(cli.command).await);
@@ -69,6 +69,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Deploy(args) => commands::deploy::run(args, &root).await,
         Command::Cleanup(args) => commands::cleanup::run(args, &root).await,
         Command::Outputs(args) => commands::outputs::run(args).await,
+        Command::Smoke(args) => commands::smoke::run(args, &root).await,
         Command::Serve(args) => commands::serve::run(args, &root).await,
         Command::Bench(args) => commands::bench::run(args).await,
         Command::Client(args) => commands::client::run(args, &root).await,
@@ -82,7 +83,11 @@ fn interrupted_hint(command: &Command) -> String {
         Command::Deploy(a) => &a.aws,
         Command::Cleanup(a) => &a.aws,
         Command::Outputs(a) => &a.aws,
-        Command::Serve(_) | Command::Bench(_) | Command::Client(_) | Command::Conformance(_) => {
+        Command::Serve(_)
+        | Command::Bench(_)
+        | Command::Client(_)
+        | Command::Conformance(_)
+        | Command::Smoke(_) => {
             unreachable!("not an AWS command")
         }
     };

@@ -18,6 +18,7 @@ fn help() {
         &["deploy", "--help"],
         &["cleanup", "--help"],
         &["outputs", "--help"],
+        &["smoke", "--help"],
         &["serve", "--help"],
     ] {
         let out = run(bare_xtask(), args).ok();
@@ -41,15 +42,25 @@ fn deploy_and_outputs() {
     )
     .ok();
     let outputs = run(xtask(), &["outputs", "--stack-name", "snapshot"]).ok();
+    // Without --yes and without a terminal, cleanup says what it would delete and refuses.
+    let unconfirmed = run(xtask(), &["cleanup", "--stack-name", "snapshot"]).failed();
     insta::with_settings!({ filters => volatile_filters() }, {
         insta::assert_snapshot!("deploy", transcript(&deployed));
         insta::assert_snapshot!("outputs_table", transcript(&outputs));
+        insta::assert_snapshot!("cleanup_unconfirmed", transcript(&unconfirmed));
     });
     let mut cleanup = xtask();
     cleanup.current_dir(dir.path());
     run(
         cleanup,
-        &["cleanup", "--stack-name", "snapshot", "--env-dir", "."],
+        &[
+            "cleanup",
+            "--yes",
+            "--stack-name",
+            "snapshot",
+            "--env-dir",
+            ".",
+        ],
     )
     .ok();
 }

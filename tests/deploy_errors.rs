@@ -166,7 +166,14 @@ fn a_resource_failing_at_create_is_named_and_the_stuck_stack_is_recoverable() {
     // Cleanup removes it.
     run(
         xtask(),
-        &["cleanup", "--stack-name", "failing", "--env-dir", env_dir],
+        &[
+            "cleanup",
+            "--yes",
+            "--stack-name",
+            "failing",
+            "--env-dir",
+            env_dir,
+        ],
     )
     .ok();
     assert!(!stack_exists("failing"));
@@ -277,4 +284,33 @@ fn an_upper_case_stack_name_needs_a_domain_prefix() {
         out.stderr
     );
     assert!(!stack_exists("McpAuth"));
+}
+
+#[test]
+fn a_stack_name_too_long_for_the_default_domain_prefix_is_refused_before_anything_is_created() {
+    // 55 characters, plus "-" and the 8 hex digits, is one more than Cognito's 63.
+    let name = format!("a{}", "b".repeat(54));
+    let out = run(xtask(), &["deploy", "--stack-name", &name]).failed();
+    assert!(
+        out.stderr.contains("has 55 characters") && out.stderr.contains("Pass --domain-prefix"),
+        "{}",
+        out.stderr
+    );
+    assert!(!stack_exists(&name));
+}
+
+#[test]
+fn a_resource_uri_cognito_cannot_bind_is_refused_before_aws_is_asked() {
+    for (uri, reason) in [
+        ("http://mcp.example.com/mcp", "plain http only on localhost"),
+        ("https://mcp.example.com/mcp?tenant=1", "has a query"),
+        ("https://mcp.example.com/a/../mcp", "segments"),
+    ] {
+        let out = run(
+            bare_xtask(),
+            &["deploy", "--stack-name", "never", "--resource-uri", uri],
+        );
+        assert_eq!(out.code, Some(2), "a usage error: {out:#?}");
+        assert!(out.stderr.contains(reason), "{uri}: {}", out.stderr);
+    }
 }

@@ -13,6 +13,25 @@ fn xtask_in(dir: &Path) -> std::process::Command {
     cmd
 }
 
+/// `cleanup` of `stack` with the env files under `dir`, confirmed with `--yes` or not.
+fn cleanup(dir: &Path, stack: &str, confirmed: bool) -> support::Run {
+    let mut args = vec!["cleanup", "--stack-name", stack, "--env-dir", "."];
+    if confirmed {
+        args.push("--yes");
+    }
+    run(xtask_in(dir), &args)
+}
+
+/// Asserts that a command's stderr says `text`.
+#[track_caller]
+fn said(out: &support::Run, text: &str) {
+    assert!(
+        out.stderr.contains(text),
+        "{text:?} not in:\n{}",
+        out.stderr
+    );
+}
+
 fn outputs_json(stack: &str) -> serde_json::Value {
     let out = run(xtask(), &["outputs", "--json", "--stack-name", stack]).ok();
     serde_json::from_str(&out.stdout).expect("outputs --json prints JSON")
@@ -36,11 +55,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
 
     // First deploy creates the stack and writes the env files.
     let first = run(xtask_in(dir.path()), &args).ok();
-    assert!(
-        first.stderr.contains("Creating stack lifecycle"),
-        "{}",
-        first.stderr
-    );
+    said(&first, "Creating stack lifecycle");
     assert!(
         first.stderr.contains("CREATE_COMPLETE"),
         "live events are shown: {}",
@@ -68,6 +83,17 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
             "output {key} in {json}"
         );
     }
+    // The default domain prefix is the stack name and a hash, never the account id.
+    let domain = outputs["DomainBaseUrl"].as_str().unwrap();
+    let prefix = domain
+        .strip_prefix("https://lifecycle-")
+        .and_then(|rest| rest.strip_suffix(".auth.us-east-1.amazoncognito.com"))
+        .unwrap_or_else(|| panic!("{domain}"));
+    assert!(
+        prefix.len() == 8 && prefix.chars().all(|c| c.is_ascii_hexdigit()),
+        "{domain}"
+    );
+    assert!(!domain.contains("123456789012"), "{domain}");
     let all_outputs = outputs.to_string();
     assert!(
         !all_outputs.to_lowercase().contains("secret"),
@@ -132,6 +158,14 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         example_secret,
         cognito_secret(outputs["ExampleClientId"].as_str().unwrap())
     );
+    let described = rt
+        .block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+        .unwrap();
+    assert_eq!(
+        described.user_pool().unwrap().deletion_protection(),
+        Some(&aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Active),
+        "the users are protected from a mistaken deletion"
+    );
     #[cfg(unix)]
     assert_eq!(mode(&dir.path().join("server/.env")), 0o600);
     for (file, registration) in [
@@ -175,31 +209,43 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
 
     // A second deploy with nothing changed is a clean no-op.
     let second = run(xtask_in(dir.path()), &args).ok();
-    assert!(
-        second.stderr.contains("already up to date"),
-        "{}",
-        second.stderr
-    );
+    said(&second, "already up to date");
     assert_eq!(
         outputs_json(stack)["outputs"]["UserPoolId"],
         pool_id.as_str()
     );
 
-    // A changed parameter updates in place: same pool, new resource URI, new env files.
+    // A changed parameter updates in place: same pool, new resource URI, new env files. The URI
+    // is canonicalised first, as the server does, so the scopes Cognito grants are the ones the
+    // server asks for.
     let changed = run(
         xtask_in(dir.path()),
         &[
             &args[..],
-            &["--resource-uri", "https://mcp.example.com/mcp"][..],
+            &["--resource-uri", "HTTPS://MCP.Example.com:443/mcp"][..],
         ]
         .concat(),
     )
     .ok();
-    assert!(
-        changed.stderr.contains("UPDATE_COMPLETE"),
-        "{}",
-        changed.stderr
+    said(&changed, "UPDATE_COMPLETE");
+    said(
+        &changed,
+        "Resource URI https://mcp.example.com/mcp: the canonical form of \"HTTPS://MCP.Example.com:443/mcp\"",
     );
+    let identifiers: Vec<String> = rt
+        .block_on(
+            cognito
+                .list_resource_servers()
+                .user_pool_id(&pool_id)
+                .max_results(50)
+                .send(),
+        )
+        .unwrap()
+        .resource_servers()
+        .iter()
+        .filter_map(|s| s.identifier().map(str::to_owned))
+        .collect();
+    assert_eq!(identifiers, ["https://mcp.example.com/mcp"]);
     let json = outputs_json(stack);
     assert_eq!(json["outputs"]["UserPoolId"], pool_id.as_str());
     assert_eq!(
@@ -213,32 +259,36 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     );
     // ...and a later deploy without the flag keeps it (UsePreviousValue), as a no-op.
     let again = run(xtask_in(dir.path()), &args).ok();
-    assert!(
-        again.stderr.contains("already up to date"),
-        "{}",
-        again.stderr
-    );
+    said(&again, "already up to date");
     assert_eq!(
         outputs_json(stack)["outputs"]["ResourceUri"],
         "https://mcp.example.com/mcp"
     );
+    assert_eq!(
+        outputs_json(stack)["outputs"]["Scopes"],
+        "https://mcp.example.com/mcp/mcp:read https://mcp.example.com/mcp/mcp:write"
+    );
 
-    // Cleanup deletes the stack (and the user pool with it) and the env files.
-    let cleanup = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--stack-name", stack, "--env-dir", "."],
-    )
-    .ok();
+    // Without a terminal to type the stack name on, cleanup refuses at once and deletes nothing.
+    let refused = cleanup(dir.path(), stack, false).failed();
     assert!(
-        cleanup.stderr.contains("DELETE_COMPLETE"),
-        "{}",
-        cleanup.stderr
+        refused.stderr.contains("with about 0 users"),
+        "it says what would be deleted: {}",
+        refused.stderr
     );
-    assert!(
-        cleanup.stderr.contains("Removed ./server/.env"),
-        "{}",
-        cleanup.stderr
+    said(
+        &refused,
+        "cargo xtask cleanup --yes --stack-name lifecycle --region us-east-1",
     );
+    assert_eq!(outputs_json(stack)["status"], "UPDATE_COMPLETE");
+    assert!(dir.path().join("server/.env").exists());
+
+    // Confirmed, cleanup turns the pool's deletion protection off, then deletes the stack (and
+    // the user pool with it) and the env files.
+    let cleaned = cleanup(dir.path(), stack, true).ok();
+    said(&cleaned, "Turning the user pool's deletion protection off");
+    said(&cleaned, "DELETE_COMPLETE");
+    said(&cleaned, "Removed ./server/.env");
     for f in [
         "server/.env",
         ".env.client.static",
@@ -248,12 +298,7 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         assert!(!dir.path().join(f).exists(), "{f} left behind");
     }
     let gone = run(xtask(), &["outputs", "--stack-name", stack]).failed();
-    assert!(
-        gone.stderr
-            .contains("no stack named lifecycle in region us-east-1"),
-        "{}",
-        gone.stderr
-    );
+    said(&gone, "no stack named lifecycle in region us-east-1");
     let pools = rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send());
     assert!(pools.is_err(), "the user pool outlived its stack");
     let table_after = rt.block_on(dynamodb.describe_table().table_name(&table).send());
@@ -263,16 +308,8 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     );
 
     // A second cleanup has nothing to do, and says so.
-    let twice = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--stack-name", stack, "--env-dir", "."],
-    )
-    .ok();
-    assert!(
-        twice.stderr.contains("nothing to delete"),
-        "{}",
-        twice.stderr
-    );
+    let twice = cleanup(dir.path(), stack, true).ok();
+    said(&twice, "nothing to delete");
 }
 
 #[test]
@@ -285,28 +322,15 @@ fn deploy_never_overwrites_an_env_file_it_did_not_write() {
         &["deploy", "--stack-name", "foreign-env", "--env-dir", "."],
     )
     .failed();
-    assert!(
-        out.stderr
-            .contains("was not written by `cargo xtask deploy`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("the stack is deployed"),
-        "{}",
-        out.stderr
-    );
+    said(&out, "was not written by `cargo xtask deploy`");
+    said(&out, "the stack is deployed");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("server/.env")).unwrap(),
         "MINE=1\n"
     );
     // Cleanup deletes the stack but leaves the foreign file, with a warning.
-    let cleanup = run(
-        xtask_in(dir.path()),
-        &["cleanup", "--stack-name", "foreign-env", "--env-dir", "."],
-    )
-    .ok();
-    assert!(cleanup.stderr.contains("warning:"), "{}", cleanup.stderr);
+    let cleaned = cleanup(dir.path(), "foreign-env", true).ok();
+    assert!(cleaned.stderr.contains("warning:"), "{}", cleaned.stderr);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("server/.env")).unwrap(),
         "MINE=1\n"
@@ -325,6 +349,7 @@ fn keep_env_leaves_the_env_files() {
         xtask_in(dir.path()),
         &[
             "cleanup",
+            "--yes",
             "--stack-name",
             "keep-env",
             "--env-dir",
@@ -335,9 +360,191 @@ fn keep_env_leaves_the_env_files() {
     .ok();
     assert!(dir.path().join("server/.env").exists());
     let gone = run(xtask(), &["outputs", "--stack-name", "keep-env"]).failed();
-    assert!(
-        gone.stderr.contains("no stack named keep-env"),
-        "{}",
-        gone.stderr
+    said(&gone, "no stack named keep-env");
+}
+
+#[test]
+fn a_stack_deleted_by_mistake_keeps_its_users_until_cleanup_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "mistaken-delete";
+    run(
+        xtask_in(dir.path()),
+        &["deploy", "--stack-name", stack, "--env-dir", "."],
+    )
+    .ok();
+    let pool_id = outputs_json(stack)["outputs"]["UserPoolId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = sdk_config(&rt);
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    rt.block_on(
+        cognito
+            .admin_create_user()
+            .user_pool_id(&pool_id)
+            .username("alice@example.com")
+            .send(),
+    )
+    .unwrap();
+
+    // Someone deletes the stack outside cleanup: the protected pool stops the deletion.
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    rt.block_on(cf.delete_stack().stack_name(stack).send())
+        .unwrap();
+    assert_eq!(outputs_json(stack)["status"], "DELETE_FAILED");
+    let user = rt.block_on(
+        cognito
+            .admin_get_user()
+            .user_pool_id(&pool_id)
+            .username("alice@example.com")
+            .send(),
     );
+    assert!(user.is_ok(), "the user outlived the mistaken deletion");
+
+    // cleanup says what it would delete, and needs the confirmation.
+    let refused = cleanup(dir.path(), stack, false).failed();
+    said(&refused, "with about 1 users");
+    assert!(
+        rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+            .is_ok()
+    );
+
+    // Confirmed, it turns the protection off on the pool itself (a DELETE_FAILED stack takes no
+    // update) and finishes the deletion.
+    let cleaned = cleanup(dir.path(), stack, true).ok();
+    said(
+        &cleaned,
+        &format!("Turning deletion protection off on user pool {pool_id}"),
+    );
+    said(&cleaned, "DELETE_COMPLETE");
+    assert!(
+        rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+            .is_err()
+    );
+}
+
+#[test]
+fn a_domain_prefix_change_is_refused_with_the_two_steps_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = "domain-change";
+    let deploy = |extra: &[&str]| {
+        run(
+            xtask_in(dir.path()),
+            &[
+                &["deploy", "--stack-name", stack, "--env-dir", "."][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    deploy(&["--domain-prefix", "first-prefix"]).ok();
+    let outputs = outputs_json(stack)["outputs"].clone();
+    let pool_id = outputs["UserPoolId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        outputs["DomainBaseUrl"],
+        "https://first-prefix.auth.us-east-1.amazoncognito.com"
+    );
+
+    // The same prefix again is no change at all.
+    deploy(&["--domain-prefix", "first-prefix"]).ok();
+
+    let refused = deploy(&["--domain-prefix", "second-prefix"]).failed();
+    said(
+        &refused,
+        "a prefix cannot change in place: CloudFormation would create the \"second-prefix\" domain first",
+    );
+    said(
+        &refused,
+        &format!(
+            "1. aws cognito-idp delete-user-pool-domain --domain first-prefix --user-pool-id {pool_id} --region us-east-1"
+        ),
+    );
+    said(
+        &refused,
+        "2. cargo xtask deploy --domain-prefix second-prefix --stack-name domain-change --region us-east-1",
+    );
+    assert_eq!(
+        outputs_json(stack)["status"],
+        "CREATE_COMPLETE",
+        "nothing was updated"
+    );
+
+    // Step 1, as the message says; then step 2 creates the new domain.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = sdk_config(&rt);
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    rt.block_on(
+        cognito
+            .delete_user_pool_domain()
+            .domain("first-prefix")
+            .user_pool_id(&pool_id)
+            .send(),
+    )
+    .unwrap();
+    let changed = deploy(&["--domain-prefix", "second-prefix"]).ok();
+    said(&changed, "UPDATE_COMPLETE");
+    let outputs = outputs_json(stack)["outputs"].clone();
+    assert_eq!(
+        outputs["DomainBaseUrl"],
+        "https://second-prefix.auth.us-east-1.amazoncognito.com"
+    );
+    assert_eq!(
+        outputs["UserPoolId"],
+        pool_id.as_str(),
+        "same pool, same users"
+    );
+
+    // A cleanup that turned the protection off and stopped there: the next deploy puts it back.
+    let cf = aws_sdk_cloudformation::Client::new(&config);
+    let keys: Vec<String> = rt
+        .block_on(cf.describe_stacks().stack_name(stack).send())
+        .unwrap()
+        .stacks()[0]
+        .parameters()
+        .iter()
+        .filter_map(|p| p.parameter_key().map(str::to_owned))
+        .collect();
+    let parameters = keys
+        .iter()
+        .map(|key| {
+            let p = aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key);
+            match key.as_str() {
+                "DeletionProtection" => p.parameter_value("INACTIVE").build(),
+                _ => p.use_previous_value(true).build(),
+            }
+        })
+        .collect();
+    rt.block_on(
+        cf.update_stack()
+            .stack_name(stack)
+            .use_previous_template(true)
+            .set_parameters(Some(parameters))
+            .send(),
+    )
+    .unwrap();
+    let protection = || {
+        rt.block_on(cognito.describe_user_pool().user_pool_id(&pool_id).send())
+            .unwrap()
+            .user_pool()
+            .unwrap()
+            .deletion_protection()
+            .cloned()
+    };
+    assert_eq!(
+        protection(),
+        Some(aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Inactive)
+    );
+    deploy(&[]).ok();
+    assert_eq!(
+        protection(),
+        Some(aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Active),
+        "deploy puts the protection back"
+    );
+    let server = read_env(&dir.path().join("server/.env"));
+    assert_eq!(
+        env_value(&server, "COGNITO_DOMAIN_URL"),
+        "https://second-prefix.auth.us-east-1.amazoncognito.com"
+    );
+    cleanup(dir.path(), stack, true).ok();
 }

@@ -137,7 +137,7 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
 
 /// Shows a sign-in page to the person at the terminal: the URL always (a browser may not open,
 /// or be on another machine), and their browser when there is one.
-fn open_in_browser(url: &url::Url) {
+pub(crate) fn open_in_browser(url: &url::Url) {
     eprintln!("\nSign in in your browser (the tester waits for the answer):\n  {url}");
     if let Err(e) = webbrowser::open(url.as_str()) {
         eprintln!("  (no browser opened: {e}; open the URL yourself)");

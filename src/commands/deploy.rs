@@ -19,7 +19,7 @@ use crate::{
         self, ExistingStack, OWNER_TAG_KEY, OWNER_TAG_VALUE, StackName,
         events::{EventWatch, FailedResource},
         outputs::{self, StackOutputs},
-        parameters::parameter_list,
+        parameters::{default_domain_prefix, parameter_list},
         plan::{DeployPlan, Refusal, plan},
         status::Operation,
         template::Template,
@@ -28,6 +28,7 @@ use crate::{
 
 /// Runs the command; `root` is the workspace root (default template and env folder).
 pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
+    note_canonical_resource(&args);
     let template_path = args
         .template
         .clone()
@@ -38,7 +39,9 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
     let name = &args.aws.stack_name;
     let capabilities = validate(&cf, &template).await?;
     let timeout = args.timeout;
-    let given = args.parameters.given();
+    let mut given = args.parameters.given();
+    // Every deploy puts the users' protection back, should a cleanup have stopped half-way.
+    given.push(("DeletionProtection", "ACTIVE".to_owned()));
     let create = |previous: Option<ExistingStack>| async {
         if let Some(failed) = previous {
             eprintln!(
@@ -53,9 +56,13 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
                 .map_err(|e| AwsError::from_sdk("DeleteStack", e))?;
             watch.until_settled(Operation::Delete, timeout).await?;
         }
-        args.parameters
-            .check_default_domain_prefix(name)
-            .map_err(|e| anyhow!(e))?;
+        let mut given = given.clone();
+        if args.parameters.domain_prefix.is_none() {
+            let account = aws::account_id(&ctx.config).await?;
+            let prefix =
+                default_domain_prefix(name, &account, &ctx.region).map_err(|e| anyhow!(e))?;
+            given.push(("DomainPrefix", prefix));
+        }
         eprintln!(
             "Creating stack {name} in {} from {}.",
             ctx.region,
@@ -85,6 +92,9 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         DeployPlan::ReplaceFailed => create(existing).await?,
         DeployPlan::Update => {
             let existing = existing.expect("plan only updates a stack that exists");
+            if let Some(wanted) = &args.parameters.domain_prefix {
+                refuse_domain_change(&ctx, &existing, wanted, &args).await?;
+            }
             eprintln!(
                 "Updating stack {name} in {} from {}.",
                 ctx.region,
@@ -111,7 +121,31 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         }
     };
 
-    let outputs = StackOutputs::from_stack(&settled)?;
+    write_env_files(&args, root, &ctx, &settled).await
+}
+
+/// Says so when `--resource-uri` was not canonical as typed.
+fn note_canonical_resource(args: &DeployArgs) {
+    if let Some(flag) = &args.parameters.resource_uri
+        && flag.given != flag.canonical.as_str()
+    {
+        eprintln!(
+            "Resource URI {}: the canonical form of {:?}, as the server compares it and Cognito \
+             binds tokens to it.",
+            flag.canonical, flag.given
+        );
+    }
+}
+
+/// Reads the app clients' secrets, writes the env files and prints the outputs.
+async fn write_env_files(
+    args: &DeployArgs,
+    root: &Path,
+    ctx: &aws::AwsContext,
+    settled: &ExistingStack,
+) -> anyhow::Result<()> {
+    let name = &args.aws.stack_name;
+    let outputs = StackOutputs::from_stack(settled)?;
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);
     let upstream =
         app_clients::read(&cognito, &outputs.user_pool_id, &outputs.upstream_client_id).await?;
@@ -133,12 +167,86 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
     }
 
     println!("Stack {name} ({}): {}", ctx.region, settled.status);
-    println!("{}", outputs::table(&settled));
+    println!("{}", outputs::table(settled));
     println!("Env files (mode 0600, git-ignored; client secrets included):");
     for file in &files {
         println!("  {}", file.path.display());
     }
     Ok(())
+}
+
+/// Refuses a change of the managed login domain prefix while the stack's domain exists: the
+/// prefix is create-only, so CloudFormation would create the new domain first, which Cognito
+/// refuses (a pool holds one prefix domain), and roll back. Once the old domain is deleted, the
+/// update creates the new one.
+async fn refuse_domain_change(
+    ctx: &aws::AwsContext,
+    existing: &ExistingStack,
+    wanted: &str,
+    args: &DeployArgs,
+) -> anyhow::Result<()> {
+    let outputs = StackOutputs::from_stack(existing)?;
+    let Some(current) = outputs.domain_prefix() else {
+        return Ok(());
+    };
+    if current == wanted {
+        return Ok(());
+    }
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);
+    let described = cognito
+        .describe_user_pool_domain()
+        .domain(current)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeUserPoolDomain", e))?;
+    let exists = described
+        .domain_description()
+        .and_then(|d| d.user_pool_id())
+        .is_some_and(|pool| pool == outputs.user_pool_id);
+    if !exists {
+        eprintln!("The managed login domain {current} is gone; the update creates {wanted}.");
+        return Ok(());
+    }
+    bail!(domain_change_message(
+        current,
+        wanted,
+        &outputs.user_pool_id,
+        args,
+        &ctx.region
+    ))
+}
+
+fn domain_change_message(
+    current: &str,
+    wanted: &str,
+    pool: &str,
+    args: &DeployArgs,
+    region: &str,
+) -> String {
+    let profile = args
+        .aws
+        .profile
+        .as_ref()
+        .map(|p| format!(" --profile {p}"))
+        .unwrap_or_default();
+    format!(
+        "stack {name}'s managed login domain prefix is {current:?}, and a prefix cannot change \
+         in place: CloudFormation would create the {wanted:?} domain first, which Cognito refuses \
+         (a user pool holds one prefix domain), and roll back. Nothing was changed.\n\
+         Change it in two steps (sign-in is unavailable between them):\n  \
+         1. aws cognito-idp delete-user-pool-domain --domain {current} --user-pool-id {pool} \
+         --region {region}{profile}\n  \
+         2. {deploy}\n\
+         Clients and bookmarks that use https://{current}.auth.{region}.amazoncognito.com stop \
+         working; the server's env file is rewritten by step 2",
+        name = args.aws.stack_name,
+        deploy = xtask_command(
+            &format!("deploy --domain-prefix {wanted}"),
+            &args.aws.stack_name,
+            region,
+            &args.aws
+        ),
+    )
 }
 
 /// Asks CloudFormation to validate the template; returns the capabilities it requires.

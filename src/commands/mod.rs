@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod deploy;
 pub mod outputs;
 pub mod serve;
+pub mod smoke;
 
 use crate::{cli::AwsArgs, stack::StackName};
 

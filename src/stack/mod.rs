@@ -71,6 +71,15 @@ pub struct ExistingStack {
 }
 
 impl ExistingStack {
+    /// The value of one of its outputs.
+    pub fn output(&self, key: &str) -> Option<&str> {
+        self.stack
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+    }
+
     fn from_sdk(stack: Stack) -> Self {
         Self {
             id: stack.stack_id().unwrap_or_default().to_owned(),

@@ -48,11 +48,7 @@ impl StackOutputs {
     pub fn from_stack(stack: &ExistingStack) -> Result<Self, MissingOutput> {
         let get = |key: &'static str| {
             stack
-                .stack
-                .outputs()
-                .iter()
-                .find(|o| o.output_key() == Some(key))
-                .and_then(|o| o.output_value())
+                .output(key)
                 .map(str::to_owned)
                 .ok_or_else(|| MissingOutput {
                     stack: stack.stack.stack_name().unwrap_or(&stack.id).to_owned(),
@@ -72,6 +68,15 @@ impl StackOutputs {
             example_client_id: get("ExampleClientId")?,
             table_name: get("TableName")?,
         })
+    }
+}
+
+impl StackOutputs {
+    /// The managed login domain prefix, read from `https://<prefix>.auth.<region>.amazoncognito.com`.
+    pub fn domain_prefix(&self) -> Option<&str> {
+        let host = self.domain_base_url.strip_prefix("https://")?;
+        let (prefix, rest) = host.split_once('.')?;
+        rest.starts_with("auth.").then_some(prefix)
     }
 }
 
@@ -107,4 +112,33 @@ pub fn json(stack: &ExistingStack) -> serde_json::Value {
         "status_reason": stack.stack.stack_status_reason(),
         "outputs": outputs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_domain_prefix_is_read_from_the_domain_url() {
+        let mut outputs = StackOutputs {
+            region: "eu-west-1".into(),
+            user_pool_id: String::new(),
+            issuer_url: String::new(),
+            jwks_url: String::new(),
+            domain_base_url: "https://demo-1a2b3c4d.auth.eu-west-1.amazoncognito.com".into(),
+            resource_uri: String::new(),
+            scopes: String::new(),
+            upstream_client_id: String::new(),
+            upstream_callback_url: String::new(),
+            example_client_id: String::new(),
+            table_name: String::new(),
+        };
+        assert_eq!(outputs.domain_prefix(), Some("demo-1a2b3c4d"));
+        outputs.domain_base_url = "https://login.example.com".into();
+        assert_eq!(
+            outputs.domain_prefix(),
+            None,
+            "a custom domain has no prefix"
+        );
+    }
 }

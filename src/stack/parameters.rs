@@ -5,8 +5,27 @@
 
 use aws_sdk_cloudformation::types::Parameter;
 use clap::Args;
+use mcp_auth_server::resource::ResourceUri;
+use sha2::{Digest, Sha256};
 
 use super::StackName;
+
+/// Longest resource URI Cognito can take: each client scope `<ResourceUri>/mcp:write` must fit
+/// in 256 characters.
+pub const MAX_RESOURCE_URI: usize = 256 - "/mcp:write".len();
+
+/// Longest managed login domain prefix Cognito takes.
+pub const MAX_DOMAIN_PREFIX: usize = 63;
+
+/// A `--resource-uri` as given, and the canonical form `deploy` sends (the server's own rules:
+/// lower-case scheme and host, no default port, no lone trailing slash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceUriFlag {
+    /// What was typed.
+    pub given: String,
+    /// What the stack gets.
+    pub canonical: ResourceUri,
+}
 
 /// Flags that set template parameters; every one is optional.
 #[derive(Debug, Clone, Default, Args)]
@@ -14,7 +33,7 @@ pub struct StackParameterFlags {
     /// The MCP server's canonical resource URI (RFC 8707): the resource server identifier, and
     /// the `aud` of access tokens [template default: http://localhost:8080/mcp]
     #[arg(long, value_name = "URL", value_parser = resource_uri)]
-    pub resource_uri: Option<String>,
+    pub resource_uri: Option<ResourceUriFlag>,
     /// The bundled server's OAuth callback, registered on the facade's upstream client
     /// [template default: http://localhost:8080/oauth/callback]
     #[arg(long, value_name = "URL", value_parser = callback_url)]
@@ -23,7 +42,8 @@ pub struct StackParameterFlags {
     /// [template default: http://localhost:3000/callback]
     #[arg(long, value_name = "URL,...", value_delimiter = ',', value_parser = callback_url)]
     pub example_callback_urls: Option<Vec<String>>,
-    /// Managed login domain prefix [template default: <stack name>-<account id>]
+    /// Managed login domain prefix; fixed once the stack exists [default at create: <stack
+    /// name>-<8 hex digits of a hash of the account id and region>]
     #[arg(long, value_name = "PREFIX", value_parser = domain_prefix)]
     pub domain_prefix: Option<String>,
     /// Let people create their own accounts on the managed login pages [template default: false]
@@ -39,7 +59,7 @@ impl StackParameterFlags {
     pub fn given(&self) -> Vec<(&'static str, String)> {
         let mut given = Vec::new();
         if let Some(v) = &self.resource_uri {
-            given.push(("ResourceUri", v.clone()));
+            given.push(("ResourceUri", v.canonical.to_string()));
         }
         if let Some(v) = &self.callback_url {
             given.push(("UpstreamCallbackUrl", v.clone()));
@@ -58,30 +78,46 @@ impl StackParameterFlags {
         }
         given
     }
+}
 
-    /// Checks that the default domain prefix (`<stack>-<account>`) will be acceptable to Cognito
-    /// when no prefix is given and the stack does not have one yet.
-    pub fn check_default_domain_prefix(&self, stack: &StackName) -> Result<(), String> {
-        if self.domain_prefix.is_some() {
-            return Ok(());
-        }
-        let name = stack.as_str();
-        if name.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(format!(
-                "the default managed login domain prefix is \"<stack name>-<account id>\", and \
-                 stack name {name:?} has upper-case letters, which Cognito refuses: pass \
-                 --domain-prefix, or use a lower-case --stack-name"
-            ));
-        }
-        if let Some(word) = reserved_word(name) {
-            return Err(format!(
-                "the default managed login domain prefix is \"<stack name>-<account id>\", and \
-                 Cognito refuses prefixes containing {word:?}: pass --domain-prefix, or choose \
-                 another --stack-name"
-            ));
-        }
-        Ok(())
+/// The domain prefix `deploy` picks at create when none is given: `<stack>-<8 hex digits>`, the
+/// digits from a hash of the account id and region, so the public sign-in URL is unique per
+/// account and region without showing the account id (a hash hides it from a glance, it is not
+/// a secret: account ids are few enough to be tried).
+pub fn default_domain_prefix(
+    stack: &StackName,
+    account: &str,
+    region: &str,
+) -> Result<String, String> {
+    let digest = Sha256::digest(format!("mcp-auth-kit domain prefix\n{account}\n{region}"));
+    let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let prefix = format!("{}-{suffix}", stack.as_str());
+    let longest_name = MAX_DOMAIN_PREFIX - 1 - suffix.len();
+    let name = stack.as_str();
+    if name.len() > longest_name {
+        return Err(format!(
+            "the default managed login domain prefix is \"<stack name>-<8 hex digits>\", and \
+             stack name {name:?} has {} characters: Cognito takes {MAX_DOMAIN_PREFIX} at most, so \
+             the stack name may have {longest_name}. Pass --domain-prefix, or use a shorter \
+             --stack-name",
+            name.len()
+        ));
     }
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "the default managed login domain prefix is \"<stack name>-<8 hex digits>\", and \
+             stack name {name:?} has upper-case letters, which Cognito refuses: pass \
+             --domain-prefix, or use a lower-case --stack-name"
+        ));
+    }
+    if let Some(word) = reserved_word(name) {
+        return Err(format!(
+            "the default managed login domain prefix is \"<stack name>-<8 hex digits>\", and \
+             Cognito refuses prefixes containing {word:?}: pass --domain-prefix, or choose \
+             another --stack-name"
+        ));
+    }
+    domain_prefix(&prefix)
 }
 
 /// The parameter list for a create (`previous` empty) or an update of a stack deployed with the
@@ -109,31 +145,90 @@ pub fn parameter_list(given: &[(&'static str, String)], previous: &[String]) -> 
     list
 }
 
-fn resource_uri(s: &str) -> Result<String, String> {
-    let url = url::Url::parse(s).map_err(|e| format!("not an absolute URL: {e}"))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err("the resource URI must be an http(s) URL".into());
+/// Parses `--resource-uri`: canonical by the server's rules, and within what Cognito binds
+/// tokens to and the template's `AllowedPattern` takes (tests/template_rules.rs holds the two
+/// to the same answers).
+fn resource_uri(s: &str) -> Result<ResourceUriFlag, String> {
+    let canonical: ResourceUri = s.parse().map_err(|e| format!("{e}"))?;
+    let url = url::Url::parse(canonical.as_str()).map_err(|e| e.to_string())?;
+    let host = url.host_str().unwrap_or_default();
+    match url.scheme() {
+        "https"
+            if host
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') => {}
+        "https" => {
+            return Err(format!(
+                "the host {host:?} is not a DNS name: use lower-case letters, digits, dots and \
+                 hyphens"
+            ));
+        }
+        _ if host == "localhost" => {}
+        _ => {
+            return Err(
+                "Cognito binds tokens to https URIs, and to plain http only on localhost \
+                 (http://localhost:PORT/mcp)"
+                    .into(),
+            );
+        }
     }
-    if url.fragment().is_some() || url.query().is_some() {
-        return Err("a resource URI has no query or fragment (RFC 8707 section 2)".into());
+    if url.port() == Some(0) {
+        return Err("port 0 is not a port a server can be reached on".into());
     }
-    Ok(s.to_owned())
+    if has_dot_segment(s) {
+        // The URL parser would resolve them, so the URI typed would not be the one bound.
+        return Err("a resource URI's path has no \".\" or \"..\" segments".into());
+    }
+    let path = url.path();
+    if let Some(c) = path.chars().find(|c| !is_path_char(*c)) {
+        return Err(format!(
+            "the path has {c:?}, which Cognito's scope names do not take: percent-encode it"
+        ));
+    }
+    if canonical.as_str().len() > MAX_RESOURCE_URI {
+        return Err(format!(
+            "the canonical resource URI has {} characters; Cognito takes {MAX_RESOURCE_URI} at \
+             most (each scope, \"<resource URI>/mcp:write\", must fit in 256)",
+            canonical.as_str().len()
+        ));
+    }
+    Ok(ResourceUriFlag {
+        given: s.to_owned(),
+        canonical,
+    })
 }
 
+/// Whether the path of `raw` has a `.` or `..` segment, percent-encoded or not.
+fn has_dot_segment(raw: &str) -> bool {
+    let after_scheme = raw.split_once("://").map_or(raw, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
+}
+
+/// RFC 3986 `pchar` and `/`: what a path holds without percent-encoding.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@%/".contains(c)
+}
+
+/// Parses a callback URL; returns it as the URL parser writes it (lower-case scheme and host, a
+/// path of at least "/"), which is what the template's pattern expects.
 fn callback_url(s: &str) -> Result<String, String> {
     let url = url::Url::parse(s).map_err(|e| format!("not an absolute URL: {e}"))?;
     if url.fragment().is_some() {
         return Err("a redirect URI has no fragment (RFC 6749 section 3.1.2)".into());
     }
     match (url.scheme(), url.host_str()) {
-        ("https", _) | ("http", Some("localhost")) => Ok(s.to_owned()),
+        ("https", _) | ("http", Some("localhost")) => Ok(url.into()),
         _ => Err("Cognito takes https callback URLs, or http only on localhost".into()),
     }
 }
 
 fn domain_prefix(s: &str) -> Result<String, String> {
     let shape_ok = !s.is_empty()
-        && s.len() <= 63
+        && s.len() <= MAX_DOMAIN_PREFIX
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
@@ -184,9 +279,64 @@ mod tests {
         assert!(resource_uri("https://mcp.example.com/mcp").is_ok());
         assert!(resource_uri("https://mcp.example.com/mcp#x").is_err());
         assert!(resource_uri("mcp.example.com").is_err());
-        assert!(callback_url("http://localhost:8080/oauth/callback").is_ok());
+        assert_eq!(
+            callback_url("http://localhost:8080/oauth/callback").as_deref(),
+            Ok("http://localhost:8080/oauth/callback")
+        );
         assert!(callback_url("http://127.0.0.1:8080/cb").is_err());
-        assert!(callback_url("https://app.example.com/cb").is_ok());
+        assert_eq!(
+            callback_url("HTTPS://App.Example.com").as_deref(),
+            Ok("https://app.example.com/")
+        );
+    }
+
+    fn canonical(s: &str) -> Result<String, String> {
+        resource_uri(s).map(|f| f.canonical.to_string())
+    }
+
+    #[test]
+    fn resource_uris_are_canonicalised_as_the_server_does() {
+        for (given, expected) in [
+            ("https://mcp.example.com/", "https://mcp.example.com"),
+            ("https://MCP.example.com/mcp", "https://mcp.example.com/mcp"),
+            (
+                "HTTPS://mcp.example.com:443/mcp",
+                "https://mcp.example.com/mcp",
+            ),
+            ("http://localhost:80/mcp", "http://localhost/mcp"),
+            ("http://LOCALHOST:8080", "http://localhost:8080"),
+            (
+                "https://mcp.example.com/mcp/",
+                "https://mcp.example.com/mcp/",
+            ),
+        ] {
+            assert_eq!(canonical(given).as_deref(), Ok(expected), "{given}");
+            let server: ResourceUri = given.parse().unwrap();
+            assert_eq!(server.as_str(), expected, "the server's rules, for {given}");
+        }
+    }
+
+    #[test]
+    fn resource_uris_cognito_cannot_bind_are_refused() {
+        for bad in [
+            "http://mcp.example.com/mcp",
+            "http://127.0.0.1:8080/mcp",
+            "https://mcp.example.com/mcp?x=1",
+            "https://[::1]/mcp",
+            "https://under_score.example.com/mcp",
+            "https://mcp.example.com:0/mcp",
+            "https://mcp.example.com/a/../mcp",
+            "https://mcp.example.com/a/%2E/mcp",
+            "https://mcp.example.com/a|b",
+            "ftp://mcp.example.com/mcp",
+        ] {
+            assert!(resource_uri(bad).is_err(), "{bad} accepted");
+        }
+        let longest = format!("https://e.com/{}", "a".repeat(MAX_RESOURCE_URI - 14));
+        assert_eq!(longest.len(), MAX_RESOURCE_URI);
+        assert!(resource_uri(&longest).is_ok());
+        let err = resource_uri(&format!("{longest}a")).unwrap_err();
+        assert!(err.contains("246 at most"), "{err}");
     }
 
     #[test]
@@ -206,30 +356,37 @@ mod tests {
     }
 
     #[test]
-    fn default_prefix_needs_a_usable_stack_name() {
-        let flags = StackParameterFlags::default();
-        assert!(
-            flags
-                .check_default_domain_prefix(&"mcp-auth-kit".parse().unwrap())
-                .is_ok()
+    fn the_default_prefix_hides_the_account_and_fits_cognito() {
+        let stack: StackName = "mcp-auth-kit".parse().unwrap();
+        let prefix = default_domain_prefix(&stack, "123456789012", "us-east-1").unwrap();
+        assert!(prefix.starts_with("mcp-auth-kit-"), "{prefix}");
+        assert_eq!(prefix.len(), "mcp-auth-kit-".len() + 8);
+        assert!(!prefix.contains("123456789012"), "{prefix}");
+        assert_eq!(
+            default_domain_prefix(&stack, "123456789012", "us-east-1").unwrap(),
+            prefix,
+            "the same account and region give the same prefix"
         );
-        let err = flags
-            .check_default_domain_prefix(&"McpAuth".parse().unwrap())
-            .unwrap_err();
-        assert!(err.contains("--domain-prefix"), "{err}");
-        assert!(
-            flags
-                .check_default_domain_prefix(&"my-cognito".parse().unwrap())
-                .is_err()
+        assert_ne!(
+            default_domain_prefix(&stack, "123456789012", "eu-west-1").unwrap(),
+            prefix
         );
-        let with_prefix = StackParameterFlags {
-            domain_prefix: Some("ok".into()),
-            ..Default::default()
-        };
-        assert!(
-            with_prefix
-                .check_default_domain_prefix(&"McpAuth".parse().unwrap())
-                .is_ok()
+        let longest: StackName = format!("a{}", "b".repeat(53)).parse().unwrap();
+        assert_eq!(
+            default_domain_prefix(&longest, "1", "us-east-1")
+                .unwrap()
+                .len(),
+            MAX_DOMAIN_PREFIX
         );
+        let too_long: StackName = format!("a{}", "b".repeat(54)).parse().unwrap();
+        let err = default_domain_prefix(&too_long, "1", "us-east-1").unwrap_err();
+        assert!(
+            err.contains("--domain-prefix") && err.contains("54"),
+            "{err}"
+        );
+        for bad in ["McpAuth", "my-cognito"] {
+            let err = default_domain_prefix(&bad.parse().unwrap(), "1", "us-east-1").unwrap_err();
+            assert!(err.contains("--domain-prefix"), "{err}");
+        }
     }
 }

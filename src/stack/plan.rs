@@ -43,11 +43,7 @@ pub fn plan(existing: Option<&ExistingStack>, replace_failed: bool) -> DeployPla
         "ROLLBACK_COMPLETE" => DeployPlan::Refuse(Refusal::RolledBackCreate),
         "UPDATE_ROLLBACK_FAILED" => DeployPlan::Refuse(Refusal::UpdateRollbackFailed),
         s if super::status::is_in_progress(s) => DeployPlan::Refuse(Refusal::Busy(s.to_owned())),
-        "CREATE_COMPLETE"
-        | "UPDATE_COMPLETE"
-        | "UPDATE_ROLLBACK_COMPLETE"
-        | "IMPORT_COMPLETE"
-        | "IMPORT_ROLLBACK_COMPLETE" => DeployPlan::Update,
+        s if super::status::is_updatable(s) => DeployPlan::Update,
         other => DeployPlan::Refuse(Refusal::Unrecoverable(other.to_owned())),
     }
 }

@@ -36,6 +36,18 @@ pub fn is_in_progress(status: &str) -> bool {
     status.ends_with("_IN_PROGRESS")
 }
 
+/// Whether CloudFormation takes an update of a stack in this status.
+pub fn is_updatable(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE"
+            | "UPDATE_COMPLETE"
+            | "UPDATE_ROLLBACK_COMPLETE"
+            | "IMPORT_COMPLETE"
+            | "IMPORT_ROLLBACK_COMPLETE"
+    )
+}
+
 /// Whether a resource or stack event reports a failure.
 pub fn is_failure(status: &str) -> bool {
     status.ends_with("_FAILED")

@@ -16,6 +16,16 @@ and two fixes to moto bugs that real CloudFormation does not have (both marked "
   - UpdateStack with UsePreviousValue on a parameter that took its template default: HTTP 500;
   - the default of a CommaDelimitedList parameter is not split into a list.
 
+It also models four AWS behaviours moto lacks (marked "AWS behaviour" below):
+  - a user pool holds one prefix domain (CreateUserPoolDomain refuses a second), and
+    CloudFormation replaces a domain by creating the new one before deleting the old, so a
+    changed prefix fails as it does in AWS;
+  - a user pool with DeletionProtection ACTIVE refuses DeleteUserPool (API and CloudFormation);
+  - a stack whose resources fail to delete ends DELETE_FAILED, with an event naming the resource
+    and the reason, and stays listed (moto raised an HTTP error and forgot the stack);
+  - deleting a resource that is already gone succeeds, as CloudFormation treats NotFound on
+    delete (a domain deleted by hand before a domain-prefix change, say).
+
 Usage: python emulator.py [--port N]   (default: a free port chosen by the OS)
 Prints one line "READY http://127.0.0.1:PORT" once it accepts requests, then serves until its
 standard input closes (so it never outlives the test process that started it) or SIGTERM.
@@ -30,8 +40,9 @@ import tempfile
 import uuid
 from typing import Any
 
-from moto.cloudformation.models import CloudFormationBackend
-from moto.cognitoidp.models import cognitoidp_backends
+from moto.cloudformation.models import CloudFormationBackend, Event
+from moto.cognitoidp.exceptions import InvalidParameterException
+from moto.cognitoidp.models import CognitoIdpBackend, cognitoidp_backends
 from moto.core.common_models import CloudFormationModel
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -172,13 +183,19 @@ class CfnUserPoolDomain(CloudFormationModel):
         props = _props(cloudformation_json)
         if props["Domain"] == original_resource.domain.domain:
             return original_resource
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
+        # AWS behaviour: Domain is create-only, and a replacement is created before the old
+        # resource is deleted (which fails while the pool still has its old prefix domain).
+        replacement = cls.create_from_cloudformation_json(
             new_resource_name, cloudformation_json, account_id, region_name
         )
+        original_resource.delete(account_id, region_name)
+        return replacement
 
     def delete(self, account_id: str, region_name: str) -> None:
-        _backend(account_id, region_name).delete_user_pool_domain(self.domain.domain)
+        backend = _backend(account_id, region_name)
+        # AWS behaviour: a domain already deleted (by hand) is not an error for CloudFormation.
+        if self.domain.domain in backend.user_pool_domains:
+            backend.delete_user_pool_domain(self.domain.domain)
 
     def is_created(self) -> bool:
         return True
@@ -381,6 +398,84 @@ def _resolve_update_parameters(self: Any, instance: Any, incoming_params: list[d
 
 
 CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters
+
+
+_create_user_pool_domain = CognitoIdpBackend.create_user_pool_domain
+
+
+def _create_one_prefix_domain(
+    self: Any, user_pool_id: str, domain: str, custom_domain_config: Any = None
+) -> Any:
+    """AWS behaviour: a user pool has at most one prefix domain (and one custom domain)."""
+    if not custom_domain_config:
+        for existing in self.user_pool_domains.values():
+            if existing.user_pool_id == user_pool_id and not existing.custom_domain_config:
+                raise InvalidParameterException(
+                    f"User pool {user_pool_id} already has a domain configured."
+                )
+    return _create_user_pool_domain(self, user_pool_id, domain, custom_domain_config)
+
+
+CognitoIdpBackend.create_user_pool_domain = _create_one_prefix_domain
+
+
+_delete_user_pool = CognitoIdpBackend.delete_user_pool
+
+
+def _delete_user_pool_unless_protected(self: Any, user_pool_id: str) -> None:
+    """AWS behaviour: deletion protection refuses the deletion until it is made INACTIVE."""
+    pool = self.describe_user_pool(user_pool_id)
+    if pool.extended_config.get("DeletionProtection") == "ACTIVE":
+        raise InvalidParameterException(
+            "The user pool cannot be deleted because deletion protection is activated. "
+            "Deletion protection must be inactivated first."
+        )
+    _delete_user_pool(self, user_pool_id)
+
+
+CognitoIdpBackend.delete_user_pool = _delete_user_pool_unless_protected
+
+
+_delete_stack = CloudFormationBackend.delete_stack
+
+
+def _delete_stack_or_fail(self: Any, name_or_stack_id: str) -> None:
+    """AWS behaviour: DeleteStack is accepted, and a resource that cannot be deleted leaves the
+    stack DELETE_FAILED with an event that names it (moto raised and dropped the stack)."""
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+    )
+    if stack is None:
+        return _delete_stack(self, name_or_stack_id)
+    try:
+        _delete_stack(self, stack.stack_id)
+    except Exception as error:  # noqa: BLE001 - any resource failure is reported the same way
+        self.deleted_stacks.pop(stack.stack_id, None)
+        self.stacks[stack.stack_id] = stack
+        reason = getattr(error, "message", None) or str(error)
+        for logical_id, resource in stack.resource_map._parsed_resources.items():
+            if hasattr(resource, "physical_resource_id") and logical_id in (
+                stack.resource_map._resource_json_map
+            ):
+                stack.events.append(
+                    Event(
+                        stack_id=stack.stack_id,
+                        stack_name=stack.name,
+                        logical_resource_id=logical_id,
+                        physical_resource_id=resource.physical_resource_id,
+                        resource_type=stack.resource_map._resource_json_map[logical_id]["Type"],
+                        resource_status="DELETE_FAILED",
+                        resource_status_reason=reason,
+                        resource_properties=None,
+                    )
+                )
+        stack.status = "DELETE_FAILED"
+        stack._add_stack_event(
+            "DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: {reason}"
+        )
+
+
+CloudFormationBackend.delete_stack = _delete_stack_or_fail
 
 
 def main() -> None:

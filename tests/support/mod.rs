@@ -23,8 +23,8 @@ pub struct Emulator {
     _stdin: Mutex<ChildStdin>,
 }
 
-/// The Python that has moto: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv`.
-fn python() -> PathBuf {
+/// The Python that has moto and cfn-lint: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv`.
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MCP_AUTH_KIT_PYTHON") {
         return PathBuf::from(p);
     }
@@ -156,6 +156,37 @@ pub async fn sdk_config_at(endpoint: &str) -> aws_config::SdkConfig {
         .credentials_provider(aws_credential_types::Credentials::for_tests())
         .load()
         .await
+}
+
+/// A CloudFormation template as JSON, parsed by cfn-lint (which knows the short-form tags such
+/// as `!Ref` and `!Sub`).
+pub fn cfn_template(path: &Path) -> serde_json::Value {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import json, sys\nfrom cfnlint.decode import decode\ntemplate, problems = \
+             decode(sys.argv[1])\nassert not problems, problems\nprint(json.dumps(template, \
+             default=str))",
+        ])
+        .arg(path)
+        .output()
+        .expect("run cfn-lint's decoder");
+    assert!(
+        out.status.success(),
+        "cfn-lint could not read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the decoder prints JSON")
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// What a finished command said.
