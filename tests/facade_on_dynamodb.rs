@@ -88,6 +88,7 @@ async fn replica(
             client_secret: client.secret.clone().unwrap(),
             redirect_uri: client.redirect_uris[0].clone(),
             revocation_endpoint: Some(format!("{issuer}/oauth2/revoke")),
+            resource_at_token_endpoint: false,
         },
         store: Arc::new(DynamoStore::new(dynamodb, table)),
         allowed_origins: vec![],

@@ -39,6 +39,9 @@ pub struct Deployment {
     pub table: String,
     /// `AWS_ENDPOINT_URL`, when the deployment is behind one.
     pub endpoint_url: Option<String>,
+    /// `COGNITO_TOKEN_RESOURCE=true`: also send RFC 8707 `resource` to the token endpoint (off:
+    /// Cognito documents resource binding at the authorize endpoint only).
+    pub resource_at_token_endpoint: bool,
 }
 
 /// Why the env file cannot be used.
@@ -113,6 +116,16 @@ impl Deployment {
             callback_url: get("COGNITO_UPSTREAM_CALLBACK_URL")?,
             table: get("DYNAMODB_TABLE")?,
             endpoint_url: get("AWS_ENDPOINT_URL").ok(),
+            resource_at_token_endpoint: match get("COGNITO_TOKEN_RESOURCE").ok().as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(bad(
+                        "COGNITO_TOKEN_RESOURCE",
+                        format!("is {other:?}; use true or false"),
+                    ));
+                }
+            },
         })
     }
 
@@ -178,6 +191,7 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
             redirect_uri: deployment.callback_url.clone(),
             // Cognito's RFC 7009 endpoint; the app client has token revocation enabled.
             revocation_endpoint: Some(format!("{}/oauth2/revoke", deployment.domain_url)),
+            resource_at_token_endpoint: deployment.resource_at_token_endpoint,
         },
         store: Arc::new(DynamoStore::new(dynamodb, deployment.table.clone())),
         allowed_origins: options.allowed_origins,

@@ -121,6 +121,7 @@ impl LocalServer {
                 client_secret: upstream_client.secret.clone().unwrap_or_default(),
                 redirect_uri: upstream_client.redirect_uris[0].clone(),
                 revocation_endpoint: Some(format!("{dev_issuer}/oauth2/revoke")),
+                resource_at_token_endpoint: false,
             },
             store: Arc::new(MemoryStore::default()),
             allowed_origins: options.allowed_origins,

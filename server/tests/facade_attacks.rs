@@ -360,6 +360,7 @@ fn facade_over(store: Arc<MemoryStore>) -> axum::Router {
                 client_secret: "secret".into(),
                 redirect_uri: "https://mcp.example.com/oauth/callback".into(),
                 revocation_endpoint: None,
+                resource_at_token_endpoint: false,
             },
             registration: RegistrationLimits::default(),
             allow_http_loopback_cimd: false,

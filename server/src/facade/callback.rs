@@ -133,8 +133,8 @@ async fn complete(
             ("code", code),
             ("redirect_uri", &facade.config.upstream.redirect_uri),
             ("code_verifier", &pending.upstream_verifier),
-            ("resource", &request.resource),
         ],
+        &request.resource,
     )
     .await
     {

@@ -261,6 +261,7 @@ mod tests {
                     client_secret: "s".into(),
                     redirect_uri: "https://mcp.example.com/oauth/callback".into(),
                     revocation_endpoint: None,
+                    resource_at_token_endpoint: false,
                 },
                 registration: RegistrationLimits::default(),
                 allow_http_loopback_cimd: false,

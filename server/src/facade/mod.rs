@@ -81,6 +81,10 @@ pub struct UpstreamConfig {
     /// Its RFC 7009 revocation endpoint: where a revoked refresh family's upstream refresh token
     /// is revoked too.
     pub revocation_endpoint: Option<String>,
+    /// Whether its token endpoint takes RFC 8707 `resource` too. Cognito binds the resource at
+    /// the authorize endpoint only (its token endpoint documents no `resource`; a refreshed token
+    /// keeps the original `aud`), so the façade sends it there alone unless this says otherwise.
+    pub resource_at_token_endpoint: bool,
 }
 
 /// Settings of the façade.

@@ -54,17 +54,33 @@ pub async fn revoke_upstream(facade: &Facade, refresh_token: &str) {
     }
 }
 
-/// Calls the upstream token endpoint with the façade's client credentials.
+/// The form of an upstream token request: `resource` only where the upstream takes it there.
+fn token_form<'a>(
+    up: &super::UpstreamConfig,
+    form: &[(&'a str, &'a str)],
+    resource: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut form = form.to_vec();
+    if up.resource_at_token_endpoint {
+        form.push(("resource", resource));
+    }
+    form
+}
+
+/// Calls the upstream token endpoint with the façade's client credentials; `resource` is sent
+/// only to an upstream whose token endpoint takes it.
 pub async fn token_request(
     facade: &Facade,
     form: &[(&str, &str)],
+    resource: &str,
 ) -> Result<UpstreamTokens, String> {
     let up = &facade.config.upstream;
+    let form = token_form(up, form, resource);
     let response = facade
         .http
         .post(&up.token_endpoint)
         .header(reqwest::header::AUTHORIZATION, basic_authorization(facade))
-        .form(form)
+        .form(&form)
         .send()
         .await
         .map_err(|e| format!("the upstream token endpoint is unreachable: {e}"))?;
@@ -84,4 +100,31 @@ pub async fn token_request(
     }
     serde_json::from_value(body)
         .map_err(|e| format!("the upstream token response lacks fields: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_goes_to_the_token_endpoint_only_where_the_upstream_takes_it() {
+        let mut up = crate::facade::UpstreamConfig {
+            authorization_endpoint: "https://up.example/oauth2/authorize".into(),
+            token_endpoint: "https://up.example/oauth2/token".into(),
+            client_id: "c".into(),
+            client_secret: "s".into(),
+            redirect_uri: "https://mcp.example/oauth/callback".into(),
+            revocation_endpoint: None,
+            resource_at_token_endpoint: false,
+        };
+        let form = [("grant_type", "refresh_token"), ("refresh_token", "r")];
+        let resource = "https://mcp.example/mcp";
+        assert!(
+            !token_form(&up, &form, resource)
+                .iter()
+                .any(|(k, _)| *k == "resource")
+        );
+        up.resource_at_token_endpoint = true;
+        assert!(token_form(&up, &form, resource).contains(&("resource", resource)));
+    }
 }

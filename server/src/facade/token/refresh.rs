@@ -158,8 +158,8 @@ pub(super) async fn refresh(
         &[
             ("grant_type", "refresh_token"),
             ("refresh_token", &family.upstream_refresh_token),
-            ("resource", &family.resource),
         ],
+        &family.resource,
     )
     .await
     .map_err(|e| {
