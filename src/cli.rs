@@ -41,6 +41,9 @@ pub enum Command {
     Client(ClientArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
     Bench(BenchArgs),
+    /// Run the tests' AWS emulator (moto, with the project's Cognito models) in the foreground,
+    /// to try deploy, serve and cleanup without AWS; prints the environment to use it
+    Emulator(EmulatorArgs),
 }
 
 /// Where the stack lives and how to reach AWS.
@@ -327,6 +330,14 @@ pub enum LoginMethod {
     Form,
     /// Open the browser for a person to sign in; wait on a loopback callback.
     Interactive,
+}
+
+/// Options of `emulator`.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 4566)]
+    pub port: u16,
 }
 
 /// Options of `bench`.

@@ -38,7 +38,11 @@ async fn main() -> ExitCode {
     }
     if matches!(
         cli.command,
-        Command::Serve(_) | Command::Bench(_) | Command::Client(_) | Command::Smoke(_)
+        Command::Serve(_)
+            | Command::Bench(_)
+            | Command::Client(_)
+            | Command::Smoke(_)
+            | Command::Emulator(_)
     ) {
         // The server handles Ctrl-C itself, to shut down gracefully.
         return report(run(cli.command).await);
@@ -73,6 +77,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args, &root).await,
         Command::Bench(args) => commands::bench::run(args).await,
         Command::Client(args) => commands::client::run(args, &root).await,
+        Command::Emulator(args) => commands::emulator::run(args, &root).await,
         Command::Conformance(_) => unreachable!("handled in main"),
     }
 }
@@ -87,6 +92,7 @@ fn interrupted_hint(command: &Command) -> String {
         | Command::Bench(_)
         | Command::Client(_)
         | Command::Conformance(_)
+        | Command::Emulator(_)
         | Command::Smoke(_) => {
             unreachable!("not an AWS command")
         }

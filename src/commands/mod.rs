@@ -5,6 +5,7 @@ pub mod cleanup;
 pub mod client;
 pub mod conformance;
 pub mod deploy;
+pub mod emulator;
 pub mod outputs;
 pub mod serve;
 pub mod smoke;
