@@ -29,6 +29,19 @@ pub struct Deployment<'a> {
     pub example: &'a AppClient,
     /// `AWS_ENDPOINT_URL`, when AWS is reached through one (an emulator, say).
     pub endpoint_url: Option<&'a str>,
+    /// The façade's key (consent forms, browser and flow cookies): generated once, kept across
+    /// deploys, so replicas and restarts share it.
+    pub csrf_key: &'a str,
+}
+
+/// The façade key a previous deploy wrote into `server/.env` under `dir`, if any.
+pub fn existing_csrf_key(dir: &Path) -> Option<String> {
+    dotenvy::from_path_iter(dir.join(SERVER))
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|(k, _)| k == "FACADE_CSRF_KEY")
+        .map(|(_, v)| v)
+        .filter(|v| v.len() >= 32)
 }
 
 /// What the local server's static client needs.
@@ -107,6 +120,7 @@ pub fn files(dir: &Path, d: &Deployment<'_>) -> Vec<EnvFile> {
             o.upstream_callback_url.clone(),
         ),
         ("DYNAMODB_TABLE", o.table_name.clone()),
+        ("FACADE_CSRF_KEY", d.csrf_key.to_owned()),
     ];
     if let Some(endpoint) = d.endpoint_url {
         server.push(("AWS_ENDPOINT_URL", endpoint.to_owned()));

@@ -120,6 +120,9 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
         "behind an endpoint override the JWKS is the endpoint's"
     );
     let upstream_secret = env_value(&server, "COGNITO_UPSTREAM_CLIENT_SECRET").to_owned();
+    // The façade's key is generated once; replicas reading this file share it.
+    let csrf_key = env_value(&server, "FACADE_CSRF_KEY").to_owned();
+    assert_eq!(csrf_key.len(), 43, "32 random bytes, base64url");
     let static_client = read_env(&dir.path().join(".env.client.static"));
     let example_secret = env_value(&static_client, "OAUTH_CLIENT_SECRET").to_owned();
     assert_eq!(
@@ -260,6 +263,14 @@ fn deploy_is_idempotent_and_cleanup_removes_everything() {
     // ...and a later deploy without the flag keeps it (UsePreviousValue), as a no-op.
     let again = run(xtask_in(dir.path()), &args).ok();
     said(&again, "already up to date");
+    assert_eq!(
+        env_value(
+            &read_env(&dir.path().join("server/.env")),
+            "FACADE_CSRF_KEY"
+        ),
+        csrf_key,
+        "re-deploys keep the façade's key: a new one would void every consent in flight"
+    );
     assert_eq!(
         outputs_json(stack)["outputs"]["ResourceUri"],
         "https://mcp.example.com/mcp"

@@ -39,6 +39,8 @@ pub struct Deployment {
     pub table: String,
     /// `AWS_ENDPOINT_URL`, when the deployment is behind one.
     pub endpoint_url: Option<String>,
+    /// `FACADE_CSRF_KEY`: the façade's key, which replicas share (32+ characters).
+    pub csrf_key: Option<String>,
     /// `COGNITO_TOKEN_RESOURCE=true`: also send RFC 8707 `resource` to the token endpoint (off:
     /// Cognito documents resource binding at the authorize endpoint only).
     pub resource_at_token_endpoint: bool,
@@ -116,6 +118,15 @@ impl Deployment {
             callback_url: get("COGNITO_UPSTREAM_CALLBACK_URL")?,
             table: get("DYNAMODB_TABLE")?,
             endpoint_url: get("AWS_ENDPOINT_URL").ok(),
+            csrf_key: match get("FACADE_CSRF_KEY").ok() {
+                Some(k) if k.len() < 32 => {
+                    return Err(bad(
+                        "FACADE_CSRF_KEY",
+                        "is shorter than 32 characters".into(),
+                    ));
+                }
+                key => key,
+            },
             resource_at_token_endpoint: match get("COGNITO_TOKEN_RESOURCE").ok().as_deref() {
                 None | Some("false") => false,
                 Some("true") => true,
@@ -173,10 +184,13 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
     };
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let host = resource_url.host_str().unwrap_or("localhost").to_owned();
-    let csrf_key = options.csrf_key.unwrap_or_else(|| {
-        tracing::warn!("no FACADE_CSRF_KEY: using a random one, so consent forms do not survive a restart and replicas cannot share them");
-        random_token(32).into_bytes()
-    });
+    let csrf_key = options
+        .csrf_key
+        .or_else(|| deployment.csrf_key.clone().map(String::into_bytes))
+        .unwrap_or_else(|| {
+            tracing::warn!("no FACADE_CSRF_KEY (in the env file or the environment): using a random one, so consent forms do not survive a restart and replicas cannot share them; `cargo xtask deploy` writes one");
+            random_token(32).into_bytes()
+        });
     Running::start(Assembly {
         listener,
         base: deployment.base_url(),

@@ -152,6 +152,9 @@ async fn write_env_files(
     let example =
         app_clients::read(&cognito, &outputs.user_pool_id, &outputs.example_client_id).await?;
     let env_dir = args.env_dir.clone().unwrap_or_else(|| root.to_owned());
+    // Kept across deploys: a new key would void every consent page and cookie in flight.
+    let csrf_key = env_layout::existing_csrf_key(&env_dir)
+        .unwrap_or_else(|| mcp_auth_server::secret::random_token(32));
     let files = env_layout::files(
         &env_dir,
         &Deployment {
@@ -159,6 +162,7 @@ async fn write_env_files(
             upstream: &upstream,
             example: &example,
             endpoint_url: ctx.endpoint_url.as_deref(),
+            csrf_key: &csrf_key,
         },
     );
     for file in &files {
