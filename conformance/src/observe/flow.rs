@@ -108,11 +108,20 @@ pub struct FlowObservations {
     pub main: Option<Attempt>,
     /// A code exchanged with a verifier that is not the one challenged.
     pub wrong_verifier: Option<Attempt>,
-    /// Authorization and token requests naming another resource, and an MCP request made
-    /// with whatever token came of it.
-    pub foreign: Option<(Attempt, Option<Exchange>)>,
+    /// Authorization and token requests naming another resource (what the MCP server makes of
+    /// the token that came of it is observed with the other token probes).
+    pub foreign: Option<Attempt>,
+    /// A flow of its own whose code, once redeemed, is redeemed again (which must fail);
+    /// separate, because an AS may revoke every token of a code that was replayed.
+    pub code_replay: Option<(Attempt, Option<TokenAnswer>)>,
+    /// The registered client asking for a redirect URI it never registered.
+    pub unregistered_redirect: Option<Navigation>,
     /// The main refresh token used once, then once more (rotated tokens must not work twice).
+    /// Filled by [`FlowObservations::spend_refresh_token`] after every other use of the main
+    /// tokens: an AS may revoke the access token of a refreshed pair.
     pub refresh: Option<(TokenAnswer, Option<TokenAnswer>)>,
+    /// How to refresh the main pair, until it is spent.
+    refresh_plan: Option<RefreshPlan>,
     /// A token from the client credentials grant.
     pub client_credentials: Option<TokenAnswer>,
     /// CIMD attempts, or why none ran.
@@ -140,7 +149,10 @@ impl FlowObservations {
             main: None,
             wrong_verifier: None,
             foreign: None,
+            code_replay: None,
+            unregistered_redirect: None,
             refresh: None,
+            refresh_plan: None,
             client_credentials: None,
             cimd: Err("not attempted".into()),
         }
@@ -182,8 +194,8 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     };
     // One browser for every attempt, as one person would: consent given once is remembered.
     let browser = match &ctx.person {
-        Some(person) => Browser::with_person(&ctx.target, person.clone()),
-        None => Browser::new(&ctx.target, credentials),
+        Some(person) => Browser::with_person(probe, person.clone()),
+        None => Browser::in_run(probe, credentials),
     };
     obs.cimd = cimd(ctx, &browser, probe).await;
     let Some(client) = &ctx.client else {
@@ -225,39 +237,123 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     );
 
     let foreign_verifier = Verifier::generate();
-    let foreign = attempt(
-        Pkce::S256(foreign_verifier.s256_challenge()),
-        Some(&foreign_verifier),
-        FOREIGN_RESOURCE,
+    obs.foreign = Some(
+        attempt(
+            Pkce::S256(foreign_verifier.s256_challenge()),
+            Some(&foreign_verifier),
+            FOREIGN_RESOURCE,
+        )
+        .await,
+    );
+
+    let replayed = Verifier::generate();
+    let first = attempt(
+        Pkce::S256(replayed.s256_challenge()),
+        Some(&replayed),
+        resource,
     )
     .await;
-    // Whatever token came of it is tried on the server once its revision is known.
-    obs.foreign = Some((foreign, None));
-
-    let main_tokens = obs
-        .main
-        .as_ref()
-        .and_then(|m| m.token.as_ref())
-        .and_then(|t| t.tokens.clone());
-    if let Some(refresh_token) = main_tokens.as_ref().and_then(|t| t.refresh_token.clone()) {
-        let refresh = || {
-            token::refresh(
+    let again = match (
+        first.navigation.response().and_then(|r| r.code()),
+        &first.token,
+    ) {
+        (Some(code), Some(t)) if t.tokens.is_some() => Some(
+            token::exchange_code(
                 probe,
                 &ctx.token_endpoint,
                 &client.auth,
-                &refresh_token,
+                code,
+                &client.redirect_uri,
+                replayed.as_str(),
                 Some(resource),
+            )
+            .await,
+        ),
+        _ => None,
+    };
+    obs.code_replay = Some((first, again));
+
+    obs.unregistered_redirect = Some(unregistered_redirect(ctx, client, &browser).await);
+    obs.refresh_plan = obs
+        .main
+        .as_ref()
+        .and_then(|m| m.token.as_ref())
+        .and_then(|t| t.tokens.as_ref())
+        .and_then(|t| t.refresh_token.clone())
+        .map(|refresh_token| RefreshPlan {
+            endpoint: ctx.token_endpoint.clone(),
+            auth: client.auth.clone(),
+            refresh_token,
+            resource: resource.to_owned(),
+        });
+    obs
+}
+
+/// What refreshing the main pair takes.
+#[derive(Clone)]
+struct RefreshPlan {
+    endpoint: Url,
+    auth: ClientAuth,
+    refresh_token: String,
+    resource: String,
+}
+
+impl std::fmt::Debug for RefreshPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RefreshPlan({}, {:?}, [redacted])",
+            self.endpoint, self.auth
+        )
+    }
+}
+
+impl FlowObservations {
+    /// Uses the main refresh token once, then once more (after rotation it must not work).
+    /// Call it last: it may revoke the main access token, which other checks judge with.
+    pub async fn spend_refresh_token(&mut self, probe: &Probe) {
+        let Some(plan) = self.refresh_plan.take() else {
+            return;
+        };
+        let refresh = || {
+            token::refresh(
+                probe,
+                &plan.endpoint,
+                &plan.auth,
+                &plan.refresh_token,
+                Some(&plan.resource),
             )
         };
         let first = refresh().await;
-        // The same refresh token once more: after rotation it must not work.
         let replay = match &first.tokens {
             Some(_) => Some(refresh().await),
             None => None,
         };
-        obs.refresh = Some((first, replay));
+        self.refresh = Some((first, replay));
     }
-    obs
+}
+
+/// The redirect URI no client registered: the same loopback host, another path.
+pub const UNREGISTERED_REDIRECT: &str = "http://127.0.0.1/unregistered-callback";
+
+/// A correct request but for its redirect URI, which the client never registered: the AS must
+/// not send the browser there.
+async fn unregistered_redirect(
+    ctx: &FlowContext,
+    client: &FlowClient,
+    browser: &Browser,
+) -> Navigation {
+    let redirect = Url::parse(UNREGISTERED_REDIRECT).expect("a static URL");
+    let request = AuthorizationRequest {
+        endpoint: ctx.authorization_endpoint.clone(),
+        client_id: client.auth.client_id().to_owned(),
+        redirect_uri: redirect.clone(),
+        scope: ctx.scope.clone(),
+        state: random_string(16),
+        pkce: Pkce::S256(Verifier::generate().s256_challenge()),
+        resource: Some(ctx.target.to_string()),
+    };
+    browser.authorize(&request.url(), &redirect).await
 }
 
 /// One authorization request with `pkce` for `resource`; when a code comes back and a
