@@ -27,25 +27,6 @@ fn options() -> RunOptions {
     }
 }
 
-/// Ports change from run to run: they go, wherever they show (target, reasons, evidence).
-pub fn stable(text: &str) -> String {
-    let mut out = text.to_owned();
-    for host in ["127.0.0.1:", "localhost:"] {
-        let mut done = String::with_capacity(out.len());
-        let mut rest = out.as_str();
-        while let Some(i) = rest.find(host) {
-            done.push_str(&rest[..i + host.len()]);
-            rest = &rest[i + host.len()..];
-            let digits = rest.chars().take_while(char::is_ascii_digit).count();
-            done.push_str("[PORT]");
-            rest = &rest[digits..];
-        }
-        done.push_str(rest);
-        out = done;
-    }
-    out
-}
-
 fn outcome(report: &Report, id: CheckId) -> Outcome {
     report
         .results
@@ -103,7 +84,7 @@ async fn every_check_fails_on_its_fault() {
         );
         insta::assert_snapshot!(
             format!("fault_{}", id.as_str().replace('.', "_")),
-            stable(&report.table())
+            reports::stable(&report.table())
         );
     }
 }
@@ -626,8 +607,8 @@ async fn the_bundled_server_passes_everything_applicable() {
     );
     assert_eq!(report.summary.fail, 0, "{}", report.table());
     assert_eq!(report.summary.skip, 0, "{}", report.table());
-    insta::assert_snapshot!("bundled_server", stable(&report.table()));
-    insta::assert_snapshot!("bundled_server_json", stable(&report.json()));
+    insta::assert_snapshot!("bundled_server", reports::stable(&report.table()));
+    insta::assert_snapshot!("bundled_server_json", reports::stable(&report.json()));
     reports::assert_valid(&report);
     server.shutdown().await.unwrap();
 }

@@ -13,6 +13,25 @@ use base64::{
 };
 use mcp_auth_conformance::report::Report;
 
+/// Ports change from run to run: they go, wherever they show (target, reasons, evidence).
+pub fn stable(text: &str) -> String {
+    let mut out = text.to_owned();
+    for host in ["127.0.0.1:", "localhost:"] {
+        let mut done = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(host) {
+            done.push_str(&rest[..i + host.len()]);
+            rest = &rest[i + host.len()..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            done.push_str("[PORT]");
+            rest = &rest[digits..];
+        }
+        done.push_str(rest);
+        out = done;
+    }
+    out
+}
+
 /// Each format's name and text.
 pub fn every_format(report: &Report) -> Vec<(&'static str, String)> {
     vec![
