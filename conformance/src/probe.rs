@@ -105,8 +105,9 @@ impl Exchange {
             error,
             ..
         } = self;
-        let texts = std::iter::once(url)
-            .chain(body_and_values(body, www_authenticate))
+        let texts = [url, body]
+            .into_iter()
+            .chain(www_authenticate.iter_mut())
             .chain(content_type.iter_mut())
             .chain(location.iter_mut())
             .chain(cache_control.iter_mut())
@@ -128,13 +129,6 @@ impl Exchange {
             .flatten()
             .filter(|c| c.is_scheme("Bearer"))
     }
-}
-
-fn body_and_values<'a>(
-    body: &'a mut String,
-    values: &'a mut [String],
-) -> impl Iterator<Item = &'a mut String> {
-    std::iter::once(body).chain(values.iter_mut())
 }
 
 /// A response with its full body, for the caller to interpret.

@@ -245,7 +245,7 @@ fn flows(o: &Observations) -> Result<&FlowObservations, Finding> {
 }
 
 /// An attempt of the flows, or a skip when it was not made.
-fn attempt<'a>(a: &'a Option<Attempt>) -> Result<&'a Attempt, Finding> {
+fn attempt(a: &Option<Attempt>) -> Result<&Attempt, Finding> {
     a.as_ref().ok_or_else(|| skip("not attempted"))
 }
 
