@@ -10,15 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use mcp_auth_server::cognito::{self, CognitoOptions, Deployment};
 use reqwest::header;
 use serde_json::{Value, json};
-use support::{run, xtask};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, run, xtask};
 
 #[tokio::test]
 async fn cognito_mode_serves_the_facade_over_the_deployed_stack() {

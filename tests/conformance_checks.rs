@@ -243,7 +243,7 @@ async fn a_refusal_counts_only_for_the_right_reason() {
         report.table()
     );
     assert!(
-        reason(&report, CheckId::AuthzForeignResourceRefused).contains("was accepted"),
+        reason(&report, CheckId::AuthzForeignResourceRefused).contains("accepted a token"),
         "{}",
         report.table()
     );

@@ -8,6 +8,7 @@
 //! A missing install fails these tests (with the command to run), never skips them.
 
 mod reports;
+mod support;
 
 use std::{
     io::{BufRead, BufReader},
@@ -25,152 +26,139 @@ use mcp_auth_conformance::{
 
 /// Why a verdict other than a pass is right: the check, its outcome, and the reason with the
 /// spec's words.
-type Justified = &'static [(CheckId, Outcome, &'static str)];
+type Justified = (CheckId, Outcome, &'static str);
+
+/// Verdicts both servers earn, for the same reasons.
+const NO_SCOPE_IN_CHALLENGE: Justified = (
+    CheckId::ChallengeScope,
+    Outcome::Fail,
+    "The 401's challenge has no scope: MCP Authorization, Protected Resource Metadata Discovery Requirements, servers SHOULD include it (RFC 6750 §3).",
+);
+const INSECURE_REDIRECT_REGISTERED: Justified = (
+    CheckId::DcrRejectsInsecureRedirect,
+    Outcome::Fail,
+    "Registers http://client.example.com/callback: MCP Authorization, Communication Security, redirect URIs MUST be localhost or HTTPS.",
+);
+const CIMD_NOT_ADVERTISED: [Justified; 3] = [
+    (
+        CheckId::CimdAccepted,
+        Outcome::Skip,
+        "client_id_metadata_document_supported is not advertised (CIMD is optional).",
+    ),
+    (
+        CheckId::CimdClientIdMismatchRefused,
+        Outcome::Skip,
+        "Depends on cimd.accepted.",
+    ),
+    (
+        CheckId::CimdRedirectUnlistedRefused,
+        Outcome::Skip,
+        "Depends on cimd.accepted.",
+    ),
+];
+const NOTHING_TO_GIVE: [Justified; 2] = [
+    (
+        CheckId::TokenExpiredRejected,
+        Outcome::Skip,
+        "No expired token of this AS to give (--expired-token).",
+    ),
+    (
+        CheckId::TokenInsufficientScope,
+        Outcome::Skip,
+        "No tool beyond the token's scope to name (--step-up-tool).",
+    ),
+];
 
 /// `@modelcontextprotocol/sdk` 1.32.2, `examples/server/simpleStreamableHttp.js --oauth`
 /// (its demo AS auto-approves every sign-in), judged against 2025-11-25, which it speaks.
-const TYPESCRIPT_SDK: Justified = &[
-    (
-        CheckId::ChallengeScope,
-        Outcome::Fail,
-        "The 401's challenge has no scope: MCP Authorization (2025-11-25), Protected Resource Metadata Discovery Requirements, servers SHOULD include it (RFC 6750 §3).",
-    ),
-    (
-        CheckId::ChallengeNoErrorWithoutToken,
-        Outcome::Fail,
-        "A request with no token at all gets error=\"invalid_token\", error_description=\"Missing Authorization header\": RFC 6750 §3.1, the resource server SHOULD NOT include an error code when the request lacks authentication information.",
-    ),
-    (
-        CheckId::DcrRejectsInsecureRedirect,
-        Outcome::Fail,
-        "Registers http://client.example.com/callback: MCP Authorization, Communication Security, redirect URIs MUST be localhost or HTTPS.",
-    ),
-    (
-        CheckId::AuthzCodeSingleUse,
-        Outcome::Fail,
-        "A code redeemed twice gets HTTP 500 server_error the second time (the demo provider throws a plain Error, which the SDK's token handler turns into a 500): OAuth 2.1 §4.1.2, the AS MUST deny the request, and a failure is not a denial (RFC 6749 §5.2: invalid_grant, HTTP 400).",
-    ),
-    (
-        CheckId::AuthzForeignResourceRefused,
-        Outcome::Fail,
-        "Without --oauth-strict the demo AS issues a token for any resource and the server accepts it: MCP Authorization, Token Handling and Access Token Privilege Restriction (servers MUST only accept tokens issued for themselves; RFC 8707 §2).",
-    ),
-    (
-        CheckId::AuthzRefreshRotated,
-        Outcome::Skip,
-        "The demo AS issues no refresh token: nothing to judge.",
-    ),
-    (
-        CheckId::CimdAccepted,
-        Outcome::Skip,
-        "client_id_metadata_document_supported is not advertised (CIMD is optional).",
-    ),
-    (
-        CheckId::CimdClientIdMismatchRefused,
-        Outcome::Skip,
-        "Depends on cimd.accepted.",
-    ),
-    (
-        CheckId::CimdRedirectUnlistedRefused,
-        Outcome::Skip,
-        "Depends on cimd.accepted.",
-    ),
-    (
-        CheckId::TokenInvalidRejected,
-        Outcome::Fail,
-        "An invalid token gets HTTP 500 (the example's token verifier throws a plain Error, which the SDK's bearer middleware turns into server_error): MCP Authorization, Token Handling, invalid or expired tokens MUST receive a HTTP 401 response.",
-    ),
-    (
-        CheckId::TokenInvalidTokenError,
-        Outcome::Skip,
-        "Depends on token.invalid-rejected.",
-    ),
-    (
-        CheckId::TokenUnsignedRejected,
-        Outcome::Fail,
-        "An alg none JWT gets HTTP 500, as any invalid token does: MCP Authorization, Token Handling (401 MUST).",
-    ),
-    (
-        CheckId::TokenExpiredRejected,
-        Outcome::Skip,
-        "No expired token of this AS to give (--expired-token).",
-    ),
-    (
-        CheckId::TokenInsufficientScope,
-        Outcome::Skip,
-        "No tool beyond the token's scope to name (--step-up-tool).",
-    ),
-    (
-        CheckId::TransportOriginValidated,
-        Outcome::Fail,
-        "A request with Origin: https://dns-rebinding.example is served (the example's express app checks the Host header only): MCP Transports (2025-11-25), Security Warning, servers MUST validate Origin and answer an invalid one with 403.",
-    ),
-];
+fn typescript_sdk_verdicts() -> Vec<Justified> {
+    let own = [
+        (
+            CheckId::ChallengeNoErrorWithoutToken,
+            Outcome::Fail,
+            "A request with no token at all gets error=\"invalid_token\", error_description=\"Missing Authorization header\": RFC 6750 §3.1, the resource server SHOULD NOT include an error code when the request lacks authentication information.",
+        ),
+        (
+            CheckId::AuthzCodeSingleUse,
+            Outcome::Fail,
+            "A code redeemed twice gets HTTP 500 server_error the second time (the demo provider throws a plain Error, which the SDK's token handler turns into a 500): OAuth 2.1 §4.1.2, the AS MUST deny the request, and a failure is not a denial (RFC 6749 §5.2: invalid_grant, HTTP 400).",
+        ),
+        (
+            CheckId::AuthzForeignResourceRefused,
+            Outcome::Fail,
+            "Without --oauth-strict the demo AS issues a token for any resource and the server accepts it: MCP Authorization, Token Handling and Access Token Privilege Restriction (servers MUST only accept tokens issued for themselves; RFC 8707 §2).",
+        ),
+        (
+            CheckId::AuthzRefreshRotated,
+            Outcome::Skip,
+            "The demo AS issues no refresh token: nothing to judge.",
+        ),
+        (
+            CheckId::TokenInvalidRejected,
+            Outcome::Fail,
+            "An invalid token gets HTTP 500 (the example's token verifier throws a plain Error, which the SDK's bearer middleware turns into server_error): MCP Authorization, Token Handling, invalid or expired tokens MUST receive a HTTP 401 response.",
+        ),
+        (
+            CheckId::TokenInvalidTokenError,
+            Outcome::Skip,
+            "Depends on token.invalid-rejected.",
+        ),
+        (
+            CheckId::TokenUnsignedRejected,
+            Outcome::Fail,
+            "An alg none JWT gets HTTP 500, as any invalid token does: MCP Authorization, Token Handling (401 MUST).",
+        ),
+        (
+            CheckId::TransportOriginValidated,
+            Outcome::Fail,
+            "A request with Origin: https://dns-rebinding.example is served (the example's express app checks the Host header only): MCP Transports (2025-11-25), Security Warning, servers MUST validate Origin and answer an invalid one with 403.",
+        ),
+    ];
+    [NO_SCOPE_IN_CHALLENGE, INSECURE_REDIRECT_REGISTERED]
+        .into_iter()
+        .chain(CIMD_NOT_ADVERTISED)
+        .chain(NOTHING_TO_GIVE)
+        .chain(own)
+        .collect()
+}
 
 /// `fastmcp` 4.2.3 with `InMemoryOAuthProvider` and DCR enabled, run by its `run_http_async`
 /// (`tests/third_party/fastmcp_server.py`), judged against 2026-07-28, which it speaks.
-const FASTMCP: Justified = &[
-    (
-        CheckId::ChallengeScope,
-        Outcome::Fail,
-        "The 401's challenge has no scope: MCP Authorization, Protected Resource Metadata Discovery Requirements, servers SHOULD include it (RFC 6750 §3).",
-    ),
-    (
-        CheckId::AsIssParameter,
-        Outcome::Fail,
-        "The AS metadata does not advertise authorization_response_iss_parameter_supported: MCP Authorization (2026-07-28), Authorization Response Validation, authorization servers SHOULD send iss (RFC 9207).",
-    ),
-    (
-        CheckId::DcrRejectsInsecureRedirect,
-        Outcome::Fail,
-        "Registers http://client.example.com/callback: MCP Authorization, Communication Security, redirect URIs MUST be localhost or HTTPS.",
-    ),
-    (
-        CheckId::AuthzIssInResponse,
-        Outcome::Skip,
-        "iss is neither advertised nor sent (the SHOULD is judged by as.iss-parameter).",
-    ),
-    (
-        CheckId::AuthzIssInErrorResponse,
-        Outcome::Skip,
-        "iss is neither advertised nor sent (the SHOULD is judged by as.iss-parameter).",
-    ),
-    (
-        CheckId::AuthzForeignResourceRefused,
-        Outcome::Fail,
-        "InMemoryOAuthProvider ignores resource: a token asked for another resource is issued and accepted here: MCP Authorization, Token Handling and Access Token Privilege Restriction (servers MUST only accept tokens issued for themselves; RFC 8707 §2).",
-    ),
-    (
-        CheckId::CimdAccepted,
-        Outcome::Skip,
-        "client_id_metadata_document_supported is not advertised (CIMD is optional).",
-    ),
-    (
-        CheckId::CimdClientIdMismatchRefused,
-        Outcome::Skip,
-        "Depends on cimd.accepted.",
-    ),
-    (
-        CheckId::CimdRedirectUnlistedRefused,
-        Outcome::Skip,
-        "Depends on cimd.accepted.",
-    ),
-    (
-        CheckId::TokenExpiredRejected,
-        Outcome::Skip,
-        "No expired token of this AS to give (--expired-token).",
-    ),
-    (
-        CheckId::TokenInsufficientScope,
-        Outcome::Skip,
-        "No tool beyond the token's scope to name (--step-up-tool).",
-    ),
-    (
-        CheckId::TransportOriginValidated,
-        Outcome::Fail,
-        "A request with Origin: https://dns-rebinding.example is served: FastMCP's http_host_origin_protection setting defaults to off. MCP Transports (2026-07-28), Streamable HTTP, Security & Endpoint: servers MUST validate Origin and answer an invalid one with 403.",
-    ),
-];
+fn fastmcp_verdicts() -> Vec<Justified> {
+    let own = [
+        (
+            CheckId::AsIssParameter,
+            Outcome::Fail,
+            "The AS metadata does not advertise authorization_response_iss_parameter_supported: MCP Authorization (2026-07-28), Authorization Response Validation, authorization servers SHOULD send iss (RFC 9207).",
+        ),
+        (
+            CheckId::AuthzIssInResponse,
+            Outcome::Skip,
+            "iss is neither advertised nor sent (the SHOULD is judged by as.iss-parameter).",
+        ),
+        (
+            CheckId::AuthzIssInErrorResponse,
+            Outcome::Skip,
+            "iss is neither advertised nor sent (the SHOULD is judged by as.iss-parameter).",
+        ),
+        (
+            CheckId::AuthzForeignResourceRefused,
+            Outcome::Fail,
+            "InMemoryOAuthProvider ignores resource: a token asked for another resource is issued and accepted here: MCP Authorization, Token Handling and Access Token Privilege Restriction (servers MUST only accept tokens issued for themselves; RFC 8707 §2).",
+        ),
+        (
+            CheckId::TransportOriginValidated,
+            Outcome::Fail,
+            "A request with Origin: https://dns-rebinding.example is served: FastMCP's http_host_origin_protection setting defaults to off. MCP Transports (2026-07-28), Streamable HTTP, Security & Endpoint: servers MUST validate Origin and answer an invalid one with 403.",
+        ),
+    ];
+    [NO_SCOPE_IN_CHALLENGE, INSECURE_REDIRECT_REGISTERED]
+        .into_iter()
+        .chain(CIMD_NOT_ADVERTISED)
+        .chain(NOTHING_TO_GIVE)
+        .chain(own)
+        .collect()
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -204,14 +192,6 @@ fn wait_for(child: &mut Child, mut ready: impl FnMut(&str) -> bool) -> bool {
     false
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The TypeScript SDK's OAuth example on two free loopback ports (it takes them from the
 /// environment, so a port taken in between is retried).
 fn typescript_sdk() -> Server {
@@ -222,7 +202,7 @@ fn typescript_sdk() -> Server {
         "the TypeScript SDK is not installed: run\n  npm ci --prefix tests/third_party\n(.ci/run does)"
     );
     for _ in 0..5 {
-        let (mcp, auth) = (free_port(), free_port());
+        let (mcp, auth) = (support::free_port(), support::free_port());
         let mut child = Command::new("node")
             .arg(dir.join("typescript_sdk_server.mjs"))
             .arg("--oauth")
@@ -252,9 +232,7 @@ fn typescript_sdk() -> Server {
 
 /// A FastMCP server with its in-memory OAuth provider, on a free loopback port.
 fn fastmcp() -> Server {
-    let python = std::env::var_os("MCP_AUTH_KIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let python = support::venv_python();
     let installed = Command::new(&python)
         .args(["-c", "import fastmcp"])
         .status()
@@ -286,14 +264,16 @@ fn fastmcp() -> Server {
 }
 
 /// Every verdict that is not a pass is one of `justified`, and every one listed happened.
-fn assert_justified(report: &Report, justified: Justified) {
+fn assert_justified(report: &Report, justified: Vec<Justified>) {
     let seen: Vec<(CheckId, Outcome)> = report
         .results
         .iter()
         .filter(|r| r.outcome != Outcome::Pass)
         .map(|r| (r.id, r.outcome))
         .collect();
-    let listed: Vec<(CheckId, Outcome)> = justified.iter().map(|(id, o, _)| (*id, *o)).collect();
+    let mut listed: Vec<(CheckId, Outcome)> =
+        justified.iter().map(|(id, o, _)| (*id, *o)).collect();
+    listed.sort_by_key(|(id, _)| *id);
     assert_eq!(
         seen,
         listed,
@@ -322,7 +302,7 @@ async fn the_typescript_sdk_oauth_example() {
         report.revision_basis,
         "detected: server/discover is not understood; initialize agreed on 2025-11-25"
     );
-    assert_justified(&report, TYPESCRIPT_SDK);
+    assert_justified(&report, typescript_sdk_verdicts());
     insta::assert_snapshot!("typescript_sdk", reports::stable(&report.table()));
     reports::assert_valid(&report);
 }
@@ -335,7 +315,7 @@ async fn fastmcp_with_its_in_memory_oauth_provider() {
         report.revision_basis,
         "detected: server/discover lists 2026-07-28"
     );
-    assert_justified(&report, FASTMCP);
+    assert_justified(&report, fastmcp_verdicts());
     insta::assert_snapshot!("fastmcp", reports::stable(&report.table()));
     reports::assert_valid(&report);
 }

@@ -11,18 +11,8 @@ use crate::secrets::Secrets;
 
 /// Largest body excerpt kept as evidence.
 const EXCERPT: usize = 400;
-/// JSON fields whose values never appear in evidence.
-const SECRET_FIELDS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "code",
-    "password",
-    "code_verifier",
-    "csrf",
-];
-/// Fields whose values are credentials: registered with the run's [`Secrets`] wherever they pass.
+/// Fields whose values are credentials: they never appear in evidence, and are registered with
+/// the run's [`Secrets`] wherever they pass.
 const CREDENTIAL_FIELDS: &[&str] = &[
     "access_token",
     "refresh_token",
@@ -32,6 +22,11 @@ const CREDENTIAL_FIELDS: &[&str] = &[
     "password",
     "code_verifier",
 ];
+
+/// Whether a field's value never appears in evidence: a credential, or a form's CSRF token.
+fn secret_field(name: &str) -> bool {
+    CREDENTIAL_FIELDS.contains(&name) || name == "csrf"
+}
 /// Query parameters generated per run: replaced in evidence, so reports diff cleanly.
 const VOLATILE_QUERY: &[&str] = &[
     "client_id",
@@ -252,7 +247,7 @@ impl Probe {
             let pairs: Vec<String> = url
                 .query_pairs()
                 .map(|(k, v)| {
-                    let v = if SECRET_FIELDS.contains(&k.as_ref()) {
+                    let v = if secret_field(&k) {
                         "[redacted]".into()
                     } else if VOLATILE_QUERY.contains(&k.as_ref()) {
                         "[varies]".into()
@@ -530,7 +525,7 @@ fn redact(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if SECRET_FIELDS.contains(&k.as_str()) {
+                if secret_field(k) {
                     *v = serde_json::Value::String("[redacted]".into());
                 } else if VOLATILE_FIELDS.contains(&k.as_str()) {
                     *v = serde_json::Value::String("[varies]".into());

@@ -125,17 +125,12 @@ pub fn check_selection(options: &RunOptions) -> Result<(), UnknownChecks> {
 pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, RunError> {
     check_selection(options).map_err(RunError::UnknownChecks)?;
     let probe = Probe::new(target);
+    // What the run was given; what it obtains, the probe registers as it passes through.
     for given in [&options.token, &options.expired_token]
         .into_iter()
         .flatten()
     {
         probe.secrets().add(given);
-    }
-    if let Login::ClientCredentials(auth) = &options.login
-        && let crate::client::token::ClientAuth::Basic { secret, .. }
-        | crate::client::token::ClientAuth::Post { secret, .. } = auth
-    {
-        probe.secrets().add(secret);
     }
     let observations = observe(target, &probe, options).await?;
     let mut verdicts = Verdicts::new(&observations);

@@ -207,73 +207,34 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     };
     obs.client_origin = Some(client.origin);
 
-    let attempt =
-        |pkce, verifier, resource| attempt(ctx, client, &browser, probe, pkce, verifier, resource);
-    obs.no_pkce = Some(attempt(Pkce::Omitted, None, resource).await);
-
+    let signer = Signer {
+        ctx,
+        client,
+        browser: &browser,
+        probe,
+    };
+    obs.no_pkce = Some(signer.attempt(Pkce::Omitted, None, resource).await);
     let plain = Verifier::generate();
-    obs.plain_pkce =
-        Some(attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource).await);
-
-    let verifier = Verifier::generate();
-    obs.main = Some(
-        attempt(
-            Pkce::S256(verifier.s256_challenge()),
-            Some(&verifier),
-            resource,
-        )
-        .await,
+    obs.plain_pkce = Some(
+        signer
+            .attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource)
+            .await,
     );
-
+    obs.main = Some(signer.correct(resource).await.0);
     // The code is redeemed with a verifier other than the one challenged.
     let (challenged, presented) = (Verifier::generate(), Verifier::generate());
     obs.wrong_verifier = Some(
-        attempt(
-            Pkce::S256(challenged.s256_challenge()),
-            Some(&presented),
-            resource,
-        )
-        .await,
-    );
-
-    let foreign_verifier = Verifier::generate();
-    obs.foreign = Some(
-        attempt(
-            Pkce::S256(foreign_verifier.s256_challenge()),
-            Some(&foreign_verifier),
-            FOREIGN_RESOURCE,
-        )
-        .await,
-    );
-
-    let replayed = Verifier::generate();
-    let first = attempt(
-        Pkce::S256(replayed.s256_challenge()),
-        Some(&replayed),
-        resource,
-    )
-    .await;
-    let again = match (
-        first.navigation.response().and_then(|r| r.code()),
-        &first.token,
-    ) {
-        (Some(code), Some(t)) if t.tokens.is_some() => Some(
-            token::exchange_code(
-                probe,
-                &ctx.token_endpoint,
-                &client.auth,
-                code,
-                &client.redirect_uri,
-                replayed.as_str(),
-                Some(resource),
+        signer
+            .attempt(
+                Pkce::S256(challenged.s256_challenge()),
+                Some(&presented),
+                resource,
             )
             .await,
-        ),
-        _ => None,
-    };
-    obs.code_replay = Some((first, again));
-
-    obs.unregistered_redirect = Some(unregistered_redirect(ctx, client, &browser).await);
+    );
+    obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
+    obs.code_replay = Some(signer.code_replay().await);
+    obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
     obs.refresh_plan = obs
         .main
         .as_ref()
@@ -287,6 +248,104 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
             resource: resource.to_owned(),
         });
     obs
+}
+
+/// The redirect URI no client registered: the same loopback host, another path.
+pub const UNREGISTERED_REDIRECT: &str = "http://127.0.0.1/unregistered-callback";
+
+/// Authorization requests as the flows' client, through one browser.
+struct Signer<'a> {
+    ctx: &'a FlowContext,
+    client: &'a FlowClient,
+    browser: &'a Browser,
+    probe: &'a Probe,
+}
+
+impl Signer<'_> {
+    /// One authorization request with `pkce` for `resource`; when a code comes back and a
+    /// `verifier` is given, the code is exchanged with it.
+    async fn attempt(&self, pkce: Pkce, verifier: Option<&Verifier>, resource: &str) -> Attempt {
+        let state = random_string(16);
+        let request = AuthorizationRequest {
+            endpoint: self.ctx.authorization_endpoint.clone(),
+            client_id: self.client.auth.client_id().to_owned(),
+            redirect_uri: self.client.redirect_uri.clone(),
+            scope: self.ctx.scope.clone(),
+            state: state.clone(),
+            pkce,
+            resource: Some(resource.to_owned()),
+        };
+        let navigation = self
+            .browser
+            .authorize(&request.url(), &self.client.redirect_uri)
+            .await;
+        let code = navigation.response().and_then(|r| r.code());
+        let token = match (code, verifier) {
+            (Some(code), Some(verifier)) => Some(self.redeem(code, verifier, resource).await),
+            _ => None,
+        };
+        Attempt {
+            state,
+            navigation,
+            token,
+        }
+    }
+
+    /// Exchanges `code` at the token endpoint.
+    async fn redeem(&self, code: &str, verifier: &Verifier, resource: &str) -> TokenAnswer {
+        token::exchange_code(
+            self.probe,
+            &self.ctx.token_endpoint,
+            &self.client.auth,
+            code,
+            &self.client.redirect_uri,
+            verifier.as_str(),
+            Some(resource),
+        )
+        .await
+    }
+
+    /// A correct request for `resource` (S256, `state`), and its verifier.
+    async fn correct(&self, resource: &str) -> (Attempt, Verifier) {
+        let verifier = Verifier::generate();
+        let attempt = self
+            .attempt(
+                Pkce::S256(verifier.s256_challenge()),
+                Some(&verifier),
+                resource,
+            )
+            .await;
+        (attempt, verifier)
+    }
+
+    /// A flow of its own whose code, once redeemed for tokens, is redeemed again.
+    async fn code_replay(&self) -> (Attempt, Option<TokenAnswer>) {
+        let resource = self.ctx.target.as_str();
+        let (first, verifier) = self.correct(resource).await;
+        let code = first.navigation.response().and_then(|r| r.code());
+        let redeemed = first.token.as_ref().is_some_and(|t| t.tokens.is_some());
+        let again = match code {
+            Some(code) if redeemed => Some(self.redeem(code, &verifier, resource).await),
+            _ => None,
+        };
+        (first, again)
+    }
+
+    /// A correct request but for its redirect URI, which the client never registered: the AS
+    /// must not send the browser there.
+    async fn unregistered_redirect(&self) -> Navigation {
+        let redirect = Url::parse(UNREGISTERED_REDIRECT).expect("a static URL");
+        let request = AuthorizationRequest {
+            endpoint: self.ctx.authorization_endpoint.clone(),
+            client_id: self.client.auth.client_id().to_owned(),
+            redirect_uri: redirect.clone(),
+            scope: self.ctx.scope.clone(),
+            state: random_string(16),
+            pkce: Pkce::S256(Verifier::generate().s256_challenge()),
+            resource: Some(self.ctx.target.to_string()),
+        };
+        self.browser.authorize(&request.url(), &redirect).await
+    }
 }
 
 /// What refreshing the main pair takes.
@@ -330,76 +389,6 @@ impl FlowObservations {
             None => None,
         };
         self.refresh = Some((first, replay));
-    }
-}
-
-/// The redirect URI no client registered: the same loopback host, another path.
-pub const UNREGISTERED_REDIRECT: &str = "http://127.0.0.1/unregistered-callback";
-
-/// A correct request but for its redirect URI, which the client never registered: the AS must
-/// not send the browser there.
-async fn unregistered_redirect(
-    ctx: &FlowContext,
-    client: &FlowClient,
-    browser: &Browser,
-) -> Navigation {
-    let redirect = Url::parse(UNREGISTERED_REDIRECT).expect("a static URL");
-    let request = AuthorizationRequest {
-        endpoint: ctx.authorization_endpoint.clone(),
-        client_id: client.auth.client_id().to_owned(),
-        redirect_uri: redirect.clone(),
-        scope: ctx.scope.clone(),
-        state: random_string(16),
-        pkce: Pkce::S256(Verifier::generate().s256_challenge()),
-        resource: Some(ctx.target.to_string()),
-    };
-    browser.authorize(&request.url(), &redirect).await
-}
-
-/// One authorization request with `pkce` for `resource`; when a code comes back and a
-/// `verifier` is given, the code is exchanged with it.
-async fn attempt(
-    ctx: &FlowContext,
-    client: &FlowClient,
-    browser: &Browser,
-    probe: &Probe,
-    pkce: Pkce,
-    verifier: Option<&Verifier>,
-    resource: &str,
-) -> Attempt {
-    let state = random_string(16);
-    let request = AuthorizationRequest {
-        endpoint: ctx.authorization_endpoint.clone(),
-        client_id: client.auth.client_id().to_owned(),
-        redirect_uri: client.redirect_uri.clone(),
-        scope: ctx.scope.clone(),
-        state: state.clone(),
-        pkce,
-        resource: Some(resource.to_owned()),
-    };
-    let navigation = browser
-        .authorize(&request.url(), &client.redirect_uri)
-        .await;
-    let code = navigation.response().and_then(|r| r.code());
-    let token = match (code, verifier) {
-        (Some(code), Some(verifier)) => Some(
-            token::exchange_code(
-                probe,
-                &ctx.token_endpoint,
-                &client.auth,
-                code,
-                &client.redirect_uri,
-                verifier.as_str(),
-                Some(resource),
-            )
-            .await,
-        ),
-        _ => None,
-    };
-    Attempt {
-        state,
-        navigation,
-        token,
     }
 }
 
