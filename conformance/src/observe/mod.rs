@@ -97,17 +97,31 @@ pub async fn observe(
         .map_or_else(tester_callback, |p| p.callback.redirect_uri().clone());
     let registration =
         Registrations::observe(probe, discovery.as_url("registration_endpoint"), &callback).await;
-    let mut flows = sign_in(
-        target,
-        probe,
-        options,
-        &challenge,
-        &discovery,
-        &registration,
-        &callback,
-        person,
-    )
-    .await;
+    // Phase four: the sign-in flows, when the AS metadata names both endpoints.
+    let context = match (
+        discovery.as_url("authorization_endpoint"),
+        discovery.as_url("token_endpoint"),
+    ) {
+        (Some(authorization_endpoint), Some(token_endpoint)) => Some(FlowContext {
+            target: target.clone(),
+            authorization_endpoint,
+            token_endpoint,
+            scope: options.scope.clone().or_else(|| {
+                let scope = challenge.bearer().and_then(|c| c.param("scope"));
+                scope.map(str::to_owned)
+            }),
+            client: registration.client.clone(),
+            cimd_supported: discovery.as_flag("client_id_metadata_document_supported"),
+            cimd_urls: options.cimd_urls.clone(),
+            callback: callback.clone(),
+            person,
+        }),
+        _ => None,
+    };
+    let mut flows = match &context {
+        Some(context) => Some(flow::run(context, probe, &options.login).await),
+        None => None,
+    };
     let token = options.token.clone().or_else(|| {
         flows
             .as_ref()
@@ -158,40 +172,6 @@ async fn person(options: &RunOptions) -> Result<Option<Person>, Unreachable> {
         open: i.open.clone(),
         patience: i.patience,
     }))
-}
-
-/// Phase four: the sign-in flows, when the AS metadata names both endpoints.
-#[allow(clippy::too_many_arguments)]
-async fn sign_in(
-    target: &Url,
-    probe: &Probe,
-    options: &RunOptions,
-    challenge: &Challenged,
-    discovery: &Discovery,
-    registration: &Registrations,
-    callback: &Url,
-    person: Option<Person>,
-) -> Option<FlowObservations> {
-    let authorization_endpoint = discovery.as_url("authorization_endpoint")?;
-    let token_endpoint = discovery.as_url("token_endpoint")?;
-    let scope = options.scope.clone().or_else(|| {
-        challenge
-            .bearer()
-            .and_then(|c| c.param("scope"))
-            .map(str::to_owned)
-    });
-    let context = FlowContext {
-        target: target.clone(),
-        authorization_endpoint,
-        token_endpoint,
-        scope,
-        client: registration.client.clone(),
-        cimd_supported: discovery.as_flag("client_id_metadata_document_supported"),
-        cimd_urls: options.cimd_urls.clone(),
-        callback: callback.clone(),
-        person,
-    };
-    Some(flow::run(&context, probe, &options.login).await)
 }
 
 /// The revision to judge against, and why: asked for, or detected with the token.
