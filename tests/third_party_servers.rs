@@ -294,28 +294,33 @@ async fn judge(server: &Server) -> Report {
     .unwrap()
 }
 
-#[tokio::test]
-async fn the_typescript_sdk_oauth_example() {
-    let server = typescript_sdk();
-    let report = judge(&server).await;
-    assert_eq!(
-        report.revision_basis,
-        "detected: server/discover is not understood; initialize agreed on 2025-11-25"
-    );
-    assert_justified(&report, typescript_sdk_verdicts());
-    insta::assert_snapshot!("typescript_sdk", reports::stable(&report.table()));
+/// Judges `server` and holds its verdicts to `justified` and to the snapshot `name`.
+async fn holds(server: &Server, basis: &str, justified: Vec<Justified>, name: &str) {
+    let report = judge(server).await;
+    assert_eq!(report.revision_basis, basis);
+    assert_justified(&report, justified);
+    insta::assert_snapshot!(name, reports::stable(&report.table()));
     reports::assert_valid(&report);
 }
 
 #[tokio::test]
+async fn the_typescript_sdk_oauth_example() {
+    holds(
+        &typescript_sdk(),
+        "detected: server/discover is not understood; initialize agreed on 2025-11-25",
+        typescript_sdk_verdicts(),
+        "typescript_sdk",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn fastmcp_with_its_in_memory_oauth_provider() {
-    let server = fastmcp();
-    let report = judge(&server).await;
-    assert_eq!(
-        report.revision_basis,
-        "detected: server/discover lists 2026-07-28"
-    );
-    assert_justified(&report, fastmcp_verdicts());
-    insta::assert_snapshot!("fastmcp", reports::stable(&report.table()));
-    reports::assert_valid(&report);
+    holds(
+        &fastmcp(),
+        "detected: server/discover lists 2026-07-28",
+        fastmcp_verdicts(),
+        "fastmcp",
+    )
+    .await;
 }

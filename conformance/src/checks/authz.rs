@@ -16,6 +16,12 @@ use crate::{
     probe::Exchange,
 };
 
+/// Where MCP 2026-07-28 asks for RFC 9207 `iss`.
+const RESPONSE_VALIDATION: Citation = Citation {
+    url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#authorization-response-validation",
+    section: "MCP Authorization (2026-07-28), Authorization Response Validation; RFC 9207 §2",
+};
+
 /// `authz.code-flow`.
 pub const CODE_FLOW: Check = Check {
     id: CheckId::AuthzCodeFlow,
@@ -53,10 +59,7 @@ pub const ISS_IN_RESPONSE: Check = Check {
     id: CheckId::AuthzIssInResponse,
     title: "The authorization response carries iss equal to the issuer (RFC 9207)",
     level: Level::Must,
-    citation: Citation {
-        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#authorization-response-validation",
-        section: "MCP Authorization (2026-07-28), Authorization Response Validation; RFC 9207 §2",
-    },
+    citation: RESPONSE_VALIDATION,
     revisions: &[Revision::R2026_07_28],
     depends_on: &[CheckId::AuthzCodeFlow],
     note: Some(
@@ -70,10 +73,7 @@ pub const ISS_IN_ERROR_RESPONSE: Check = Check {
     id: CheckId::AuthzIssInErrorResponse,
     title: "Error responses to the client carry iss too (RFC 9207)",
     level: Level::Must,
-    citation: Citation {
-        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#authorization-response-validation",
-        section: "MCP Authorization (2026-07-28), Authorization Response Validation; RFC 9207 §2",
-    },
+    citation: RESPONSE_VALIDATION,
     revisions: &[Revision::R2026_07_28],
     depends_on: &[CheckId::AuthzCodeFlow],
     note: Some(

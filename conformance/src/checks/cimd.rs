@@ -8,15 +8,18 @@ use crate::{
     observe::{Observations, flow::CimdAttempts},
 };
 
+/// Where MCP 2026-07-28 defines Client ID Metadata Documents.
+const CIMD: Citation = Citation {
+    url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
+    section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
+};
+
 /// `cimd.accepted`.
 pub const ACCEPTED: Check = Check {
     id: CheckId::CimdAccepted,
     title: "A client identified by its metadata document URL can start authorization",
     level: Level::Should,
-    citation: Citation {
-        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
-        section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
-    },
+    citation: CIMD,
     revisions: BOTH,
     depends_on: &[CheckId::AsEndpoints],
     note: Some(
@@ -30,10 +33,7 @@ pub const CLIENT_ID_MISMATCH_REFUSED: Check = Check {
     id: CheckId::CimdClientIdMismatchRefused,
     title: "A metadata document whose client_id is not its URL is refused",
     level: Level::Must,
-    citation: Citation {
-        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
-        section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
-    },
+    citation: CIMD,
     revisions: BOTH,
     depends_on: &[CheckId::CimdAccepted],
     note: None,
@@ -45,10 +45,7 @@ pub const REDIRECT_UNLISTED_REFUSED: Check = Check {
     id: CheckId::CimdRedirectUnlistedRefused,
     title: "A redirect_uri the metadata document does not list is refused",
     level: Level::Must,
-    citation: Citation {
-        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/client-registration#client-id-metadata-documents",
-        section: "MCP Authorization (2026-07-28), Client ID Metadata Documents",
-    },
+    citation: CIMD,
     revisions: BOTH,
     depends_on: &[CheckId::CimdAccepted],
     note: None,
