@@ -449,6 +449,18 @@ mod tests {
     }
 
     #[test]
+    fn the_password_joins_the_runs_credentials() {
+        let probe = Probe::new(&page());
+        let credentials = Credentials {
+            username: "person@example.com".into(),
+            password: "correct horse battery".into(),
+        };
+        let _browser = Browser::in_run(&probe, Some(credentials));
+        assert!(probe.secrets().contains("correct horse battery"));
+        assert!(!probe.secrets().contains("person@example.com"));
+    }
+
+    #[test]
     fn a_page_with_nothing_to_submit_has_no_form() {
         assert!(pick_form("<p>Loading…</p><script>go()</script>", &page()).is_none());
         assert!(pick_form(r#"<form><input name="q"></form>"#, &page()).is_none());
