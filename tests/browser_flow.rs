@@ -125,7 +125,7 @@ async fn the_tester_signs_in_through_a_real_browser() {
         .await
         .unwrap();
     for id in ["authz.code-flow", "token.accepted", "cimd.accepted"] {
-        let r = report.results.iter().find(|r| r.id == id).unwrap();
+        let r = report.results.iter().find(|r| r.id.as_str() == id).unwrap();
         assert_eq!(r.outcome, Outcome::Pass, "{id}: {}", report.table());
     }
     assert_eq!(report.summary.fail, 0, "{}", report.table());

@@ -1,16 +1,20 @@
 //! Proof that the conformance checks mean something: each fails on a server that breaks its
-//! rule (the fixture, one fault at a time), and everything applicable passes on the bundled
-//! server.
+//! rule (the fixture, one fault per check, keyed by the check's id), everything passes on a
+//! conforming fixture and on the bundled server, and the verdicts hold where a careless tester
+//! goes wrong: a credential another check spent, a refusal for the wrong reason, a server that
+//! echoes every credential or sends hostile text, flags that select nothing.
 
 mod fixture;
+mod reports;
 mod support;
 
-use fixture::Faults;
+use fixture::Fault;
 use mcp_auth_conformance::{
-    catalogue::{CATALOGUE, Level, Revision},
+    catalogue::{CheckId, Level, Revision},
     checks::Outcome,
     client::{browser::Credentials, token::ClientAuth},
     observe::flow::Login,
+    report::Report,
     run::{RunOptions, run},
 };
 
@@ -23,366 +27,327 @@ fn options() -> RunOptions {
     }
 }
 
-/// Ports change from run to run: they go, wherever they show (target, reasons, evidence).
-fn stable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("127.0.0.1:") {
-        out.push_str(&rest[..i + "127.0.0.1:".len()]);
-        rest = &rest[i + "127.0.0.1:".len()..];
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        out.push_str("[PORT]");
-        rest = &rest[digits..];
+fn outcome(report: &Report, id: CheckId) -> Outcome {
+    report
+        .results
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("{id} not run:\n{}", report.table()))
+        .outcome
+}
+
+fn reason(report: &Report, id: CheckId) -> &str {
+    &report.results.iter().find(|r| r.id == id).unwrap().reason
+}
+
+/// The revision a check is proven on: the current one when it applies there.
+fn revision_for(id: CheckId) -> Revision {
+    let revisions = id.check().revisions;
+    if revisions.contains(&Revision::R2026_07_28) {
+        Revision::R2026_07_28
+    } else {
+        revisions[0]
     }
-    out.push_str(rest);
-    out
 }
 
-/// For each check, a fault under which it must fail.
-fn matrix() -> Vec<(&'static str, Faults)> {
-    let f = Faults::default;
-    vec![
-        (
-            "challenge.status-401",
-            Faults {
-                status_200: true,
-                ..f()
+/// The fixture's faults are keyed by check: for every check in the catalogue, the fixture
+/// breaking that check's rule makes it fail (so a check without a fault fails this test).
+#[tokio::test]
+async fn every_check_fails_on_its_fault() {
+    for id in CheckId::ALL.iter().copied() {
+        let target = fixture::start(&[Fault::Breaks(id)]).await;
+        let report = run(
+            &target,
+            &RunOptions {
+                revision: Some(revision_for(id)),
+                ..options()
             },
-        ),
-        (
-            "challenge.bearer",
-            Faults {
-                no_www_authenticate: true,
-                ..f()
-            },
-        ),
-        (
-            "challenge.resource-metadata",
-            Faults {
-                relative_resource_metadata: true,
-                ..f()
-            },
-        ),
-        (
-            "challenge.scope",
-            Faults {
-                no_scope: true,
-                ..f()
-            },
-        ),
-        (
-            "prm.discoverable",
-            Faults {
-                prm_at_wrong_path: true,
-                ..f()
-            },
-        ),
-        (
-            "prm.json-object",
-            Faults {
-                prm_text_plain: true,
-                ..f()
-            },
-        ),
-        (
-            "prm.resource-matches",
-            Faults {
-                resource_mismatch: true,
-                ..f()
-            },
-        ),
-        (
-            "prm.authorization-servers",
-            Faults {
-                no_authorization_servers: true,
-                ..f()
-            },
-        ),
-        (
-            "prm.bearer-methods",
-            Faults {
-                bearer_methods_query: true,
-                ..f()
-            },
-        ),
-        (
-            "as.metadata-discoverable",
-            Faults {
-                no_as_metadata: true,
-                ..f()
-            },
-        ),
-        (
-            "as.issuer-matches",
-            Faults {
-                issuer_mismatch: true,
-                ..f()
-            },
-        ),
-        (
-            "as.endpoints",
-            Faults {
-                no_token_endpoint: true,
-                ..f()
-            },
-        ),
-        (
-            "as.https",
-            Faults {
-                insecure_endpoint: true,
-                ..f()
-            },
-        ),
-        (
-            "as.pkce-s256",
-            Faults {
-                no_s256: true,
-                ..f()
-            },
-        ),
-        (
-            "as.iss-parameter",
-            Faults {
-                no_iss_parameter: true,
-                ..f()
-            },
-        ),
-        (
-            "token.accepted",
-            Faults {
-                reject_valid_token: true,
-                ..f()
-            },
-        ),
-        (
-            "token.query-refused",
-            Faults {
-                accept_query_token: true,
-                ..f()
-            },
-        ),
-        (
-            "dcr.registers",
-            Faults {
-                dcr_without_client_id: true,
-                ..f()
-            },
-        ),
-        (
-            "dcr.echoes-metadata",
-            Faults {
-                dcr_without_echo: true,
-                ..f()
-            },
-        ),
-        (
-            "dcr.rejects-insecure-redirect",
-            Faults {
-                dcr_accepts_insecure_redirect: true,
-                ..f()
-            },
-        ),
-        (
-            "token.invalid-rejected",
-            Faults {
-                accept_any_token: true,
-                ..f()
-            },
-        ),
-        (
-            "token.invalid-token-error",
-            Faults {
-                invalid_token_without_error: true,
-                ..f()
-            },
-        ),
-        (
-            "token.unsigned-rejected",
-            Faults {
-                accept_any_token: true,
-                ..f()
-            },
-        ),
-        (
-            "transport.https",
-            Faults {
-                insecure_resource_metadata: true,
-                ..f()
-            },
-        ),
-        (
-            "transport.metadata-cors",
-            Faults {
-                no_cors: true,
-                ..f()
-            },
-        ),
-        (
-            "transport.token-not-echoed",
-            Faults {
-                echo_token: true,
-                ..f()
-            },
-        ),
-        (
-            "token.expired-rejected",
-            Faults {
-                expired_token_accepted: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.code-flow",
-            Faults {
-                token_endpoint_broken: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.state-returned",
-            Faults {
-                state_dropped: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.iss-in-response",
-            Faults {
-                wrong_iss: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.iss-in-error-response",
-            Faults {
-                iss_missing_in_error: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.pkce-required",
-            Faults {
-                pkce_optional: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.pkce-plain-refused",
-            Faults {
-                plain_accepted: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.verifier-checked",
-            Faults {
-                verifier_ignored: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.foreign-resource-refused",
-            Faults {
-                foreign_token_accepted: true,
-                ..f()
-            },
-        ),
-        (
-            "authz.refresh-rotated",
-            Faults {
-                refresh_not_rotated: true,
-                ..f()
-            },
-        ),
-        (
-            "cimd.accepted",
-            Faults {
-                cimd_refused: true,
-                ..f()
-            },
-        ),
-        (
-            "cimd.client-id-mismatch-refused",
-            Faults {
-                cimd_mismatch_accepted: true,
-                ..f()
-            },
-        ),
-        (
-            "cimd.redirect-unlisted-refused",
-            Faults {
-                cimd_unlisted_accepted: true,
-                ..f()
-            },
-        ),
-        (
-            "token.insufficient-scope",
-            Faults {
-                step_up_without_scope: true,
-                ..f()
-            },
-        ),
-    ]
-}
-
-#[test]
-fn every_check_has_a_fault_that_fails_it() {
-    let covered: Vec<&str> = matrix().iter().map(|(id, _)| *id).collect();
-    for def in CATALOGUE {
-        assert!(
-            covered.contains(&def.id),
-            "{} has no failing fixture: a check with none is not done",
-            def.id
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            outcome(&report, id),
+            Outcome::Fail,
+            "{id} under its fault:\n{}",
+            report.table()
+        );
+        let level = id.check().level;
+        assert_eq!(
+            report.exit_code(Level::Must),
+            i32::from(level == Level::Must),
+            "{id}: the gate"
+        );
+        assert_eq!(
+            report.exit_code(Level::Should),
+            i32::from(level <= Level::Should),
+            "{id}: --fail-on should"
+        );
+        insta::assert_snapshot!(
+            format!("fault_{}", id.as_str().replace('.', "_")),
+            reports::stable(&report.table())
         );
     }
 }
 
 #[tokio::test]
 async fn a_conforming_fixture_passes_everything() {
-    let target = fixture::start(Faults::default()).await;
-    let report = run(&target, &options()).await.unwrap();
-    let failed: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Fail)
-        .map(|r| r.id)
-        .collect();
-    assert!(failed.is_empty(), "{}", report.table());
-    assert_eq!(report.exit_code(Level::Should), 0);
-}
-
-#[tokio::test]
-async fn each_check_fails_on_its_fault() {
-    for (id, faults) in matrix() {
-        let target = fixture::start(faults).await;
-        let report = run(&target, &options()).await.unwrap();
-        let result = report
+    let target = fixture::start(&[]).await;
+    for revision in [Revision::R2026_07_28, Revision::R2025_11_25] {
+        let report = run(
+            &target,
+            &RunOptions {
+                revision: Some(revision),
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+        let failed: Vec<_> = report
             .results
             .iter()
-            .find(|r| r.id == id)
-            .unwrap_or_else(|| panic!("{id} not run"));
+            .filter(|r| r.outcome != Outcome::Pass)
+            .map(|r| r.id)
+            .collect();
+        assert!(failed.is_empty(), "{}", report.table());
+    }
+}
+
+/// Issue 12, item 1: the fixture revokes the access token of a refreshed pair, as OAuth allows
+/// (FastMCP's in-memory provider does too). The refresh probe has a pair of its own, so the
+/// token the other checks judge with is never spent. (Before: token.accepted failed, 401.)
+#[tokio::test]
+async fn a_refresh_spends_no_token_another_check_judges() {
+    let target = fixture::start(&[]).await;
+    let report = run(
+        &target,
+        &RunOptions {
+            token: None,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::AuthzRefreshRotated),
+        Outcome::Pass,
+        "{}",
+        report.table()
+    );
+    for id in [
+        CheckId::TokenAccepted,
+        CheckId::TokenQueryRefused,
+        CheckId::TransportOriginValidated,
+        CheckId::TokenInsufficientScope,
+    ] {
+        assert_eq!(outcome(&report, id), Outcome::Pass, "{}", report.table());
+    }
+    assert_eq!(report.summary.fail, 0, "{}", report.table());
+}
+
+/// Issue 12, item 2: a server that repeats every credential it saw or issued (access, refresh
+/// and ID tokens, codes, verifiers, client secrets, the tokens given), as is, base64url and
+/// percent-encoded, in headers, redirects and bodies, leaves no copy in any report format.
+#[tokio::test]
+async fn no_credential_reaches_any_report_format() {
+    let machine = RunOptions {
+        token: None,
+        login: Login::ClientCredentials(ClientAuth::Basic {
+            id: fixture::MACHINE_CLIENT.0.into(),
+            secret: fixture::MACHINE_CLIENT.1.into(),
+        }),
+        ..options()
+    };
+    let signed_in = RunOptions {
+        token: None,
+        ..options()
+    };
+    let mut formats = Vec::new();
+    let mut credentials = vec![fixture::expired_token(), fixture::MACHINE_CLIENT.1.into()];
+    for options in [options(), signed_in, machine] {
+        // A fixture per run: each run can only hide what it has seen.
+        let served = fixture::serve(&[Fault::EchoCredentials]).await;
+        let report = run(&served.url, &options).await.unwrap();
+        assert!(
+            report
+                .json()
+                .contains(mcp_auth_conformance::secrets::REDACTED),
+            "the fixture echoed nothing?\n{}",
+            report.json()
+        );
+        formats.extend(reports::every_format(&report));
+        credentials.extend(served.credentials());
+    }
+    assert!(
+        credentials.iter().any(|c| c.starts_with("id-token"))
+            && credentials.iter().any(|c| c.starts_with("client-secret"))
+            && credentials.iter().any(|c| c.starts_with("code-"))
+            && credentials.iter().any(|c| c.starts_with("refresh-")),
+        "{credentials:?}"
+    );
+    for credential in &credentials {
+        for form in reports::encodings(credential) {
+            for (name, text) in &formats {
+                assert!(
+                    !text.contains(&form),
+                    "{name} holds {form:?} (a form of {credential:?}):\n{text}"
+                );
+            }
+        }
+    }
+}
+
+/// Issue 12, item 3: a refusal counts only for the right reason.
+#[tokio::test]
+async fn a_refusal_counts_only_for_the_right_reason() {
+    // A 2025-11-25 server that accepts tokens for any resource and answers 400 "No valid
+    // session ID" to anything but initialize. Judged as 2026-07-28, the foreign token's
+    // server/discover gets that 400: the token was never judged, and neither was the valid one.
+    let sessions = fixture::start(&[
+        Fault::LegacyOnly,
+        Fault::SessionRequired,
+        Fault::Breaks(CheckId::AuthzForeignResourceRefused),
+    ])
+    .await;
+    let report = run(
+        &sessions,
+        &RunOptions {
+            token: None,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome(&report, CheckId::TokenAccepted), Outcome::Fail);
+    assert_eq!(
+        outcome(&report, CheckId::AuthzForeignResourceRefused),
+        Outcome::Skip,
+        "{}",
+        report.table()
+    );
+    // Asked in its own revision, the same server is caught accepting the foreign token.
+    let report = run(
+        &sessions,
+        &RunOptions {
+            token: None,
+            revision: None,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.revision, Revision::R2025_11_25);
+    assert_eq!(
+        outcome(&report, CheckId::AuthzForeignResourceRefused),
+        Outcome::Fail,
+        "{}",
+        report.table()
+    );
+    assert!(
+        reason(&report, CheckId::AuthzForeignResourceRefused).contains("accepted a token"),
+        "{}",
+        report.table()
+    );
+
+    // An AS that fails (500 server_error) where it should refuse has not refused.
+    let failing = fixture::start(&[Fault::ForeignRefusedAtToken, Fault::ServerErrors]).await;
+    let report = run(&failing, &options()).await.unwrap();
+    for id in [
+        CheckId::AuthzForeignResourceRefused,
+        CheckId::AuthzPkceRequired,
+        CheckId::AuthzPkcePlainRefused,
+        CheckId::AuthzVerifierChecked,
+        CheckId::AuthzCodeSingleUse,
+        CheckId::AuthzRedirectUnregisteredRefused,
+        CheckId::AuthzRefreshRotated,
+    ] {
         assert_eq!(
-            result.outcome,
+            outcome(&report, id),
             Outcome::Fail,
-            "{id} under {faults:?}:\n{}",
+            "{id}:\n{}",
             report.table()
         );
-        let expected_exit = i32::from(result.level == Level::Must);
-        assert_eq!(
-            report.exit_code(Level::Must),
-            expected_exit,
-            "{id}: the gate"
-        );
-        assert_eq!(
-            report.exit_code(Level::Should),
-            i32::from(result.level <= Level::Should),
-            "{id}: --fail-on should"
-        );
-        insta::assert_snapshot!(
-            format!("fault_{}", id.replace('.', "_")),
-            stable(&report.table())
+        assert!(
+            reason(&report, id).contains("a fault, not a refusal"),
+            "{id}: {}",
+            reason(&report, id)
         );
     }
+}
+
+/// Issue 12, item 7: a dependency of a selected check is judged after its own dependencies
+/// (before: `--only prm.resource-matches` on a server without PRM panicked), and the failure
+/// that blocked it is reported with it, so selecting cannot hide it.
+#[tokio::test]
+async fn a_selected_check_whose_dependencies_fail_is_skipped() {
+    let target = fixture::start(&[Fault::Breaks(CheckId::PrmDiscoverable)]).await;
+    for only in [
+        CheckId::PrmResourceMatches,
+        CheckId::AsIssParameter,
+        CheckId::DcrEchoesMetadata,
+    ] {
+        let report = run(
+            &target,
+            &RunOptions {
+                only: vec![only.as_str().into()],
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+        let ids: Vec<CheckId> = report.results.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [CheckId::PrmDiscoverable, only], "{}", report.table());
+        assert_eq!(outcome(&report, CheckId::PrmDiscoverable), Outcome::Fail);
+        assert_eq!(outcome(&report, only), Outcome::Skip);
+        assert!(
+            reason(&report, only).starts_with("depends on"),
+            "{}",
+            report.table()
+        );
+        assert_eq!(report.exit_code(Level::Must), 1);
+    }
+    // A dependency skipped by name stays out.
+    let report = run(
+        &target,
+        &RunOptions {
+            only: vec!["prm.resource-matches".into()],
+            skip: vec!["prm.discoverable".into()],
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.results.len(), 1, "{}", report.table());
+}
+
+/// Issue 12, item 8: text a server sends cannot break a report.
+#[tokio::test]
+async fn a_hostile_server_cannot_break_a_report() {
+    let target = fixture::start(&[
+        Fault::Hostile,
+        Fault::Breaks(CheckId::ChallengeNoErrorWithoutToken),
+    ])
+    .await;
+    let report = run(
+        &target,
+        &RunOptions {
+            revision: None,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    let hostile_reasons = report
+        .results
+        .iter()
+        .filter(|r| r.reason.contains("</testsuite>"))
+        .count();
+    assert!(hostile_reasons >= 2, "{}", report.table());
+    assert!(
+        report.revision_basis.contains('\u{1b}'),
+        "{}",
+        report.revision_basis
+    );
+    reports::assert_valid(&report);
 }
 
 /// A token from the client credentials grant stands in for one given with --token; with a wrong
@@ -390,11 +355,7 @@ async fn each_check_fails_on_its_fault() {
 /// out no DCR client here, so the code flow cannot supply a token instead.)
 #[tokio::test]
 async fn client_credentials_obtain_the_token() {
-    let target = fixture::start(Faults {
-        dcr_without_client_id: true,
-        ..Default::default()
-    })
-    .await;
+    let target = fixture::start(&[Fault::Breaks(CheckId::DcrRegisters)]).await;
     let with = |secret: &str| RunOptions {
         token: None,
         login: Login::ClientCredentials(ClientAuth::Basic {
@@ -403,27 +364,24 @@ async fn client_credentials_obtain_the_token() {
         }),
         ..options()
     };
-    let outcome = |report: &mcp_auth_conformance::report::Report, id: &str| {
-        report.results.iter().find(|r| r.id == id).unwrap().outcome
-    };
     let report = run(&target, &with(fixture::MACHINE_CLIENT.1))
         .await
         .unwrap();
     assert_eq!(
-        outcome(&report, "token.accepted"),
+        outcome(&report, CheckId::TokenAccepted),
         Outcome::Pass,
         "{}",
         report.table()
     );
     assert_eq!(
-        outcome(&report, "authz.code-flow"),
+        outcome(&report, CheckId::AuthzCodeFlow),
         Outcome::Skip,
         "{}",
         report.table()
     );
     let report = run(&target, &with("wrong")).await.unwrap();
     assert_eq!(
-        outcome(&report, "token.accepted"),
+        outcome(&report, CheckId::TokenAccepted),
         Outcome::Skip,
         "{}",
         report.table()
@@ -438,7 +396,7 @@ async fn the_revision_is_detected() {
         token: token.map(str::to_owned),
         ..RunOptions::new(None)
     };
-    let dual = fixture::start(Faults::default()).await;
+    let dual = fixture::start(&[]).await;
     let report = run(&dual, &detect(Some(fixture::VALID_TOKEN)))
         .await
         .unwrap();
@@ -451,14 +409,10 @@ async fn the_revision_is_detected() {
         report
             .results
             .iter()
-            .any(|r| r.id == "authz.iss-in-response")
+            .any(|r| r.id == CheckId::AuthzIssInResponse)
     );
 
-    let legacy = fixture::start(Faults {
-        legacy_only: true,
-        ..Default::default()
-    })
-    .await;
+    let legacy = fixture::start(&[Fault::LegacyOnly]).await;
     let report = run(&legacy, &detect(Some(fixture::VALID_TOKEN)))
         .await
         .unwrap();
@@ -467,31 +421,24 @@ async fn the_revision_is_detected() {
         report.revision_basis,
         "detected: server/discover is not understood; initialize agreed on 2025-11-25"
     );
-    // Checks of the newer revision only are not judged.
+    // Checks of the newer revision only are not judged; those of the older one are.
     assert!(
         !report
             .results
             .iter()
-            .any(|r| r.id == "authz.iss-in-response")
+            .any(|r| r.id == CheckId::AuthzIssInResponse)
     );
-    let accepted = report
-        .results
-        .iter()
-        .find(|r| r.id == "token.accepted")
-        .unwrap();
-    assert_eq!(accepted.outcome, Outcome::Pass);
     assert_eq!(
-        accepted.reason,
+        outcome(&report, CheckId::TokenSessionNotAuthentication),
+        Outcome::Pass
+    );
+    assert_eq!(
+        reason(&report, CheckId::TokenAccepted),
         "initialize and tools/list answered with results"
     );
 
     // No token given, and none to be had: the fixture's registration hands out no client.
-    let closed = fixture::start(Faults {
-        legacy_only: true,
-        dcr_without_client_id: true,
-        ..Default::default()
-    })
-    .await;
+    let closed = fixture::start(&[Fault::LegacyOnly, Fault::Breaks(CheckId::DcrRegisters)]).await;
     let report = run(&closed, &detect(None)).await.unwrap();
     assert_eq!(report.revision, Revision::R2026_07_28);
     assert_eq!(
@@ -505,7 +452,7 @@ async fn the_revision_is_detected() {
 #[tokio::test]
 async fn a_token_given_as_expired_must_have_expired() {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let target = fixture::start(Faults::default()).await;
+    let target = fixture::start(&[]).await;
     let fresh = format!(
         "e30.{}.c2ln",
         URL_SAFE_NO_PAD.encode(r#"{"exp": 4000000000}"#)
@@ -552,11 +499,11 @@ async fn publish(doc: impl FnOnce(&url::Url) -> serde_json::Value) -> (url::Url,
 #[tokio::test]
 async fn cimd_checks_run_on_a_published_document() {
     use mcp_auth_conformance::observe::flow::published_document;
-    let outcomes = |report: &mcp_auth_conformance::report::Report| {
+    let outcomes = |report: &Report| {
         report
             .results
             .iter()
-            .filter(|r| r.id.starts_with("cimd."))
+            .filter(|r| r.id.area() == "cimd")
             .map(|r| (r.id, r.outcome, r.reason.clone()))
             .collect::<Vec<_>>()
     };
@@ -567,7 +514,7 @@ async fn cimd_checks_run_on_a_published_document() {
     };
     // The document at A names A; the copy at B names A too, so it is not B's.
     let (a, b) = publish(published_document).await;
-    let good = fixture::start(Faults::default()).await;
+    let good = fixture::start(&[]).await;
     let report = run(&good, &cimd(vec![a.clone(), b.clone()])).await.unwrap();
     assert!(
         outcomes(&report)
@@ -576,15 +523,11 @@ async fn cimd_checks_run_on_a_published_document() {
         "{}",
         report.table()
     );
-    let lax = fixture::start(Faults {
-        cimd_mismatch_accepted: true,
-        ..Default::default()
-    })
-    .await;
+    let lax = fixture::start(&[Fault::Breaks(CheckId::CimdClientIdMismatchRefused)]).await;
     let report = run(&lax, &cimd(vec![a.clone(), b])).await.unwrap();
     assert!(
         outcomes(&report).contains(&(
-            "cimd.client-id-mismatch-refused",
+            CheckId::CimdClientIdMismatchRefused,
             Outcome::Fail,
             "the AS issued an authorization code for a document whose client_id is not its URL"
                 .into()
@@ -615,14 +558,10 @@ async fn cimd_checks_run_on_a_published_document() {
     );
 }
 
-/// A server that repeats tokens must not make the report repeat them.
+/// A server that repeats the token of a request is caught, and the report shows where.
 #[tokio::test]
-async fn echoed_tokens_never_reach_the_report() {
-    let target = fixture::start(Faults {
-        echo_token: true,
-        ..Default::default()
-    })
-    .await;
+async fn echoed_tokens_are_caught_and_never_reach_the_report() {
+    let target = fixture::start(&[Fault::Breaks(CheckId::TransportTokenNotEchoed)]).await;
     let json = run(&target, &options()).await.unwrap().json();
     assert!(json.contains("invalid token: [the token]"), "{json}");
     assert!(!json.contains("not-a-valid-token"), "{json}");
@@ -631,19 +570,14 @@ async fn echoed_tokens_never_reach_the_report() {
 
 #[tokio::test]
 async fn prm_not_json_fails_the_json_check() {
-    let target = fixture::start(Faults {
-        prm_not_json: true,
-        ..Default::default()
-    })
-    .await;
+    let target = fixture::start(&[Fault::PrmNotJson]).await;
     let report = run(&target, &options()).await.unwrap();
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "prm.json-object")
-        .unwrap();
-    assert_eq!(r.outcome, Outcome::Fail);
-    assert!(r.reason.contains("not a JSON object"), "{}", r.reason);
+    assert_eq!(outcome(&report, CheckId::PrmJsonObject), Outcome::Fail);
+    assert!(
+        reason(&report, CheckId::PrmJsonObject).contains("not a JSON object"),
+        "{}",
+        report.table()
+    );
 }
 
 #[tokio::test]
@@ -665,16 +599,17 @@ async fn the_bundled_server_passes_everything_applicable() {
     let report = run(&server.resource.as_str().parse().unwrap(), &options)
         .await
         .unwrap();
-    let accepted = report
-        .results
-        .iter()
-        .find(|r| r.id == "token.accepted")
-        .unwrap();
-    assert_eq!(accepted.outcome, Outcome::Pass, "{}", report.table());
+    assert_eq!(
+        outcome(&report, CheckId::TokenAccepted),
+        Outcome::Pass,
+        "{}",
+        report.table()
+    );
     assert_eq!(report.summary.fail, 0, "{}", report.table());
     assert_eq!(report.summary.skip, 0, "{}", report.table());
-    insta::assert_snapshot!("bundled_server", stable(&report.table()));
-    insta::assert_snapshot!("bundled_server_json", stable(&report.json()));
+    insta::assert_snapshot!("bundled_server", reports::stable(&report.table()));
+    insta::assert_snapshot!("bundled_server_json", reports::stable(&report.json()));
+    reports::assert_valid(&report);
     server.shutdown().await.unwrap();
 }
 
@@ -687,34 +622,34 @@ async fn a_server_that_is_not_there_cannot_be_judged() {
     let err = run(&format!("http://{free}/mcp").parse().unwrap(), &options())
         .await
         .unwrap_err();
-    assert!(err.reason.contains("connection failed"), "{err}");
+    assert!(err.to_string().contains("connection failed"), "{err}");
+}
+
+/// Runs the CLI with `args` (off the async runtime, which serves the fixture).
+async fn run_cli(args: Vec<String>) -> support::Run {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::run(support::bare_xtask(), &args)
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
 }
 
 /// The CLI on a fixture: exit codes make it a CI gate, and --out writes every format.
 #[tokio::test]
 async fn the_cli_is_a_ci_gate() {
-    let run_cli = |args: Vec<String>| async move {
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            support::run(support::bare_xtask(), &args)
-        })
+    let must = fixture::start(&[Fault::Breaks(CheckId::AsPkceS256)])
         .await
-        .unwrap()
-    };
-    let must = fixture::start(Faults {
-        no_s256: true,
-        ..Default::default()
-    })
-    .await
-    .to_string();
-    let should = fixture::start(Faults {
-        no_scope: true,
-        ..Default::default()
-    })
-    .await
-    .to_string();
-    let good = fixture::start(Faults::default()).await.to_string();
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        .to_string();
+    let should = fixture::start(&[Fault::Breaks(CheckId::ChallengeScope)])
+        .await
+        .to_string();
+    let good = fixture::start(&[]).await.to_string();
+    let s = strings;
 
     assert_eq!(run_cli(s(&["conformance", &good])).await.code, Some(0));
     let failing = run_cli(s(&["conformance", &must])).await;
@@ -789,4 +724,157 @@ async fn the_cli_is_a_ci_gate() {
         .unwrap();
     let down = run_cli(s(&["conformance", &format!("http://{free}/mcp")])).await;
     assert_eq!(down.code, Some(2), "could not run: {}", down.stderr);
+}
+
+/// Issue 12, item 7: a typo in `--only` or `--skip` is an error that names the known ids, not a
+/// run of nothing that passes; and a selected check on a server where its dependencies fail is
+/// skipped, not a panic (before: exit 101).
+#[tokio::test]
+async fn flags_never_crash_or_silently_pass() {
+    let no_prm = fixture::start(&[Fault::Breaks(CheckId::PrmDiscoverable)])
+        .await
+        .to_string();
+    let selected = run_cli(strings(&[
+        "conformance",
+        &no_prm,
+        "--only",
+        "prm.resource-matches",
+    ]))
+    .await;
+    assert_eq!(selected.code, Some(1), "{selected:#?}");
+    assert!(!selected.stderr.contains("panicked"), "{}", selected.stderr);
+    assert!(
+        selected.stdout.contains("depends on prm.json-object")
+            && selected.stdout.contains("prm.discoverable"),
+        "{}",
+        selected.stdout
+    );
+    for flag in ["--only", "--skip"] {
+        let typo = run_cli(strings(&[
+            "conformance",
+            &no_prm,
+            flag,
+            "prm.resource-matchs",
+        ]))
+        .await;
+        assert_eq!(typo.code, Some(2), "{typo:#?}");
+        assert!(
+            typo.stderr.contains("\"prm.resource-matchs\"")
+                && typo.stderr.contains("prm.resource-matches"),
+            "{}",
+            typo.stderr
+        );
+    }
+}
+
+/// Issue 12, item 7: no combination of flags makes the CLI panic; each run exits 0, 1 or 2.
+#[test]
+fn random_flag_combinations_never_panic() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let targets: Vec<String> = [
+        vec![],
+        vec![Fault::Breaks(CheckId::PrmDiscoverable)],
+        vec![Fault::Breaks(CheckId::AsMetadataDiscoverable)],
+        vec![Fault::Breaks(CheckId::ChallengeBearer)],
+        vec![Fault::LegacyOnly, Fault::SessionRequired],
+        vec![Fault::Hostile],
+    ]
+    .iter()
+    .map(|faults| runtime.block_on(fixture::start(faults)).to_string())
+    .collect();
+    let id = prop_oneof![
+        proptest::sample::select(
+            CheckId::ALL
+                .iter()
+                .map(|id| id.as_str().to_owned())
+                .collect::<Vec<_>>()
+        ),
+        proptest::sample::select(
+            CheckId::ALL
+                .iter()
+                .map(|id| id.area().to_owned())
+                .collect::<Vec<_>>()
+        ),
+        "[a-z.\\-]{0,12}",
+    ];
+    let flag = prop_oneof![
+        id.clone().prop_map(|v| vec!["--only".to_owned(), v]),
+        id.prop_map(|v| vec!["--skip".to_owned(), v]),
+        proptest::sample::select(vec!["2025-11-25", "2026-07-28", "2027-01-01"])
+            .prop_map(|v| vec!["--spec".to_owned(), v.to_owned()]),
+        proptest::sample::select(vec!["table", "json", "markdown", "junit", "sarif", "xml"])
+            .prop_map(|v| vec!["--format".to_owned(), v.to_owned()]),
+        proptest::sample::select(vec!["must", "should", "may"])
+            .prop_map(|v| vec!["--fail-on".to_owned(), v.to_owned()]),
+        "\\PC{0,40}".prop_map(|v| vec!["--token".to_owned(), v]),
+        "\\PC{0,40}".prop_map(|v| vec!["--expired-token".to_owned(), v]),
+        "\\PC{0,20}".prop_map(|v| vec!["--scope".to_owned(), v]),
+        "\\PC{0,20}".prop_map(|v| vec!["--step-up-tool".to_owned(), v]),
+        "[a-z:]{0,12}".prop_map(|v| vec!["--client-credentials".to_owned(), v]),
+        proptest::sample::select(vec!["none", "form", "interactive-nope"])
+            .prop_map(|v| vec!["--login".to_owned(), v.to_owned()]),
+        "\\PC{0,12}".prop_map(|v| vec!["--username".to_owned(), v]),
+        "[a-z:/.]{0,20}".prop_map(|v| vec!["--cimd-url".to_owned(), v]),
+    ];
+    let config = ProptestConfig {
+        cases: 40,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(target in 0..targets.len(), flags in proptest::collection::vec(flag, 0..6))| {
+        let mut args = vec!["conformance".to_owned(), targets[target].clone()];
+        args.extend(flags.into_iter().flatten());
+        let ran = runtime.block_on(run_cli(args.clone()));
+        prop_assert!(
+            matches!(ran.code, Some(0..=2)),
+            "{args:?} exited {:?}:\n{}",
+            ran.code,
+            ran.stderr
+        );
+        prop_assert!(!ran.stderr.contains("panicked"), "{args:?}:\n{}", ran.stderr);
+    });
+}
+
+/// docs/conformance.md's check list is the catalogue's: a check added, removed or re-levelled
+/// without the doc fails here (`UPDATE_DOCS=1` rewrites the list).
+#[test]
+fn the_documented_check_list_is_the_catalogue() {
+    let path = support::root().join("docs/conformance.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- checks:start -->\n", "<!-- checks:end -->");
+    let (before, rest) = doc.split_once(start).expect("the doc marks its check list");
+    let (listed, after) = rest.split_once(end).expect("the check list ends");
+    let mut table = String::from(
+        "| id | level | revisions | rule | citation |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for id in CheckId::ALL {
+        let check = id.check();
+        let revisions = if check.revisions.len() == 2 {
+            "both".to_owned()
+        } else {
+            check
+                .revisions
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        table.push_str(&format!(
+            "| `{id}` | {} | {revisions} | {} | [{}]({}) |\n",
+            check.level.as_str(),
+            check.title.replace('|', "\\|"),
+            check.citation.section.replace('|', "\\|"),
+            check.citation.url
+        ));
+    }
+    if listed != table {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, format!("{before}{start}{table}{end}{after}")).unwrap();
+        } else {
+            panic!(
+                "docs/conformance.md's check list differs from the catalogue; run\n  UPDATE_DOCS=1 cargo test --test conformance_checks the_documented_check_list\nExpected:\n{table}"
+            );
+        }
+    }
 }

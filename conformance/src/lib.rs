@@ -3,7 +3,7 @@
 //! It shares no code with the bundled server, so that a bug in one cannot hide in the other.
 //! A run observes the server the way a client discovers it (`observe`, over `probe`), then judges
 //! each check of the `catalogue` as a pure function of those observations (`checks`), and
-//! reports (`report`).
+//! reports (`report`), with every credential the run saw scrubbed (`secrets`).
 
 pub mod catalogue;
 pub mod checks;
@@ -12,4 +12,5 @@ pub mod observe;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod secrets;
 pub mod www_authenticate;

@@ -7,10 +7,13 @@ use std::time::Duration;
 use serde::Serialize;
 use url::Url;
 
+use crate::secrets::Secrets;
+
 /// Largest body excerpt kept as evidence.
 const EXCERPT: usize = 400;
-/// JSON fields whose values never appear in evidence.
-const SECRET_FIELDS: &[&str] = &[
+/// Fields whose values are credentials: they never appear in evidence, and are registered with
+/// the run's [`Secrets`] wherever they pass.
+const CREDENTIAL_FIELDS: &[&str] = &[
     "access_token",
     "refresh_token",
     "id_token",
@@ -18,8 +21,12 @@ const SECRET_FIELDS: &[&str] = &[
     "code",
     "password",
     "code_verifier",
-    "csrf",
 ];
+
+/// Whether a field's value never appears in evidence: a credential, or a form's CSRF token.
+fn secret_field(name: &str) -> bool {
+    CREDENTIAL_FIELDS.contains(&name) || name == "csrf"
+}
 /// Query parameters generated per run: replaced in evidence, so reports diff cleanly.
 const VOLATILE_QUERY: &[&str] = &[
     "client_id",
@@ -43,7 +50,7 @@ const VOLATILE_FIELDS: &[&str] = &[
 ];
 
 /// One request and what came back.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Exchange {
     /// `GET` or `POST`.
     pub method: &'static str,
@@ -64,6 +71,9 @@ pub struct Exchange {
     /// `Access-Control-Allow-Origin`, when the request named an origin and it came back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_control_allow_origin: Option<String>,
+    /// `Cache-Control`, on responses that carry credentials (OAuth 2.1 §3.2.3 asks `no-store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
     /// Whether the response repeated the token the request carried (replaced here by
     /// `[the token]`, so reports never hold it).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -77,6 +87,32 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// Takes every credential of `secrets` out of everything the server sent or was sent.
+    pub fn scrub(&mut self, secrets: &Secrets) {
+        let Exchange {
+            url,
+            content_type,
+            location,
+            cache_control,
+            www_authenticate,
+            access_control_allow_origin,
+            body,
+            error,
+            ..
+        } = self;
+        let texts = [url, body]
+            .into_iter()
+            .chain(www_authenticate.iter_mut())
+            .chain(content_type.iter_mut())
+            .chain(location.iter_mut())
+            .chain(cache_control.iter_mut())
+            .chain(access_control_allow_origin.iter_mut())
+            .chain(error.iter_mut());
+        for text in texts {
+            secrets.scrub_in_place(text);
+        }
+    }
+
     /// The Bearer challenges of its `WWW-Authenticate` values, in order; a value that does not
     /// parse contributes none.
     pub fn bearer_challenges(
@@ -149,6 +185,7 @@ pub fn rpc_response(answer: &Answer) -> Option<serde_json::Value> {
 pub struct Probe {
     http: reqwest::Client,
     origin: String,
+    secrets: Secrets,
 }
 
 impl Probe {
@@ -162,7 +199,25 @@ impl Probe {
         Self::build(target, true)
     }
 
+    /// A probe that keeps cookies, as a browser does, for the same run: the credentials it
+    /// sees join this one's.
+    pub fn browser(&self) -> Self {
+        Self {
+            secrets: self.secrets.clone(),
+            ..Self::build_for(&self.origin, true)
+        }
+    }
+
+    /// The credentials this run has seen or been given.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     fn build(target: &Url, cookies: bool) -> Self {
+        Self::build_for(&target.origin().ascii_serialization(), cookies)
+    }
+
+    fn build_for(origin: &str, cookies: bool) -> Self {
         let http = reqwest::Client::builder()
             .cookie_store(cookies)
             .redirect(reqwest::redirect::Policy::none())
@@ -172,7 +227,8 @@ impl Probe {
             .expect("an HTTP client with static settings");
         Self {
             http,
-            origin: target.origin().ascii_serialization(),
+            origin: origin.to_owned(),
+            secrets: Secrets::default(),
         }
     }
 
@@ -191,7 +247,7 @@ impl Probe {
             let pairs: Vec<String> = url
                 .query_pairs()
                 .map(|(k, v)| {
-                    let v = if SECRET_FIELDS.contains(&k.as_ref()) {
+                    let v = if secret_field(&k) {
                         "[redacted]".into()
                     } else if VOLATILE_QUERY.contains(&k.as_ref()) {
                         "[varies]".into()
@@ -251,6 +307,7 @@ impl Probe {
             request = request.header("MCP-Protocol-Version", "2025-11-25");
         }
         if let Some(token) = token {
+            self.secrets.add(token);
             request = request.bearer_auth(token);
         }
         for (k, v) in headers {
@@ -261,6 +318,9 @@ impl Probe {
             .query_pairs()
             .find(|(k, _)| k == "access_token")
             .map(|(_, v)| v.into_owned());
+        if let Some(t) = &in_query {
+            self.secrets.add(t);
+        }
         if let Some(secret) = token.map(str::to_owned).or(in_query) {
             answer.scrub(&secret);
         }
@@ -300,7 +360,13 @@ impl Probe {
             .post(url.clone())
             .header("Accept", "application/json, text/html;q=0.9")
             .form(fields);
+        for (k, v) in fields {
+            if CREDENTIAL_FIELDS.contains(&k.as_str()) {
+                self.secrets.add(v);
+            }
+        }
         if let Some((id, secret)) = basic {
+            self.secrets.add(secret);
             let enc =
                 |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             request = request.basic_auth(enc(id), Some(enc(secret)));
@@ -314,12 +380,14 @@ impl Probe {
         url: &Url,
         request: reqwest::RequestBuilder,
     ) -> Answer {
+        self.register_credentials_in(url);
         let mut exchange = Exchange {
             method,
             url: self.shown(url),
             status: None,
             content_type: None,
             location: None,
+            cache_control: None,
             www_authenticate: Vec::new(),
             access_control_allow_origin: None,
             token_echoed: false,
@@ -360,7 +428,14 @@ impl Probe {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|l| url.join(l).ok());
+        if let Some(l) = &location {
+            self.register_credentials_in(l);
+        }
         exchange.location = location.as_ref().map(|l| self.shown(l));
+        let cache_control = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let session_id = response
             .headers()
             .get("mcp-session-id")
@@ -371,6 +446,9 @@ impl Probe {
             .await
             .map(|b| b.to_vec())
             .unwrap_or_default();
+        if self.register_credentials_of(&body) {
+            exchange.cache_control = cache_control;
+        }
         let html = exchange
             .content_type
             .as_deref()
@@ -388,6 +466,32 @@ impl Probe {
             location,
             url: url.clone(),
         }
+    }
+}
+
+impl Probe {
+    /// Registers the credentials a URL's query carries (a code in a redirect, say).
+    fn register_credentials_in(&self, url: &Url) {
+        for (k, v) in url.query_pairs() {
+            if CREDENTIAL_FIELDS.contains(&k.as_ref()) {
+                self.secrets.add(&v);
+            }
+        }
+    }
+
+    /// Registers the credentials a JSON body carries; whether it carries any.
+    fn register_credentials_of(&self, body: &[u8]) -> bool {
+        let Ok(serde_json::Value::Object(json)) = serde_json::from_slice(body) else {
+            return false;
+        };
+        let mut any = false;
+        for (k, v) in &json {
+            if let (true, Some(v)) = (CREDENTIAL_FIELDS.contains(&k.as_str()), v.as_str()) {
+                self.secrets.add(v);
+                any = true;
+            }
+        }
+        any
     }
 }
 
@@ -421,7 +525,7 @@ fn redact(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if SECRET_FIELDS.contains(&k.as_str()) {
+                if secret_field(k) {
                     *v = serde_json::Value::String("[redacted]".into());
                 } else if VOLATILE_FIELDS.contains(&k.as_str()) {
                     *v = serde_json::Value::String("[varies]".into());

@@ -5,9 +5,10 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
 use crate::{
-    catalogue::{Citation, Level, Revision},
-    checks::Outcome,
+    catalogue::{Check, CheckId, Citation, Level, Revision},
+    checks::{Finding, Outcome},
     probe::Exchange,
+    secrets::Secrets,
 };
 
 /// The JSON report's schema version; bumped on any incompatible change.
@@ -17,7 +18,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     /// Stable id.
-    pub id: &'static str,
+    pub id: CheckId,
     /// What a pass means.
     pub title: &'static str,
     /// MUST, SHOULD or MAY.
@@ -34,6 +35,22 @@ pub struct CheckResult {
     /// The exchanges that show it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Exchange>,
+}
+
+impl CheckResult {
+    /// `check`'s finding, with what the report says of the check.
+    pub fn new(check: &Check, finding: Finding) -> Self {
+        Self {
+            id: check.id,
+            title: check.title,
+            level: check.level,
+            citation: check.citation,
+            note: check.note,
+            outcome: finding.outcome,
+            reason: finding.reason,
+            evidence: finding.evidence,
+        }
+    }
 }
 
 /// Counts.
@@ -107,6 +124,18 @@ impl Report {
         }
     }
 
+    /// Takes every credential of `secrets` out of everything the report says: reasons and
+    /// evidence carry what servers sent, and a server may echo any credential it was given.
+    pub fn scrub(&mut self, secrets: &Secrets) {
+        secrets.scrub_in_place(&mut self.revision_basis);
+        for r in &mut self.results {
+            secrets.scrub_in_place(&mut r.reason);
+            for e in &mut r.evidence {
+                e.scrub(secrets);
+            }
+        }
+    }
+
     /// 0 when no failure at `fail_on` or stronger, 1 otherwise (2, "could not run", is the
     /// caller's).
     pub fn exit_code(&self, fail_on: Level) -> i32 {
@@ -142,7 +171,7 @@ impl Report {
                 Outcome::Skip => Color::DarkGrey,
             };
             table.add_row(vec![
-                Cell::new(r.id),
+                Cell::new(r.id.as_str()),
                 Cell::new(r.level.as_str()),
                 Cell::new(outcome_word(r.outcome)).fg(colour),
                 Cell::new(&r.reason),
@@ -172,12 +201,13 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report serializes")
     }
 
-    /// A Markdown report.
+    /// A Markdown report. Everything a server could have put in it (reasons, the revision's
+    /// basis) is escaped, so no text breaks the table or turns into markup.
     pub fn markdown(&self) -> String {
         let mut out = format!(
-            "# MCP authorization conformance\n\nTarget: `{}`  \n{}\n\n",
-            self.target,
-            self.summary_line()
+            "# MCP authorization conformance\n\nTarget: {}  \n{}\n\n",
+            markdown_text(&self.target),
+            markdown_text(&self.summary_line())
         );
         out.push_str("| check | level | result | reason |\n| --- | --- | --- | --- |\n");
         for r in &self.results {
@@ -187,46 +217,42 @@ impl Report {
                 r.citation.url,
                 r.level.as_str(),
                 outcome_word(r.outcome),
-                r.reason.replace('|', "\\|")
+                markdown_text(&r.reason)
             ));
         }
         out
     }
 
-    /// A JUnit XML report (one test case per check).
+    /// A JUnit XML report (one test case per check), written by `quick-junit`, which escapes
+    /// markup and drops the characters XML cannot hold.
     pub fn junit(&self) -> String {
-        let s = &self.summary;
-        let mut out = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"mcp-auth-conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
-            self.results.len(),
-            s.fail,
-            s.skip
-        );
+        use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+        let mut suite = TestSuite::new("mcp-auth-conformance");
         for r in &self.results {
-            out.push_str(&format!(
-                "  <testcase classname=\"{}\" name=\"{}\">",
-                xml(r.level.as_str()),
-                xml(r.id)
-            ));
-            match r.outcome {
-                Outcome::Fail => out.push_str(&format!(
-                    "<failure message=\"{}\">{}</failure>",
-                    xml(&r.reason),
-                    xml(r.citation.url)
-                )),
-                Outcome::Skip => {
-                    out.push_str(&format!("<skipped message=\"{}\"/>", xml(&r.reason)))
+            let status = match r.outcome {
+                Outcome::Pass | Outcome::Warn => TestCaseStatus::success(),
+                Outcome::Fail => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(r.reason.as_str());
+                    s.set_description(r.citation.url);
+                    s
                 }
-                Outcome::Warn => out.push_str(&format!(
-                    "<system-out>warning: {}</system-out>",
-                    xml(&r.reason)
-                )),
-                Outcome::Pass => {}
+                Outcome::Skip => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(r.reason.as_str());
+                    s
+                }
+            };
+            let mut case = TestCase::new(r.id.as_str(), status);
+            case.set_classname(r.level.as_str());
+            if r.outcome == Outcome::Warn {
+                case.set_system_out(format!("warning: {}", r.reason));
             }
-            out.push_str("</testcase>\n");
+            suite.add_test_case(case);
         }
-        out.push_str("</testsuite>\n");
-        out
+        let mut report = quick_junit::Report::new("mcp-auth-conformance");
+        report.add_test_suite(suite);
+        report.to_string().expect("a JUnit report serializes")
     }
 }
 
@@ -238,7 +264,7 @@ impl Report {
             .iter()
             .map(|r| {
                 serde_json::json!({
-                    "id": r.id,
+                    "id": r.id.as_str(),
                     "shortDescription": {"text": r.title},
                     "helpUri": r.citation.url,
                     "properties": {"level": r.level.as_str(), "section": r.citation.section},
@@ -256,7 +282,7 @@ impl Report {
                     _ => "note",
                 };
                 serde_json::json!({
-                    "ruleId": r.id,
+                    "ruleId": r.id.as_str(),
                     "level": level,
                     "message": {"text": r.reason},
                     "locations": [{"physicalLocation": {"artifactLocation": {"uri": self.target}}}],
@@ -280,7 +306,7 @@ impl Report {
         &self,
         baseline: &serde_json::Value,
         fail_on: Level,
-    ) -> Result<Vec<&'static str>, String> {
+    ) -> Result<Vec<CheckId>, String> {
         if baseline.get("schema_version").and_then(|v| v.as_u64())
             != Some(u64::from(SCHEMA_VERSION))
         {
@@ -288,12 +314,12 @@ impl Report {
                 "the baseline is not a schema_version {SCHEMA_VERSION} report"
             ));
         }
-        let failed_before = |id: &str| {
+        let failed_before = |id: CheckId| {
             baseline["results"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|r| r["id"] == id && r["outcome"] == "fail")
+                .any(|r| r["id"] == id.as_str() && r["outcome"] == "fail")
         };
         Ok(self
             .results
@@ -313,29 +339,39 @@ fn outcome_word(o: Outcome) -> &'static str {
     }
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Text as Markdown shows it literally: ASCII punctuation backslash-escaped (CommonMark lets
+/// every one be), so `|`, backticks, `<`, `*` and `[` mean nothing; control characters and
+/// line breaks, which would end a table row, become spaces.
+fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.push(' ');
+        } else {
+            if c.is_ascii_punctuation() {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::CATALOGUE;
 
     fn report() -> Report {
-        let def = &CATALOGUE[0];
-        let result = |outcome| CheckResult {
-            id: def.id,
-            title: def.title,
-            level: def.level,
-            citation: def.citation,
-            note: def.note,
-            outcome,
-            reason: "because".into(),
-            evidence: Vec::new(),
+        let check = CheckId::ALL[0].check();
+        let result = |outcome| {
+            CheckResult::new(
+                check,
+                Finding {
+                    outcome,
+                    reason: "because".into(),
+                    evidence: Vec::new(),
+                },
+            )
         };
         Report::new(
             "http://127.0.0.1/mcp".into(),

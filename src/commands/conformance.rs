@@ -8,7 +8,7 @@ use mcp_auth_conformance::{
     catalogue::{Level, Revision},
     client::{browser::Credentials, token::ClientAuth},
     observe::flow::{Interactive, Login},
-    run::{RunOptions, run as run_checks},
+    run::{RunOptions, check_selection, run as run_checks},
 };
 use mcp_auth_server::local::{LocalOptions, LocalServer};
 
@@ -24,6 +24,12 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
     }
     let mut expired_token = given_token(&args.expired_token, &args.expired_token_file)?;
     let mut login = login(&args)?;
+    // A typo in --only or --skip is an error before anything starts.
+    check_selection(&RunOptions {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        ..RunOptions::new(None)
+    })?;
     let mut step_up_tool = args.step_up_tool.clone();
     let (target, bundled) = match &args.url {
         Some(url) => (url.clone(), None),
@@ -128,7 +134,11 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<u8> {
         eprintln!(
             "Regressions against {}: {}",
             path.display(),
-            regressions.join(", ")
+            regressions
+                .iter()
+                .map(|id| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         return Ok(1);
     }

@@ -11,12 +11,9 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use mcp_auth_conformance::{
-    observe::{
-        Unreachable,
-        flow::{Interactive, Login},
-    },
+    observe::flow::{Interactive, Login},
     report::Report as ConformanceReport,
-    run::{RunOptions, run as run_checks},
+    run::{RunError, RunOptions, run as run_checks},
 };
 use mcp_auth_server::{
     cognito::{self, CognitoOptions, Deployment},
@@ -107,7 +104,7 @@ async fn run_flows(
     args: &SmokeArgs,
     ctx: &aws::AwsContext,
     deployment: &Deployment,
-) -> anyhow::Result<(Result<ConformanceReport, Unreachable>, Vec<TokenExchange>)> {
+) -> anyhow::Result<(Result<ConformanceReport, RunError>, Vec<TokenExchange>)> {
     let recorder = Recorder::start(&deployment.domain_url)
         .await
         .context("starting the loopback stand-in for the managed login domain")?;

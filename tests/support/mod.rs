@@ -23,12 +23,29 @@ pub struct Emulator {
     _stdin: Mutex<ChildStdin>,
 }
 
+/// The Python the tests use: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv` (which may not
+/// exist yet).
+pub fn venv_python() -> PathBuf {
+    std::env::var_os("MCP_AUTH_KIT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"))
+}
+
+/// A free loopback port (for servers that take their port from a setting).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The Python that has moto and cfn-lint: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv`.
 pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("MCP_AUTH_KIT_PYTHON") {
-        return PathBuf::from(p);
+    if std::env::var_os("MCP_AUTH_KIT_PYTHON").is_some() {
+        return venv_python();
     }
-    let venv = root().join(".venv/bin/python");
+    let venv = venv_python();
     assert!(
         venv.exists(),
         "the AWS emulator needs a Python with moto, and {} does not exist. Create it with\n  \
@@ -178,15 +195,6 @@ pub fn cfn_template(path: &Path) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the decoder prints JSON")
-}
-
-/// A port free on 127.0.0.1 right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// What a finished command said.

@@ -1,12 +1,24 @@
-//! The judgement of each check, as a pure function of what was observed.
+//! The checks, one unit each (definition, dependencies, judgement), grouped by area in the
+//! order a client meets them; and what every judgement shares: outcomes, and what counts as a
+//! refusal.
+
+pub mod as_metadata;
+pub mod authz;
+pub mod challenge;
+pub mod cimd;
+pub mod dcr;
+pub mod prm;
+pub mod token;
+pub mod transport;
 
 use serde::Serialize;
 use url::Url;
 
-mod flow;
-
 use crate::{
-    observe::{Observations, mcp::Speaker},
+    client::{
+        browser::{Landing, Navigation},
+        token::TokenAnswer,
+    },
     probe::Exchange,
 };
 
@@ -35,538 +47,160 @@ pub struct Finding {
     pub evidence: Vec<Exchange>,
 }
 
-fn pass(reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
+fn finding(outcome: Outcome, reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
     Finding {
-        outcome: Outcome::Pass,
+        outcome,
         reason: reason.into(),
         evidence,
     }
+}
+
+fn pass(reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
+    finding(Outcome::Pass, reason, evidence)
 }
 
 fn fail(reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
-    Finding {
-        outcome: Outcome::Fail,
-        reason: reason.into(),
-        evidence,
+    finding(Outcome::Fail, reason, evidence)
+}
+
+fn warn(reason: impl Into<String>, evidence: Vec<Exchange>) -> Finding {
+    finding(Outcome::Warn, reason, evidence)
+}
+
+/// Not judged, with why.
+pub fn skip(reason: impl Into<String>) -> Finding {
+    finding(Outcome::Skip, reason, Vec::new())
+}
+
+/// A response's status, for reasons.
+fn status(e: &Exchange) -> String {
+    e.status.map_or_else(|| "none".into(), |s| s.to_string())
+}
+
+/// OAuth error codes that say the server failed, not that it refused (RFC 6749 §4.1.2.1).
+const FAULT_CODES: &[&str] = &["server_error", "temporarily_unavailable"];
+
+/// What the authorization server made of a request it should turn down.
+enum AsAnswer {
+    /// Turned down, for a reason it gave (said in a sentence), with its error code if any.
+    Refused(String, Option<String>),
+    /// It failed (5xx, `server_error`): a fault, not a refusal.
+    Fault(String),
+    /// It went on: a code or tokens came.
+    WentOn(String),
+    /// Neither: the navigation could not be finished (skip).
+    Unclear(Finding),
+}
+
+/// Where an authorization request ended, seen as a refusal or not.
+fn navigation_answer(n: &Navigation) -> AsAnswer {
+    match &n.landing {
+        Landing::Refused => {
+            let status = n.hops.last().and_then(|h| h.status).unwrap_or_default();
+            if status >= 500 {
+                AsAnswer::Fault(format!(
+                    "the AS failed with HTTP {status}: a fault, not a refusal"
+                ))
+            } else {
+                AsAnswer::Refused(n.describe(), None)
+            }
+        }
+        Landing::Callback(r) => match (r.code(), r.error()) {
+            (_, Some(e)) if FAULT_CODES.contains(&e) => AsAnswer::Fault(format!(
+                "the AS answered the client with error={e}: a fault, not a refusal"
+            )),
+            (_, Some(e)) => AsAnswer::Refused(n.describe(), Some(e.to_owned())),
+            (Some(_), None) => AsAnswer::WentOn(n.describe()),
+            (None, None) => AsAnswer::Fault(n.describe()),
+        },
+        Landing::NeedsCredentials | Landing::Stuck(_) => AsAnswer::Unclear(unfinished(n)),
     }
 }
 
-fn skip(reason: impl Into<String>) -> Finding {
-    Finding {
-        outcome: Outcome::Skip,
-        reason: reason.into(),
-        evidence: Vec::new(),
+/// What the token endpoint answered, seen as a refusal or not.
+fn token_answer(t: &TokenAnswer) -> AsAnswer {
+    let said = refusal_said(t);
+    match (t.exchange.status, t.error.as_deref()) {
+        _ if t.tokens.is_some() => AsAnswer::WentOn("the token endpoint issued tokens".into()),
+        (None, _) => AsAnswer::Fault(format!(
+            "the token endpoint did not answer ({})",
+            t.exchange.error.as_deref().unwrap_or("no response")
+        )),
+        (Some(s), _) if s >= 500 => AsAnswer::Fault(format!(
+            "the token endpoint failed ({said}): a fault, not a refusal"
+        )),
+        (_, Some(e)) if FAULT_CODES.contains(&e) => AsAnswer::Fault(format!(
+            "the token endpoint failed ({said}): a fault, not a refusal"
+        )),
+        (Some(s), error) if (400..500).contains(&s) => {
+            AsAnswer::Refused(said, error.map(str::to_owned))
+        }
+        (Some(_), _) => AsAnswer::Fault(format!(
+            "the token endpoint answered {said}, neither tokens nor an error"
+        )),
     }
 }
 
-/// Judges the check `id`.
-pub fn evaluate(id: &str, o: &Observations) -> Finding {
-    let unauth = || vec![o.unauthenticated.clone()];
-    let prm_evidence = || {
-        o.prm
-            .as_ref()
-            .map(|(f, _)| vec![o.prm_attempts[f.exchange].clone()])
-            .unwrap_or_default()
-    };
-    let as_evidence = || {
-        o.as_metadata
-            .as_ref()
-            .map(|f| vec![o.as_attempts[f.exchange].clone()])
-            .unwrap_or_default()
-    };
-    let prm_json = || o.prm.as_ref().and_then(|(f, _)| f.json.as_ref());
-    match id {
-        "challenge.status-401" => match o.unauthenticated.status {
-            Some(401) => pass("answered 401", unauth()),
-            Some(s) => fail(
-                format!("answered {s} to an MCP request without a token"),
-                unauth(),
-            ),
-            None => fail("no answer", unauth()),
-        },
-        "challenge.bearer" => match &o.challenges {
-            Err(e) => fail(
-                format!("the WWW-Authenticate header is unusable: {e}"),
-                unauth(),
-            ),
-            Ok(_) if o.bearer().is_none() => fail(
-                "no Bearer challenge among the WWW-Authenticate challenges",
-                unauth(),
-            ),
-            Ok(_) => pass("a Bearer challenge", unauth()),
-        },
-        "challenge.resource-metadata" => {
-            match o.bearer().and_then(|c| c.param("resource_metadata")) {
-                None => skip(
-                    "not sent; the well-known URIs are the other allowed mechanism (see prm.discoverable)",
-                ),
-                Some(v) => match Url::parse(v) {
-                    Ok(u) if matches!(u.scheme(), "https" | "http") => {
-                        pass("an absolute URL", unauth())
-                    }
-                    _ => fail(
-                        format!("resource_metadata {v:?} is not an absolute http(s) URL"),
-                        unauth(),
-                    ),
-                },
-            }
-        }
-        "challenge.scope" => match o.bearer().and_then(|c| c.param("scope")) {
-            Some(s) if !s.trim().is_empty() => pass(format!("scope=\"{s}\""), unauth()),
-            _ => fail("the challenge has no scope parameter", unauth()),
-        },
-        "prm.discoverable" => match &o.prm {
-            Some((_, via)) => pass(format!("found through {}", via.describe()), prm_evidence()),
-            None => {
-                let tried: Vec<String> = o
-                    .prm_attempts
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{} ({})",
-                            e.url,
-                            e.status
-                                .map(|s| s.to_string())
-                                .or(e.error.clone())
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                let how = if o
-                    .bearer()
-                    .and_then(|c| c.param("resource_metadata"))
-                    .is_some()
-                {
-                    "the challenge's resource_metadata, which clients must use when present, did not answer 200"
-                } else {
-                    "neither well-known URI answered 200"
-                };
-                fail(
-                    format!("{how}: tried {}", tried.join(", ")),
-                    o.prm_attempts.clone(),
-                )
-            }
-        },
-        "prm.json-object" => {
-            let (found, _) = o.prm.as_ref().expect("depends on prm.discoverable");
-            let exchange = &o.prm_attempts[found.exchange];
-            let json_type = exchange.content_type.as_deref().is_some_and(|t| {
-                t.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            });
-            match (&found.json, json_type) {
-                (Some(_), true) => pass("a JSON object, application/json", prm_evidence()),
-                (Some(_), false) => fail(
-                    format!(
-                        "a JSON object, but served as {:?}",
-                        exchange
-                            .content_type
-                            .as_deref()
-                            .unwrap_or("no content type")
-                    ),
-                    prm_evidence(),
-                ),
-                (None, _) => fail("the body is not a JSON object", prm_evidence()),
-            }
-        }
-        "prm.resource-matches" => match prm_json()
-            .and_then(|j| j.get("resource"))
-            .and_then(|r| r.as_str())
-        {
-            None => fail("no resource member", prm_evidence()),
-            Some(r) if same_resource(r, &o.target) => {
-                pass("resource is the MCP server's URI", prm_evidence())
-            }
-            Some(r) => fail(
-                format!("resource is {r:?}, not the MCP server's URI (the target)"),
-                prm_evidence(),
-            ),
-        },
-        "prm.authorization-servers" => {
-            let servers = prm_json()
-                .and_then(|j| j.get("authorization_servers"))
-                .and_then(|a| a.as_array());
-            match servers {
-                Some(a)
-                    if !a.is_empty()
-                        && a.iter()
-                            .all(|s| s.as_str().and_then(|s| Url::parse(s).ok()).is_some()) =>
-                {
-                    pass(
-                        format!("{} authorization server(s)", a.len()),
-                        prm_evidence(),
-                    )
-                }
-                Some(a) if !a.is_empty() => fail(
-                    "authorization_servers holds something that is not an issuer URL",
-                    prm_evidence(),
-                ),
-                _ => fail("authorization_servers is missing or empty", prm_evidence()),
-            }
-        }
-        "prm.bearer-methods" => match prm_json().and_then(|j| j.get("bearer_methods_supported")) {
-            None => pass("not given", prm_evidence()),
-            Some(v)
-                if v.as_array()
-                    .is_some_and(|a| a.iter().any(|m| m == "header")) =>
-            {
-                pass("includes header", prm_evidence())
-            }
-            Some(v) => fail(
-                format!("bearer_methods_supported is {v}, without header"),
-                prm_evidence(),
-            ),
-        },
-        "as.metadata-discoverable" => match &o.as_metadata {
-            Some(f) => pass(
-                format!("found at {}", o.as_attempts[f.exchange].url),
-                as_evidence(),
-            ),
-            None => fail(
-                format!(
-                    "no RFC 8414 or OIDC metadata for the PRM's issuer; tried {}",
-                    o.as_attempts
-                        .iter()
-                        .map(|e| e.url.clone())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                o.as_attempts.clone(),
-            ),
-        },
-        "as.issuer-matches" => {
-            let issuer = o.as_field("issuer").and_then(|i| i.as_str());
-            match (issuer, o.issuer.as_deref()) {
-                (Some(i), Some(asked)) if i == asked => {
-                    pass("issuer matches exactly", as_evidence())
-                }
-                (Some(i), Some(_)) => fail(
-                    format!("issuer is {i:?}, not the issuer the PRM names"),
-                    as_evidence(),
-                ),
-                _ => fail("no issuer member", as_evidence()),
-            }
-        }
-        "as.endpoints" => {
-            let has = |k: &str| o.as_url(k).is_some();
-            match (has("authorization_endpoint"), has("token_endpoint")) {
-                (true, true) => pass("both endpoints are URLs", as_evidence()),
-                (a, t) => fail(
-                    format!(
-                        "missing or not a URL: {}",
-                        [
-                            (!a).then_some("authorization_endpoint"),
-                            (!t).then_some("token_endpoint")
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                    ),
-                    as_evidence(),
-                ),
-            }
-        }
-        "as.https" => {
-            let insecure: Vec<String> = [
-                "issuer",
-                "authorization_endpoint",
-                "token_endpoint",
-                "registration_endpoint",
-                "jwks_uri",
-            ]
-            .iter()
-            .filter_map(|k| Some((*k, o.as_field(k)?.as_str()?)))
-            .filter(|(_, v)| Url::parse(v).is_ok_and(|u| insecure(&u)))
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-            if insecure.is_empty() {
-                pass("https, or loopback", as_evidence())
-            } else {
-                fail(format!("not https: {}", insecure.join(", ")), as_evidence())
-            }
-        }
-        "as.pkce-s256" => match o.as_field("code_challenge_methods_supported") {
-            Some(v) if v.as_array().is_some_and(|a| a.iter().any(|m| m == "S256")) => {
-                pass("S256 supported", as_evidence())
-            }
-            Some(v) => fail(
-                format!("code_challenge_methods_supported is {v}, without S256"),
-                as_evidence(),
-            ),
-            None => fail(
-                "code_challenge_methods_supported is absent: clients must refuse to proceed",
-                as_evidence(),
-            ),
-        },
-        "as.iss-parameter" => match o.as_field("authorization_response_iss_parameter_supported") {
-            Some(serde_json::Value::Bool(true)) => pass("advertised", as_evidence()),
-            _ => fail(
-                "authorization_response_iss_parameter_supported is not true",
-                as_evidence(),
-            ),
-        },
-        "dcr.registers" => match &o.registration {
-            None => skip(
-                "the authorization server advertises no registration_endpoint (DCR is optional)",
-            ),
-            Some((e, body)) => {
-                let client_id = body
-                    .as_ref()
-                    .and_then(|b| b.get("client_id"))
-                    .and_then(|c| c.as_str());
-                match (e.status, client_id) {
-                    (Some(201), Some(_)) => pass("201 Created with a client_id", vec![e.clone()]),
-                    (Some(201), None) => {
-                        fail("201, but no client_id in the response", vec![e.clone()])
-                    }
-                    (Some(s), _) => fail(
-                        format!("a valid registration was answered {s}, not 201"),
-                        vec![e.clone()],
-                    ),
-                    (None, _) => fail("no answer", vec![e.clone()]),
-                }
-            }
-        },
-        "dcr.echoes-metadata" => {
-            let (e, body) = o.registration.as_ref().expect("depends on dcr.registers");
-            let redirects = body.as_ref().and_then(|b| b.get("redirect_uris"));
-            if redirects == Some(&serde_json::json!([o.callback.as_str()])) {
-                pass("redirect_uris returned as registered", vec![e.clone()])
-            } else {
-                fail(
-                    format!(
-                        "redirect_uris in the response is {}, not the registered value",
-                        redirects
-                            .map(|v| v.to_string())
-                            .unwrap_or_else(|| "absent".into())
-                    ),
-                    vec![e.clone()],
-                )
-            }
-        }
-        "dcr.rejects-insecure-redirect" => match &o.insecure_registration {
-            None => skip(
-                "the authorization server advertises no registration_endpoint (DCR is optional)",
-            ),
-            Some((e, body)) => {
-                let error = body
-                    .as_ref()
-                    .and_then(|b| b.get("error"))
-                    .and_then(|v| v.as_str());
-                match (e.status, error) {
-                    (Some(400), Some("invalid_redirect_uri" | "invalid_client_metadata")) => pass(
-                        format!("400 {}", error.unwrap_or_default()),
-                        vec![e.clone()],
-                    ),
-                    (Some(s), _) if (200..300).contains(&s) => fail(
-                        "http://client.example.com/callback was registered",
-                        vec![e.clone()],
-                    ),
-                    (Some(400), other) => fail(
-                        format!(
-                            "400, but error is {other:?}, not invalid_redirect_uri or invalid_client_metadata"
-                        ),
-                        vec![e.clone()],
-                    ),
-                    (Some(s), _) => fail(format!("answered {s}, not 400"), vec![e.clone()]),
-                    (None, _) => fail("no answer", vec![e.clone()]),
-                }
-            }
-        },
-        "token.accepted" => match &o.with_token {
-            None => {
-                skip("no token: none given (--token, --token-file) and none obtained (--login)")
-            }
-            Some(seen) => {
-                let evidence: Vec<Exchange> = seen.iter().map(|(e, _)| e.clone()).collect();
-                match seen.iter().find(|(_, ok)| !ok) {
-                    None => pass(
-                        format!(
-                            "{} and tools/list answered with results",
-                            Speaker::new(o.revision).opening_method()
-                        ),
-                        evidence,
-                    ),
-                    Some((e, _)) => fail(
-                        format!(
-                            "{} {} did not answer with a JSON-RPC result (HTTP {})",
-                            e.method,
-                            e.url,
-                            e.status
-                                .map(|s| s.to_string())
-                                .unwrap_or_else(|| "none".into())
-                        ),
-                        evidence,
-                    ),
-                }
-            }
-        },
-        "token.query-refused" => match &o.query_token {
-            None => skip("no token"),
-            Some(e) => match e.status {
-                Some(s) if (200..300).contains(&s) => fail(
-                    format!("a token in the query string was accepted (HTTP {s})"),
-                    vec![e.clone()],
-                ),
-                Some(s) => pass(format!("answered {s}"), vec![e.clone()]),
-                None => fail("no answer", vec![e.clone()]),
-            },
-        },
-        "token.invalid-rejected" => token_refused(o.garbage_token.as_ref(), "an invalid token"),
-        "token.invalid-token-error" => {
-            let e = o.garbage_token.clone().expect("observed");
-            let error = e
-                .bearer_challenges()
-                .next()
-                .and_then(|c| c.param("error").map(str::to_owned));
-            match error.as_deref() {
-                Some("invalid_token") => pass("error=\"invalid_token\"", vec![e]),
-                Some(other) => fail(format!("error=\"{other}\", not invalid_token"), vec![e]),
-                None => fail("the Bearer challenge has no error parameter", vec![e]),
-            }
-        }
-        "token.unsigned-rejected" => {
-            token_refused(o.unsigned_token.as_ref(), "an unsigned (alg none) JWT")
-        }
-        "token.expired-rejected" => match &o.expired_token {
-            None => skip("give a token that has expired: --expired-token or --expired-token-file"),
-            Some(t) if t.expired_for.is_some_and(|s| s <= 0) => skip(
-                "the token given as expired has not expired yet (its exp claim is in the future)",
-            ),
-            Some(t) => token_refused(
-                Some(&t.exchange),
-                if t.expired_for.is_some() {
-                    "a token past its exp"
-                } else {
-                    "a token given as expired (opaque: its expiry cannot be read)"
-                },
-            ),
-        },
-        "token.insufficient-scope" => match &o.step_up {
-            None => skip("name a tool the token's scope does not allow: --step-up-tool"),
-            Some(e) => {
-                let challenge = e.bearer_challenges().next();
-                let error = challenge.as_ref().and_then(|c| c.param("error"));
-                let scope = challenge.as_ref().and_then(|c| c.param("scope"));
-                match (e.status, error, scope) {
-                    (Some(403), Some("insufficient_scope"), Some(s)) => pass(
-                        format!("403 insufficient_scope, scope=\"{s}\""),
-                        vec![e.clone()],
-                    ),
-                    (Some(403), Some("insufficient_scope"), None) => fail(
-                        "403 insufficient_scope without the scope needed",
-                        vec![e.clone()],
-                    ),
-                    (Some(403), other, _) => fail(
-                        format!("403, but error={}", other.unwrap_or("none")),
-                        vec![e.clone()],
-                    ),
-                    (Some(s), _, _) if (200..300).contains(&s) => fail(
-                        format!(
-                            "answered {s}: the tool was not refused for scope (ask a narrower --scope if the token covers it)"
-                        ),
-                        vec![e.clone()],
-                    ),
-                    (Some(s), _, _) => fail(format!("answered {s}, not 403"), vec![e.clone()]),
-                    (None, _, _) => fail("no answer", vec![e.clone()]),
-                }
-            }
-        },
-        "transport.https" => {
-            let advertised = o
-                .bearer()
-                .and_then(|c| c.param("resource_metadata"))
-                .and_then(|u| Url::parse(u).ok());
-            let insecure: Vec<String> = std::iter::once(("the MCP endpoint", o.target.clone()))
-                .chain(advertised.map(|u| ("resource_metadata", u)))
-                .filter(|(_, u)| insecure(u))
-                .map(|(what, u)| format!("{what} {u}"))
-                .collect();
-            if insecure.is_empty() {
-                pass("https, or loopback", unauth())
-            } else {
-                fail(format!("not https: {}", insecure.join(", ")), unauth())
-            }
-        }
-        "transport.metadata-cors" => {
-            if o.cross_origin.is_empty() {
-                return skip("no metadata document was found");
-            }
-            let closed: Vec<&str> = o
-                .cross_origin
-                .iter()
-                .filter(|e| {
-                    !matches!(e.access_control_allow_origin.as_deref(), Some(v) if v == "*" || v == crate::observe::WEB_ORIGIN)
-                })
-                .map(|e| e.url.as_str())
-                .collect();
-            if closed.is_empty() {
-                pass(
-                    "Access-Control-Allow-Origin allows a web page's origin",
-                    o.cross_origin.clone(),
-                )
-            } else {
-                // A MAY: reported, never a gate (exit codes ignore MAY failures).
-                fail(
-                    format!(
-                        "no Access-Control-Allow-Origin for another origin on {}: browser-based clients cannot read it",
-                        closed.join(", ")
-                    ),
-                    o.cross_origin.clone(),
-                )
-            }
-        }
-        "transport.token-not-echoed" => {
-            let requests = o.token_requests();
-            if requests.is_empty() {
-                return skip("no request carried a token");
-            }
-            let echoed: Vec<Exchange> = requests
-                .iter()
-                .filter(|e| e.token_echoed)
-                .map(|e| (*e).clone())
-                .collect();
-            if echoed.is_empty() {
-                pass(
-                    format!(
-                        "{} responses to requests with a token: none repeats it",
-                        requests.len()
-                    ),
-                    Vec::new(),
-                )
-            } else {
-                fail(
-                    format!(
-                        "{} of {} responses repeat the token they were sent (shown as [the token])",
-                        echoed.len(),
-                        requests.len()
-                    ),
-                    echoed,
-                )
-            }
-        }
-        other if other.starts_with("authz.") || other.starts_with("cimd.") => {
-            flow::evaluate(other, o)
-        }
-        other => skip(format!("no evaluation for {other}")),
+/// How the token endpoint answered: "HTTP 400, error=invalid_grant".
+fn refusal_said(t: &TokenAnswer) -> String {
+    match &t.error {
+        Some(e) => format!("HTTP {}, error={e}", status(&t.exchange)),
+        None => format!("HTTP {}", status(&t.exchange)),
     }
 }
 
-fn token_refused(exchange: Option<&Exchange>, what: &str) -> Finding {
-    let Some(e) = exchange else {
-        return skip("not observed");
-    };
+/// A skip for a navigation that neither reached the client nor was refused.
+fn unfinished(n: &Navigation) -> Finding {
+    match &n.landing {
+        Landing::NeedsCredentials => skip(
+            "the sign-in asks for credentials: give --login form with --username and --password",
+        ),
+        _ => skip(n.describe()),
+    }
+}
+
+/// What the MCP endpoint made of a token it must not accept.
+enum ResourceAnswer {
+    /// Refused, for the right reason, with this status.
+    Refused(u16),
+    /// Served, with this status.
+    Accepted(u16),
+    /// Anything else: not a refusal of the token, or not one that says anything (the finding).
+    NotJudged(Finding),
+}
+
+/// How the MCP endpoint answered a token it must not accept, measured against the same request
+/// made with the valid token (`valid_accepted`): only a 401 or 403 with a Bearer challenge, or
+/// the 400 `invalid_request` RFC 6750 §3.1 gives to a request that carries its token in a way
+/// the server does not support, is a refusal of the token; anything else never judged it.
+fn resource_answer(
+    e: &Exchange,
+    what: &str,
+    valid_accepted: bool,
+    evidence: Vec<Exchange>,
+) -> ResourceAnswer {
+    let challenge = e.bearer_challenges().next();
+    let challenged = challenge.is_some();
+    let invalid_request = challenge.is_some_and(|c| c.param("error") == Some("invalid_request"));
+    let not_judged = |f: Finding| ResourceAnswer::NotJudged(f);
     match e.status {
-        Some(401) => pass(format!("{what} was answered 401"), vec![e.clone()]),
-        Some(s) if (200..300).contains(&s) => {
-            fail(format!("{what} was accepted (HTTP {s})"), vec![e.clone()])
-        }
-        Some(s) => fail(format!("{what} was answered {s}, not 401"), vec![e.clone()]),
-        None => fail(format!("no answer to {what}"), vec![e.clone()]),
+        None => not_judged(fail(format!("no answer to {what}"), evidence)),
+        Some(s) if (200..300).contains(&s) => ResourceAnswer::Accepted(s),
+        Some(s) if !valid_accepted => not_judged(skip(format!(
+            "{what} was answered {s}, but the valid token was not accepted either (see token.accepted): the answer says nothing about the token"
+        ))),
+        Some(s @ (401 | 403)) if challenged => ResourceAnswer::Refused(s),
+        Some(400) if invalid_request => ResourceAnswer::Refused(400),
+        Some(s @ (401 | 403)) => not_judged(fail(
+            format!("{what} was answered {s} without a Bearer challenge (RFC 6750 §3)"),
+            evidence,
+        )),
+        Some(s) => not_judged(fail(
+            format!(
+                "{what} was answered {s}: not a refusal of the token (a 401 or 403 with a Bearer challenge), though the valid token was accepted the same way"
+            ),
+            evidence,
+        )),
     }
 }
 
@@ -601,6 +235,17 @@ fn is_loopback(u: &Url) -> bool {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// Whether a content type is JSON (`application/json`, any parameters).
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|t| {
+        t.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    })
 }
 
 #[cfg(test)]

@@ -152,18 +152,31 @@ pub struct Browser {
 impl Browser {
     /// A browser with its own cookie jar; `target` only decides how URLs are shown.
     pub fn new(target: &Url, credentials: Option<Credentials>) -> Self {
+        Self::over(Probe::with_cookies(target), credentials)
+    }
+
+    /// A browser with its own cookie jar, in the run of `probe`: URLs are shown as `probe`
+    /// shows them, and the credentials it sees, the password included, join the run's.
+    pub fn in_run(probe: &Probe, credentials: Option<Credentials>) -> Self {
+        Self::over(probe.browser(), credentials)
+    }
+
+    fn over(probe: Probe, credentials: Option<Credentials>) -> Self {
+        if let Some(c) = &credentials {
+            probe.secrets().add(&c.password);
+        }
         Self {
-            probe: Probe::with_cookies(target),
+            probe,
             credentials,
             person: None,
         }
     }
 
-    /// A browser that hands every page needing a user to `person`.
-    pub fn with_person(target: &Url, person: Person) -> Self {
+    /// A browser in the run of `probe` that hands every page needing a user to `person`.
+    pub fn with_person(probe: &Probe, person: Person) -> Self {
         Self {
             person: Some(person),
-            ..Self::new(target, None)
+            ..Self::in_run(probe, None)
         }
     }
 
@@ -433,6 +446,18 @@ mod tests {
             ]
         );
         assert!(form.password.is_none());
+    }
+
+    #[test]
+    fn the_password_joins_the_runs_credentials() {
+        let probe = Probe::new(&page());
+        let credentials = Credentials {
+            username: "person@example.com".into(),
+            password: "correct horse battery".into(),
+        };
+        let _browser = Browser::in_run(&probe, Some(credentials));
+        assert!(probe.secrets().contains("correct horse battery"));
+        assert!(!probe.secrets().contains("person@example.com"));
     }
 
     #[test]

@@ -108,11 +108,20 @@ pub struct FlowObservations {
     pub main: Option<Attempt>,
     /// A code exchanged with a verifier that is not the one challenged.
     pub wrong_verifier: Option<Attempt>,
-    /// Authorization and token requests naming another resource, and an MCP request made
-    /// with whatever token came of it.
-    pub foreign: Option<(Attempt, Option<Exchange>)>,
+    /// Authorization and token requests naming another resource (what the MCP server makes of
+    /// the token that came of it is observed with the other token probes).
+    pub foreign: Option<Attempt>,
+    /// A flow of its own whose code, once redeemed, is redeemed again (which must fail);
+    /// separate, because an AS may revoke every token of a code that was replayed.
+    pub code_replay: Option<(Attempt, Option<TokenAnswer>)>,
+    /// The registered client asking for a redirect URI it never registered.
+    pub unregistered_redirect: Option<Navigation>,
     /// The main refresh token used once, then once more (rotated tokens must not work twice).
+    /// Filled by [`FlowObservations::spend_refresh_token`] after every other use of the main
+    /// tokens: an AS may revoke the access token of a refreshed pair.
     pub refresh: Option<(TokenAnswer, Option<TokenAnswer>)>,
+    /// How to refresh the main pair, until it is spent.
+    refresh_plan: Option<RefreshPlan>,
     /// A token from the client credentials grant.
     pub client_credentials: Option<TokenAnswer>,
     /// CIMD attempts, or why none ran.
@@ -140,7 +149,10 @@ impl FlowObservations {
             main: None,
             wrong_verifier: None,
             foreign: None,
+            code_replay: None,
+            unregistered_redirect: None,
             refresh: None,
+            refresh_plan: None,
             client_credentials: None,
             cimd: Err("not attempted".into()),
         }
@@ -182,8 +194,8 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     };
     // One browser for every attempt, as one person would: consent given once is remembered.
     let browser = match &ctx.person {
-        Some(person) => Browser::with_person(&ctx.target, person.clone()),
-        None => Browser::new(&ctx.target, credentials),
+        Some(person) => Browser::with_person(probe, person.clone()),
+        None => Browser::in_run(probe, credentials),
     };
     obs.cimd = cimd(ctx, &browser, probe).await;
     let Some(client) = &ctx.client else {
@@ -195,115 +207,188 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     };
     obs.client_origin = Some(client.origin);
 
-    let attempt =
-        |pkce, verifier, resource| attempt(ctx, client, &browser, probe, pkce, verifier, resource);
-    obs.no_pkce = Some(attempt(Pkce::Omitted, None, resource).await);
-
+    let signer = Signer {
+        ctx,
+        client,
+        browser: &browser,
+        probe,
+    };
+    obs.no_pkce = Some(signer.attempt(Pkce::Omitted, None, resource).await);
     let plain = Verifier::generate();
-    obs.plain_pkce =
-        Some(attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource).await);
-
-    let verifier = Verifier::generate();
-    obs.main = Some(
-        attempt(
-            Pkce::S256(verifier.s256_challenge()),
-            Some(&verifier),
-            resource,
-        )
-        .await,
+    obs.plain_pkce = Some(
+        signer
+            .attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource)
+            .await,
     );
-
+    obs.main = Some(signer.correct(resource).await.0);
     // The code is redeemed with a verifier other than the one challenged.
     let (challenged, presented) = (Verifier::generate(), Verifier::generate());
     obs.wrong_verifier = Some(
-        attempt(
-            Pkce::S256(challenged.s256_challenge()),
-            Some(&presented),
-            resource,
-        )
-        .await,
+        signer
+            .attempt(
+                Pkce::S256(challenged.s256_challenge()),
+                Some(&presented),
+                resource,
+            )
+            .await,
     );
-
-    let foreign_verifier = Verifier::generate();
-    let foreign = attempt(
-        Pkce::S256(foreign_verifier.s256_challenge()),
-        Some(&foreign_verifier),
-        FOREIGN_RESOURCE,
-    )
-    .await;
-    // Whatever token came of it is tried on the server once its revision is known.
-    obs.foreign = Some((foreign, None));
-
-    let main_tokens = obs
+    obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
+    obs.code_replay = Some(signer.code_replay().await);
+    obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
+    obs.refresh_plan = obs
         .main
         .as_ref()
         .and_then(|m| m.token.as_ref())
-        .and_then(|t| t.tokens.clone());
-    if let Some(refresh_token) = main_tokens.as_ref().and_then(|t| t.refresh_token.clone()) {
+        .and_then(|t| t.tokens.as_ref())
+        .and_then(|t| t.refresh_token.clone())
+        .map(|refresh_token| RefreshPlan {
+            endpoint: ctx.token_endpoint.clone(),
+            auth: client.auth.clone(),
+            refresh_token,
+            resource: resource.to_owned(),
+        });
+    obs
+}
+
+/// The redirect URI no client registered: the same loopback host, another path.
+pub const UNREGISTERED_REDIRECT: &str = "http://127.0.0.1/unregistered-callback";
+
+/// Authorization requests as the flows' client, through one browser.
+struct Signer<'a> {
+    ctx: &'a FlowContext,
+    client: &'a FlowClient,
+    browser: &'a Browser,
+    probe: &'a Probe,
+}
+
+impl Signer<'_> {
+    /// One authorization request with `pkce` for `resource`; when a code comes back and a
+    /// `verifier` is given, the code is exchanged with it.
+    async fn attempt(&self, pkce: Pkce, verifier: Option<&Verifier>, resource: &str) -> Attempt {
+        let state = random_string(16);
+        let request = AuthorizationRequest {
+            endpoint: self.ctx.authorization_endpoint.clone(),
+            client_id: self.client.auth.client_id().to_owned(),
+            redirect_uri: self.client.redirect_uri.clone(),
+            scope: self.ctx.scope.clone(),
+            state: state.clone(),
+            pkce,
+            resource: Some(resource.to_owned()),
+        };
+        let navigation = self
+            .browser
+            .authorize(&request.url(), &self.client.redirect_uri)
+            .await;
+        let code = navigation.response().and_then(|r| r.code());
+        let token = match (code, verifier) {
+            (Some(code), Some(verifier)) => Some(self.redeem(code, verifier, resource).await),
+            _ => None,
+        };
+        Attempt {
+            state,
+            navigation,
+            token,
+        }
+    }
+
+    /// Exchanges `code` at the token endpoint.
+    async fn redeem(&self, code: &str, verifier: &Verifier, resource: &str) -> TokenAnswer {
+        token::exchange_code(
+            self.probe,
+            &self.ctx.token_endpoint,
+            &self.client.auth,
+            code,
+            &self.client.redirect_uri,
+            verifier.as_str(),
+            Some(resource),
+        )
+        .await
+    }
+
+    /// A correct request for `resource` (S256, `state`), and its verifier.
+    async fn correct(&self, resource: &str) -> (Attempt, Verifier) {
+        let verifier = Verifier::generate();
+        let attempt = self
+            .attempt(
+                Pkce::S256(verifier.s256_challenge()),
+                Some(&verifier),
+                resource,
+            )
+            .await;
+        (attempt, verifier)
+    }
+
+    /// A flow of its own whose code, once redeemed for tokens, is redeemed again.
+    async fn code_replay(&self) -> (Attempt, Option<TokenAnswer>) {
+        let resource = self.ctx.target.as_str();
+        let (first, verifier) = self.correct(resource).await;
+        let code = first.navigation.response().and_then(|r| r.code());
+        let redeemed = first.token.as_ref().is_some_and(|t| t.tokens.is_some());
+        let again = match code {
+            Some(code) if redeemed => Some(self.redeem(code, &verifier, resource).await),
+            _ => None,
+        };
+        (first, again)
+    }
+
+    /// A correct request but for its redirect URI, which the client never registered: the AS
+    /// must not send the browser there.
+    async fn unregistered_redirect(&self) -> Navigation {
+        let redirect = Url::parse(UNREGISTERED_REDIRECT).expect("a static URL");
+        let request = AuthorizationRequest {
+            endpoint: self.ctx.authorization_endpoint.clone(),
+            client_id: self.client.auth.client_id().to_owned(),
+            redirect_uri: redirect.clone(),
+            scope: self.ctx.scope.clone(),
+            state: random_string(16),
+            pkce: Pkce::S256(Verifier::generate().s256_challenge()),
+            resource: Some(self.ctx.target.to_string()),
+        };
+        self.browser.authorize(&request.url(), &redirect).await
+    }
+}
+
+/// What refreshing the main pair takes.
+#[derive(Clone)]
+struct RefreshPlan {
+    endpoint: Url,
+    auth: ClientAuth,
+    refresh_token: String,
+    resource: String,
+}
+
+impl std::fmt::Debug for RefreshPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RefreshPlan({}, {:?}, [redacted])",
+            self.endpoint, self.auth
+        )
+    }
+}
+
+impl FlowObservations {
+    /// Uses the main refresh token once, then once more (after rotation it must not work).
+    /// Call it last: it may revoke the main access token, which other checks judge with.
+    pub async fn spend_refresh_token(&mut self, probe: &Probe) {
+        let Some(plan) = self.refresh_plan.take() else {
+            return;
+        };
         let refresh = || {
             token::refresh(
                 probe,
-                &ctx.token_endpoint,
-                &client.auth,
-                &refresh_token,
-                Some(resource),
+                &plan.endpoint,
+                &plan.auth,
+                &plan.refresh_token,
+                Some(&plan.resource),
             )
         };
         let first = refresh().await;
-        // The same refresh token once more: after rotation it must not work.
         let replay = match &first.tokens {
             Some(_) => Some(refresh().await),
             None => None,
         };
-        obs.refresh = Some((first, replay));
-    }
-    obs
-}
-
-/// One authorization request with `pkce` for `resource`; when a code comes back and a
-/// `verifier` is given, the code is exchanged with it.
-async fn attempt(
-    ctx: &FlowContext,
-    client: &FlowClient,
-    browser: &Browser,
-    probe: &Probe,
-    pkce: Pkce,
-    verifier: Option<&Verifier>,
-    resource: &str,
-) -> Attempt {
-    let state = random_string(16);
-    let request = AuthorizationRequest {
-        endpoint: ctx.authorization_endpoint.clone(),
-        client_id: client.auth.client_id().to_owned(),
-        redirect_uri: client.redirect_uri.clone(),
-        scope: ctx.scope.clone(),
-        state: state.clone(),
-        pkce,
-        resource: Some(resource.to_owned()),
-    };
-    let navigation = browser
-        .authorize(&request.url(), &client.redirect_uri)
-        .await;
-    let code = navigation.response().and_then(|r| r.code());
-    let token = match (code, verifier) {
-        (Some(code), Some(verifier)) => Some(
-            token::exchange_code(
-                probe,
-                &ctx.token_endpoint,
-                &client.auth,
-                code,
-                &client.redirect_uri,
-                verifier.as_str(),
-                Some(resource),
-            )
-            .await,
-        ),
-        _ => None,
-    };
-    Attempt {
-        state,
-        navigation,
-        token,
+        self.refresh = Some((first, replay));
     }
 }
 

@@ -146,6 +146,11 @@ impl<'a> Conversation<'a> {
         conversation
     }
 
+    /// The session the server opened (`Mcp-Session-Id`), if any.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
     /// Whether the opening request was answered with a JSON-RPC result.
     pub fn opened_ok(&self) -> bool {
         rpc_response(&self.opened).is_some_and(|r| r.get("result").is_some())

@@ -1,0 +1,200 @@
+//! Protected Resource Metadata (RFC 9728): found, well-formed, and naming this server and its
+//! authorization servers.
+
+use url::Url;
+
+use super::{Finding, fail, is_json, pass, same_resource, skip};
+use crate::{
+    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    observe::Observations,
+    probe::Exchange,
+};
+
+/// `prm.discoverable`.
+pub const DISCOVERABLE: Check = Check {
+    id: CheckId::PrmDiscoverable,
+    title: "Protected Resource Metadata is found from the challenge or at a well-known URI",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#protected-resource-metadata-discovery-requirements",
+        section: "MCP Authorization, Protected Resource Metadata Discovery Requirements",
+    },
+    revisions: BOTH,
+    depends_on: &[],
+    note: None,
+    judge: discoverable,
+};
+
+/// `prm.json-object`.
+pub const JSON_OBJECT: Check = Check {
+    id: CheckId::PrmJsonObject,
+    title: "The metadata is a JSON object served as application/json",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/rfc9728#section-3.2",
+        section: "RFC 9728 §3.2",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::PrmDiscoverable],
+    note: None,
+    judge: json_object,
+};
+
+/// `prm.resource-matches`.
+pub const RESOURCE_MATCHES: Check = Check {
+    id: CheckId::PrmResourceMatches,
+    title: "The metadata's resource is the MCP server's canonical URI",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/rfc9728#section-3.3",
+        section: "RFC 9728 §3.3; MCP Authorization, Canonical Server URI",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::PrmJsonObject],
+    note: Some(
+        "Compared as the spec allows: scheme and host case-insensitively, nothing else normalised.",
+    ),
+    judge: resource_matches,
+};
+
+/// `prm.authorization-servers`.
+pub const AUTHORIZATION_SERVERS: Check = Check {
+    id: CheckId::PrmAuthorizationServers,
+    title: "The metadata names at least one authorization server",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#authorization-server-location",
+        section: "MCP Authorization, Authorization Server Location",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::PrmJsonObject],
+    note: None,
+    judge: authorization_servers,
+};
+
+/// `prm.bearer-methods`.
+pub const BEARER_METHODS: Check = Check {
+    id: CheckId::PrmBearerMethods,
+    title: "If bearer_methods_supported is given, it includes header",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-requirements",
+        section: "MCP Authorization, Token Requirements; RFC 9728 §2",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::PrmJsonObject],
+    note: Some(
+        "RFC 9728 makes the field optional; MCP clients MUST send tokens in the Authorization header, so a document without header contradicts the spec.",
+    ),
+    judge: bearer_methods,
+};
+
+fn evidence(o: &Observations) -> Vec<Exchange> {
+    o.discovery.prm_exchange().cloned().into_iter().collect()
+}
+
+fn json(o: &Observations) -> Option<&serde_json::Map<String, serde_json::Value>> {
+    o.discovery.prm_json()
+}
+
+fn discoverable(o: &Observations) -> Finding {
+    let d = &o.discovery;
+    if let Some((_, via)) = &d.prm {
+        return pass(format!("found through {}", via.describe()), evidence(o));
+    }
+    let tried: Vec<String> = d
+        .prm_attempts
+        .iter()
+        .map(|e| {
+            format!(
+                "{} ({})",
+                e.url,
+                e.status
+                    .map(|s| s.to_string())
+                    .or(e.error.clone())
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let how = if o.challenge.advertised_metadata().is_some() {
+        "the challenge's resource_metadata, which clients must use when present, did not answer 200"
+    } else {
+        "neither well-known URI answered 200"
+    };
+    fail(
+        format!("{how}: tried {}", tried.join(", ")),
+        d.prm_attempts.clone(),
+    )
+}
+
+fn json_object(o: &Observations) -> Finding {
+    let Some(exchange) = o.discovery.prm_exchange() else {
+        return skip("no metadata was found (see prm.discoverable)");
+    };
+    match (json(o), is_json(exchange.content_type.as_deref())) {
+        (Some(_), true) => pass("a JSON object, application/json", evidence(o)),
+        (Some(_), false) => fail(
+            format!(
+                "a JSON object, but served as {:?}",
+                exchange
+                    .content_type
+                    .as_deref()
+                    .unwrap_or("no content type")
+            ),
+            evidence(o),
+        ),
+        (None, _) => fail("the body is not a JSON object", evidence(o)),
+    }
+}
+
+fn resource_matches(o: &Observations) -> Finding {
+    match json(o)
+        .and_then(|j| j.get("resource"))
+        .and_then(|r| r.as_str())
+    {
+        None => fail("no resource member", evidence(o)),
+        Some(r) if same_resource(r, &o.target) => {
+            pass("resource is the MCP server's URI", evidence(o))
+        }
+        Some(r) => fail(
+            format!("resource is {r:?}, not the MCP server's URI (the target)"),
+            evidence(o),
+        ),
+    }
+}
+
+fn authorization_servers(o: &Observations) -> Finding {
+    let servers = json(o)
+        .and_then(|j| j.get("authorization_servers"))
+        .and_then(|a| a.as_array());
+    match servers {
+        Some(a)
+            if !a.is_empty()
+                && a.iter()
+                    .all(|s| s.as_str().and_then(|s| Url::parse(s).ok()).is_some()) =>
+        {
+            pass(format!("{} authorization server(s)", a.len()), evidence(o))
+        }
+        Some(a) if !a.is_empty() => fail(
+            "authorization_servers holds something that is not an issuer URL",
+            evidence(o),
+        ),
+        _ => fail("authorization_servers is missing or empty", evidence(o)),
+    }
+}
+
+fn bearer_methods(o: &Observations) -> Finding {
+    match json(o).and_then(|j| j.get("bearer_methods_supported")) {
+        None => pass("not given", evidence(o)),
+        Some(v)
+            if v.as_array()
+                .is_some_and(|a| a.iter().any(|m| m == "header")) =>
+        {
+            pass("includes header", evidence(o))
+        }
+        Some(v) => fail(
+            format!("bearer_methods_supported is {v}, without header"),
+            evidence(o),
+        ),
+    }
+}

@@ -1,0 +1,172 @@
+//! The transport: HTTPS (or loopback) for everything a token travels to, the Origin check
+//! against DNS rebinding, CORS on the metadata, and no token repeated back.
+
+use super::{Finding, fail, insecure, pass, skip};
+use crate::{
+    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    observe::{Observations, WEB_ORIGIN, tokens::FOREIGN_ORIGIN},
+    probe::Exchange,
+};
+
+/// `transport.https`.
+pub const HTTPS: Check = Check {
+    id: CheckId::TransportHttps,
+    title: "The MCP endpoint and the metadata URL it advertises use HTTPS, or loopback",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security",
+        section: "MCP Authorization, Communication Security; OAuth 2.1 §1.5; RFC 6750 §5.3",
+    },
+    revisions: BOTH,
+    depends_on: &[],
+    note: Some(
+        "The spec makes OAuth 2.1 §1.5 a MUST: bearer tokens travel only over TLS. Loopback (127.0.0.0/8, ::1, localhost) is exempt, as for redirect URIs. The AS's endpoints are judged by as.https.",
+    ),
+    judge: https,
+};
+
+/// `transport.origin-validated`.
+pub const ORIGIN_VALIDATED: Check = Check {
+    id: CheckId::TransportOriginValidated,
+    title: "A request from a foreign Origin is answered 403 (DNS-rebinding defence)",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#security-warning",
+        section: "MCP Transports, Streamable HTTP, Security Warning (2025-11-25; Security & Endpoint in 2026-07-28)",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::TokenAccepted],
+    note: Some(
+        "\"Servers MUST validate the Origin header on all incoming connections ... If the Origin header is present and invalid, servers MUST respond with HTTP 403 Forbidden\" (both revisions). The opening request that token.accepted saw answered is sent again with the valid token and Origin: https://dns-rebinding.example.",
+    ),
+    judge: origin_validated,
+};
+
+/// `transport.metadata-cors`.
+pub const METADATA_CORS: Check = Check {
+    id: CheckId::TransportMetadataCors,
+    title: "The metadata documents can be read from a web page of another origin (CORS)",
+    level: Level::May,
+    citation: Citation {
+        url: "https://fetch.spec.whatwg.org/#http-access-control-allow-origin",
+        section: "Fetch Standard, CORS protocol (the MCP spec and RFCs 8414 / 9728 are silent)",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::PrmDiscoverable],
+    note: Some(
+        "No spec asks for it: judged as MAY, so a failure is reported but never fails the gate. Browser-based MCP clients (web inspectors, in-browser agents) can discover authorization only if the PRM and AS metadata answer a cross-origin GET with Access-Control-Allow-Origin.",
+    ),
+    judge: metadata_cors,
+};
+
+/// `transport.token-not-echoed`.
+pub const TOKEN_NOT_ECHOED: Check = Check {
+    id: CheckId::TransportTokenNotEchoed,
+    title: "No response repeats the bearer token the request carried",
+    level: Level::Should,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-7.1",
+        section: "OAuth 2.1 §7.1 (token theft); MCP Authorization, Security Considerations, Token Theft",
+    },
+    revisions: BOTH,
+    depends_on: &[],
+    note: Some(
+        "No sentence forbids it outright: judged as SHOULD. A token repeated in an error body or header ends up in client logs, proxies and screens; the spec's token-theft section asks servers not to expose tokens they hold.",
+    ),
+    judge: token_not_echoed,
+};
+
+fn https(o: &Observations) -> Finding {
+    let advertised = o.challenge.advertised_metadata();
+    let insecure: Vec<String> = std::iter::once(("the MCP endpoint", o.target.clone()))
+        .chain(advertised.map(|u| ("resource_metadata", u)))
+        .filter(|(_, u)| insecure(u))
+        .map(|(what, u)| format!("{what} {u}"))
+        .collect();
+    let evidence = vec![o.challenge.unauthenticated.clone()];
+    if insecure.is_empty() {
+        pass("https, or loopback", evidence)
+    } else {
+        fail(format!("not https: {}", insecure.join(", ")), evidence)
+    }
+}
+
+fn origin_validated(o: &Observations) -> Finding {
+    let Some(e) = &o.tokens.foreign_origin else {
+        return skip("needs a valid token (see token.accepted)");
+    };
+    let evidence = vec![e.clone()];
+    match e.status {
+        Some(403) => pass(
+            format!("Origin {FOREIGN_ORIGIN} was answered 403"),
+            evidence,
+        ),
+        Some(s) if (200..300).contains(&s) => fail(
+            format!(
+                "a request from Origin {FOREIGN_ORIGIN} was served (HTTP {s}): nothing stops DNS rebinding"
+            ),
+            evidence,
+        ),
+        Some(s) => fail(
+            format!("a request from Origin {FOREIGN_ORIGIN} was answered {s}, not 403"),
+            evidence,
+        ),
+        None => fail("no answer", evidence),
+    }
+}
+
+fn metadata_cors(o: &Observations) -> Finding {
+    let fetched = &o.discovery.cross_origin;
+    if fetched.is_empty() {
+        return skip("no metadata document was found");
+    }
+    let closed: Vec<&str> = fetched
+        .iter()
+        .filter(|e| {
+            !matches!(e.access_control_allow_origin.as_deref(), Some(v) if v == "*" || v == WEB_ORIGIN)
+        })
+        .map(|e| e.url.as_str())
+        .collect();
+    if closed.is_empty() {
+        pass(
+            "Access-Control-Allow-Origin allows a web page's origin",
+            fetched.clone(),
+        )
+    } else {
+        // A MAY: reported, never a gate (exit codes ignore MAY failures).
+        fail(
+            format!(
+                "no Access-Control-Allow-Origin for another origin on {}: browser-based clients cannot read it",
+                closed.join(", ")
+            ),
+            fetched.clone(),
+        )
+    }
+}
+
+fn token_not_echoed(o: &Observations) -> Finding {
+    let requests = o.tokens.carrying_a_token();
+    let echoed: Vec<Exchange> = requests
+        .iter()
+        .filter(|e| e.token_echoed)
+        .map(|e| (*e).clone())
+        .collect();
+    if echoed.is_empty() {
+        pass(
+            format!(
+                "{} responses to requests with a token: none repeats it",
+                requests.len()
+            ),
+            Vec::new(),
+        )
+    } else {
+        fail(
+            format!(
+                "{} of {} responses repeat the token they were sent (shown as [the token])",
+                echoed.len(),
+                requests.len()
+            ),
+            echoed,
+        )
+    }
+}

@@ -1,0 +1,223 @@
+//! Phase five: what the MCP endpoint makes of tokens. With a valid token (given, or obtained by
+//! the flows): the opening request and `tools/list`, the same token in the query, a step-up tool,
+//! a request from a foreign `Origin`, the session alone without the token. Without one: tokens no
+//! server may accept (garbage, an unsigned JWT, the expired token given, a token for another
+//! resource).
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use url::Url;
+
+use super::{
+    flow::{self, FlowObservations},
+    mcp::{Conversation, Speaker},
+    send,
+};
+use crate::{
+    catalogue::Revision,
+    client::token::unverified_claims,
+    probe::{Exchange, Probe, rpc_response},
+};
+
+/// The `Origin` of a page that is not the server's: a DNS-rebinding attacker's.
+pub const FOREIGN_ORIGIN: &str = "https://dns-rebinding.example";
+
+/// The request made with a token given as expired.
+#[derive(Debug, Clone)]
+pub struct ExpiredToken {
+    /// The request.
+    pub exchange: Exchange,
+    /// Seconds since its `exp` claim (negative: not expired yet); `None` for an opaque token.
+    pub expired_for: Option<i64>,
+}
+
+/// Every MCP request made with a token, and what came back.
+#[derive(Debug, Clone, Default)]
+pub struct TokenProbes {
+    /// With the valid token: the opening request (`initialize` or `server/discover`) and
+    /// `tools/list`, and whether each answered with a JSON-RPC result.
+    pub with_token: Option<Vec<(Exchange, bool)>>,
+    /// The opening request with the valid token, from a foreign `Origin`.
+    pub foreign_origin: Option<Exchange>,
+    /// 2025-11-25: `tools/list` in the session the valid token opened, without the token; or
+    /// why there was none to make.
+    pub session_only: Option<Result<Exchange, String>>,
+    /// `tools/call` of the step-up tool (`--step-up-tool`) with the valid token.
+    pub step_up: Option<Exchange>,
+    /// The valid token in the query string, without the header.
+    pub query_token: Option<Exchange>,
+    /// The opening request with the token the AS issued for another resource.
+    pub foreign_resource: Option<Exchange>,
+    /// A bearer token that is not a token at all.
+    pub garbage_token: Exchange,
+    /// An unsigned (`alg: none`) JWT naming the right issuer and audience.
+    pub unsigned_token: Exchange,
+    /// The expired token given to the run.
+    pub expired_token: Option<ExpiredToken>,
+}
+
+/// What the token probes need.
+pub struct Tokens<'a> {
+    /// A valid token, if there is one.
+    pub valid: Option<&'a str>,
+    /// A token of the server's AS that has expired, if given.
+    pub expired: Option<&'a str>,
+    /// A tool the valid token's scope does not allow, if named.
+    pub step_up_tool: Option<&'a str>,
+    /// The issuer the PRM names, for the unsigned JWT.
+    pub issuer: Option<&'a str>,
+    /// The flows, for the token issued for another resource.
+    pub flows: Option<&'a FlowObservations>,
+}
+
+impl TokenProbes {
+    /// Makes every request; `speaker` speaks the revision judged against.
+    pub async fn observe(probe: &Probe, target: &Url, speaker: &Speaker, t: Tokens<'_>) -> Self {
+        let mut probes = TokenProbes::default();
+        if let Some(token) = t.valid {
+            probes
+                .with_valid_token(probe, target, speaker, token, t.step_up_tool)
+                .await;
+        }
+        let foreign = t
+            .flows
+            .and_then(|f| f.foreign.as_ref())
+            .and_then(|a| a.token.as_ref())
+            .and_then(|t| t.tokens.as_ref());
+        if let Some(tokens) = foreign {
+            probes.foreign_resource = Some(
+                send(probe, target, Some(&tokens.access_token), speaker, &[])
+                    .await
+                    .exchange,
+            );
+        }
+        // Tokens that no server may accept: nothing here needs a real sign-in.
+        probes.garbage_token = send(probe, target, Some("not-a-valid-token"), speaker, &[])
+            .await
+            .exchange;
+        let unsigned = unsigned_jwt(t.issuer.unwrap_or(target.as_str()), target.as_str());
+        probes.unsigned_token = send(probe, target, Some(&unsigned), speaker, &[])
+            .await
+            .exchange;
+        if let Some(expired) = t.expired {
+            let exp = unverified_claims(expired).and_then(|c| c["exp"].as_i64());
+            probes.expired_token = Some(ExpiredToken {
+                exchange: send(probe, target, Some(expired), speaker, &[])
+                    .await
+                    .exchange,
+                expired_for: exp.map(|exp| unix_now() - exp),
+            });
+        }
+        probes
+    }
+
+    async fn with_valid_token(
+        &mut self,
+        probe: &Probe,
+        target: &Url,
+        speaker: &Speaker,
+        token: &str,
+        step_up_tool: Option<&str>,
+    ) {
+        let mut conversation =
+            Conversation::open(probe, target, Some(token), speaker.clone()).await;
+        let listed = conversation
+            .request("tools/list", serde_json::json!({}))
+            .await;
+        self.with_token = Some(vec![
+            (
+                conversation.opened.exchange.clone(),
+                conversation.opened_ok(),
+            ),
+            (
+                listed.exchange.clone(),
+                rpc_response(&listed).is_some_and(|r| r.get("result").is_some()),
+            ),
+        ]);
+        if speaker.revision() == Revision::R2025_11_25 {
+            self.session_only = Some(match conversation.session() {
+                Some(session) => Ok(without_token_in(probe, target, speaker, session).await),
+                None => Err("the server opened no session (Mcp-Session-Id) to try".to_owned()),
+            });
+        }
+        self.foreign_origin = Some(
+            send(
+                probe,
+                target,
+                Some(token),
+                speaker,
+                &[("Origin", FOREIGN_ORIGIN.to_owned())],
+            )
+            .await
+            .exchange,
+        );
+        if let Some(tool) = step_up_tool {
+            self.step_up = Some(flow::call_tool(target, probe, token, tool, speaker).await);
+        }
+        let mut in_query = target.clone();
+        in_query
+            .query_pairs_mut()
+            .append_pair("access_token", token);
+        self.query_token = Some(send(probe, &in_query, None, speaker, &[]).await.exchange);
+    }
+
+    /// Every MCP request that carried a token, for the checks that look at all of them.
+    pub fn carrying_a_token(&self) -> Vec<&Exchange> {
+        let mut all: Vec<&Exchange> = Vec::new();
+        all.extend(self.with_token.iter().flatten().map(|(e, _)| e));
+        all.extend(self.foreign_origin.iter());
+        all.extend(self.step_up.iter());
+        all.extend(self.query_token.iter());
+        all.push(&self.garbage_token);
+        all.push(&self.unsigned_token);
+        all.extend(self.expired_token.iter().map(|t| &t.exchange));
+        all.extend(self.foreign_resource.iter());
+        all
+    }
+
+    /// Whether the valid token was accepted: every request made with it answered with a
+    /// result (what `token.accepted` judges, and what a refusal of another token is measured
+    /// against).
+    pub fn valid_token_accepted(&self) -> bool {
+        self.with_token
+            .as_ref()
+            .is_some_and(|seen| seen.iter().all(|(_, ok)| *ok))
+    }
+}
+
+/// `tools/list` in `session`, as a client of that session sends it, but without its token.
+async fn without_token_in(
+    probe: &Probe,
+    target: &Url,
+    speaker: &Speaker,
+    session: &str,
+) -> Exchange {
+    let body = speaker.request(90, "tools/list", serde_json::json!({}));
+    let mut headers = speaker.headers(&body);
+    headers.push(("Mcp-Session-Id", session.to_owned()));
+    probe
+        .post_mcp_with(target, &body, None, &headers)
+        .await
+        .exchange
+}
+
+/// A JWT with `alg: none`, claims a lax server might accept: the issuer, this resource as
+/// audience, a future expiry.
+fn unsigned_jwt(issuer: &str, resource: &str) -> String {
+    let now = unix_now();
+    let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.",
+        b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
+        b64(
+            serde_json::json!({"iss": issuer, "aud": resource, "sub": "mcp-auth-conformance", "token_use": "access", "iat": now, "exp": now + 300})
+        )
+    )
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
