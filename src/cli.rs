@@ -36,7 +36,7 @@ pub enum Command {
     /// Run the bundled MCP server: against the deployed stack, or offline with a development AS
     Serve(ServeArgs),
     /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
-    Conformance(Box<ConformanceArgs>),
+    Conformance(Box<mcp_auth_conformance::cli::ConformanceArgs>),
     /// Run an example MCP client (static, DCR or CIMD registration) that shows every step
     Client(ClientArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
@@ -165,127 +165,6 @@ pub struct ServeArgs {
     pub auto_approve: bool,
 }
 
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// A table for people.
-    Table,
-    /// JSON (schema version 1).
-    Json,
-    /// Markdown.
-    Markdown,
-    /// JUnit XML.
-    Junit,
-    /// SARIF 2.1.0, for code-scanning views.
-    Sarif,
-}
-
-/// The weakest level whose failures fail the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FailOn {
-    /// MUST failures only.
-    Must,
-    /// MUST and SHOULD failures.
-    Should,
-}
-
-/// Options of `conformance`.
-#[derive(Debug, Args)]
-pub struct ConformanceArgs {
-    /// The MCP endpoint to check, e.g. https://mcp.example.com/mcp [default: start the bundled
-    /// server in local mode and check it]
-    pub url: Option<url::Url>,
-    /// Output format on stdout
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
-    /// Also write report.json, report.md, report.junit.xml and report.sarif into this folder
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Fail (exit 1) on failures at this level or stronger
-    #[arg(long, value_enum, default_value_t = FailOn::Must)]
-    pub fail_on: FailOn,
-    /// A saved JSON report: fail only on checks that fail now and did not fail then
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
-    /// Run only these checks (ids or prefixes such as prm), repeatable
-    #[arg(long, value_name = "ID")]
-    pub only: Vec<String>,
-    /// Leave out these checks (ids or prefixes), repeatable
-    #[arg(long, value_name = "ID")]
-    pub skip: Vec<String>,
-    /// The MCP revision to judge against (default: the one the server speaks, asked with the
-    /// token; the current one when there is no token to ask with)
-    #[arg(long, value_name = "REVISION", value_parser = ["2025-11-25", "2026-07-28"])]
-    pub spec: Option<String>,
-    /// An access token for the server, obtained elsewhere (the checks that need one skip without)
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "MCP_CONFORMANCE_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "token_file"
-    )]
-    pub token: Option<String>,
-    /// A file holding the access token (safer than --token: not in shell history or ps)
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-    /// Where you published the tester's client metadata document, for a server that cannot
-    /// reach the tester's loopback (the run prints the document to publish); give a second URL
-    /// serving the same document to run the client_id mismatch check too
-    #[arg(long, value_name = "URL", num_args = 1, action = clap::ArgAction::Append)]
-    pub cimd_url: Vec<url::Url>,
-    /// A token of the server's authorization server that has expired, for the expiry check
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "MCP_CONFORMANCE_EXPIRED_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "expired_token_file"
-    )]
-    pub expired_token: Option<String>,
-    /// A file holding such an expired token
-    #[arg(long, value_name = "FILE")]
-    pub expired_token_file: Option<PathBuf>,
-    /// How to sign in for the flow checks: `form` submits the AS's sign-in and consent forms
-    /// with --username/--password; `interactive` opens your browser for each sign-in
-    /// [default: form when a username is given, else none]
-    #[arg(long, value_enum, value_name = "HOW")]
-    pub login: Option<LoginMethod>,
-    /// Same as --login interactive: sign in yourself, in your browser (the answers come back
-    /// to a loopback listener)
-    #[arg(long, conflicts_with = "login")]
-    pub interactive: bool,
-    /// With --interactive: how long to wait for each sign-in
-    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
-    pub interactive_timeout: u64,
-    /// The user to sign in as (with --login form)
-    #[arg(long, value_name = "USER", env = "MCP_CONFORMANCE_USERNAME")]
-    pub username: Option<String>,
-    /// That user's password (prefer the environment variable: not in shell history or ps)
-    #[arg(
-        long,
-        value_name = "PASSWORD",
-        env = "MCP_CONFORMANCE_PASSWORD",
-        hide_env_values = true
-    )]
-    pub password: Option<String>,
-    /// Get a token with the client credentials grant for this client, ID:SECRET
-    #[arg(
-        long,
-        value_name = "ID:SECRET",
-        env = "MCP_CONFORMANCE_CLIENT_CREDENTIALS",
-        hide_env_values = true
-    )]
-    pub client_credentials: Option<String>,
-    /// The scope to ask for [default: the scope in the server's 401 challenge]
-    #[arg(long, value_name = "SCOPE")]
-    pub scope: Option<String>,
-    /// A tool the requested scope does not allow: called to check the 403 insufficient_scope
-    /// step-up (with no arguments) [default with no URL: notes_add]
-    #[arg(long, value_name = "TOOL")]
-    pub step_up_tool: Option<String>,
-}
-
 /// Options of `client`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -319,17 +198,6 @@ pub struct ClientArgs {
         hide_env_values = true
     )]
     pub password: Option<String>,
-}
-
-/// How the conformance run signs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LoginMethod {
-    /// No sign-in: the flow checks that need one skip.
-    None,
-    /// Submit the authorization server's HTML forms (sign-in and consent).
-    Form,
-    /// Open the browser for a person to sign in; wait on a loopback callback.
-    Interactive,
 }
 
 /// Options of `emulator`.

@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod checks;
+pub mod cli;
 pub mod client;
 pub mod observe;
 pub mod probe;

@@ -497,12 +497,29 @@ impl Probe {
 
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        "request failed".into()
+        return "timed out".into();
     }
+    if !e.is_connect() {
+        return "request failed".into();
+    }
+    // The cause, as far as it tells the person what to do.
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    "connection refused: nothing is listening there (is the server running, on that port?)".into()
+                }
+                _ => format!("connection failed ({})", io.kind()),
+            };
+        }
+        let text = cause.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return "the host name does not resolve (check its spelling)".into();
+        }
+        source = cause.source();
+    }
+    "connection failed".into()
 }
 
 /// A body as evidence: JSON with secret fields replaced, cut to a few hundred characters.
