@@ -64,23 +64,28 @@ pub fn assert_valid(report: &Report) {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("report.junit.xml");
     std::fs::write(&junit, report.junit()).unwrap();
+    let sarif = dir.path().join("report.sarif");
+    std::fs::write(&sarif, report.sarif()).unwrap();
+    assert_files_valid(&junit, &sarif);
+    assert_markdown_holds(report);
+}
+
+/// Asserts that a JUnit file is well-formed XML and a SARIF file valid SARIF 2.1.0.
+pub fn assert_files_valid(junit: &Path, sarif: &Path) {
     let parsed = Command::new("python3")
         .args([
             "-c",
             "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])",
         ])
-        .arg(&junit)
+        .arg(junit)
         .output()
         .expect("python3 runs (it parses the JUnit report)");
     assert!(
         parsed.status.success(),
         "the JUnit report is not well-formed XML: {}\n{}",
         String::from_utf8_lossy(&parsed.stderr),
-        report.junit()
+        std::fs::read_to_string(junit).unwrap_or_default()
     );
-
-    let sarif = dir.path().join("report.sarif");
-    std::fs::write(&sarif, report.sarif()).unwrap();
     let validator = root().join("tests/third_party/validate_sarif.mjs");
     let modules = root().join("tests/third_party/node_modules/@microsoft/jest-sarif");
     assert!(
@@ -89,7 +94,7 @@ pub fn assert_valid(report: &Report) {
     );
     let checked = Command::new("node")
         .arg(&validator)
-        .arg(&sarif)
+        .arg(sarif)
         .output()
         .expect("node runs (it validates the SARIF report)");
     assert!(
@@ -97,10 +102,8 @@ pub fn assert_valid(report: &Report) {
         "the SARIF report does not validate: {}{}\n{}",
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr),
-        report.sarif()
+        std::fs::read_to_string(sarif).unwrap_or_default()
     );
-
-    assert_markdown_holds(report);
 }
 
 /// Every result is one table row of four cells, and its reason reads back as it was (control
