@@ -33,6 +33,19 @@ pub enum AwsError {
         /// What was given.
         region: String,
     },
+    /// `--profile` (or `AWS_PROFILE`) names a profile no AWS config file has.
+    #[error(
+        "the AWS profile {name:?} is not in {files}{known}\nCheck the name, or create it with \
+         `aws configure --profile {name}` (or `aws configure sso --profile {name}`)"
+    )]
+    UnknownProfile {
+        /// The profile asked for.
+        name: String,
+        /// The files looked in.
+        files: String,
+        /// The profiles they do have, as text.
+        known: String,
+    },
     /// The credential chain found nothing usable.
     #[error(
         "no usable AWS credentials: {detail}\nConfigure some with `aws configure`, \
@@ -162,6 +175,7 @@ impl AwsError {
 pub async fn connect(args: &AwsArgs) -> Result<AwsContext, AwsError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &args.profile {
+        check_profile(profile)?;
         loader = loader.profile_name(profile);
     }
     if let Some(region) = &args.region {
@@ -189,6 +203,65 @@ pub async fn connect(args: &AwsArgs) -> Result<AwsContext, AwsError> {
         region,
         endpoint_url,
     })
+}
+
+/// Refuses a profile that neither AWS config file defines: the SDK would only say later that it
+/// found no credentials, which sends people looking in the wrong place.
+fn check_profile(name: &str) -> Result<(), AwsError> {
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| home.join(default))
+    };
+    let files = [
+        (file("AWS_CONFIG_FILE", ".aws/config"), true),
+        (
+            file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+            false,
+        ),
+    ];
+    let mut known = Vec::new();
+    for (path, is_config) in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        known.extend(profiles_in(&text, *is_config));
+    }
+    if known.iter().any(|k| k == name) {
+        return Ok(());
+    }
+    known.sort();
+    known.dedup();
+    Err(AwsError::UnknownProfile {
+        name: name.to_owned(),
+        files: files
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
+        known: match known.is_empty() {
+            true => " (they hold no profiles, or do not exist)".into(),
+            false => format!("; they have: {}", known.join(", ")),
+        },
+    })
+}
+
+/// The profile names an AWS config file (`[profile NAME]`, `[default]`) or credentials file
+/// (`[NAME]`) defines.
+fn profiles_in(text: &str, is_config: bool) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
+        .filter_map(|section| {
+            let section = section.trim();
+            match (is_config, section.strip_prefix("profile ")) {
+                (true, Some(name)) => Some(name.trim().to_owned()),
+                (true, None) if section == "default" => Some(section.to_owned()),
+                (true, None) => None,
+                (false, _) => Some(section.to_owned()),
+            }
+        })
+        .collect()
 }
 
 /// The account the credentials belong to (STS GetCallerIdentity, which needs no permission).
@@ -238,6 +311,13 @@ fn looks_like_region(region: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_of_both_files() {
+        let config = "[default]\nregion=x\n[profile work]\n[sso-session s]\n [profile  spaced ]\n";
+        assert_eq!(profiles_in(config, true), ["default", "work", "spaced"]);
+        assert_eq!(profiles_in("[default]\n[ci]\n", false), ["default", "ci"]);
+    }
 
     #[test]
     fn region_names() {

@@ -236,6 +236,44 @@ fn missing_credentials_are_explained() {
 }
 
 #[test]
+fn a_profile_that_does_not_exist_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\n[profile work]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    let mut cmd = bare_xtask();
+    cmd.env("AWS_ENDPOINT_URL", &emulator().endpoint)
+        .env("AWS_CONFIG_FILE", &config);
+    let out = run(cmd, &["deploy", "--profile", "my-profile"]).failed();
+    assert!(
+        out.stderr
+            .contains("the AWS profile \"my-profile\" is not in"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("they have: default, work"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("aws configure --profile my-profile"),
+        "{}",
+        out.stderr
+    );
+    // Without any config file the message says so rather than listing nothing.
+    let out = run(bare_xtask(), &["outputs", "--profile", "my-profile"]).failed();
+    assert!(
+        out.stderr.contains("hold no profiles, or do not exist"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_missing_or_malformed_region_is_explained() {
     let mut cmd = bare_xtask();
     cmd.env("AWS_ENDPOINT_URL", &emulator().endpoint);
