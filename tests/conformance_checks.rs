@@ -580,6 +580,71 @@ async fn prm_not_json_fails_the_json_check() {
     );
 }
 
+/// Issue 13: Protected Resource Metadata found at the root well-known URI names the origin it
+/// was built from (RFC 9728 §3.3), as the official suite's `auth/metadata-var2` server does:
+/// a pass (before, the tester wanted the MCP endpoint there and failed it); the endpoint itself
+/// there is a warning, anything else a failure. Everything else still passes.
+#[tokio::test]
+async fn prm_at_the_root_names_the_origin() {
+    let target = fixture::start(&[Fault::PrmAtRoot]).await;
+    let report = run(&target, &options()).await.unwrap();
+    let wrong: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Warn))
+        .map(|r| r.id)
+        .collect();
+    assert!(wrong.is_empty(), "{}", report.table());
+    assert_eq!(outcome(&report, CheckId::PrmResourceMatches), Outcome::Pass);
+    assert!(
+        reason(&report, CheckId::PrmDiscoverable).contains("the root well-known URI"),
+        "{}",
+        report.table()
+    );
+    let target = fixture::start(&[Fault::PrmAtRootNamesEndpoint]).await;
+    let report = run(&target, &options()).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::PrmResourceMatches),
+        Outcome::Warn,
+        "{}",
+        report.table()
+    );
+    assert_eq!(report.exit_code(Level::Should), 0, "{}", report.table());
+}
+
+/// Issue 13: without a scope in the challenge, the tester's sign-ins ask for the PRM's
+/// `scopes_supported`, as the spec's scope selection strategy tells clients (before, they
+/// asked for no scope at all).
+#[tokio::test]
+async fn without_a_challenge_scope_the_sign_in_asks_for_the_prms_scopes() {
+    let target = fixture::start(&[Fault::Breaks(CheckId::ChallengeScope)]).await;
+    let report = run(
+        &target,
+        &RunOptions {
+            token: None,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    let code_flow = report
+        .results
+        .iter()
+        .find(|r| r.id == CheckId::AuthzCodeFlow)
+        .unwrap();
+    assert_eq!(code_flow.outcome, Outcome::Pass, "{}", report.table());
+    let authorize: Vec<&str> = code_flow
+        .evidence
+        .iter()
+        .map(|e| e.url.as_str())
+        .filter(|u| u.starts_with("/authorize?"))
+        .collect();
+    assert!(
+        !authorize.is_empty() && authorize.iter().all(|u| u.contains("scope=files:read")),
+        "{authorize:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_bundled_server_passes_everything_applicable() {
     // As a person would: the façade's consent page, then the development AS's sign-in form.
