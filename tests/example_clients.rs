@@ -200,7 +200,13 @@ async fn refusals_are_clear() {
     down[5] = format!("http://{free}/mcp");
     let nothing = client(down, Some(("u".into(), "p".into()))).await;
     assert_eq!(nothing.code, Some(1));
-    assert!(nothing.stdout.contains("FAIL 401"), "{}", nothing.stdout);
+    assert!(
+        nothing
+            .stdout
+            .contains("FAIL initialize    initialize got no result: connection failed"),
+        "{}",
+        nothing.stdout
+    );
     server.shutdown().await.unwrap();
 }
 

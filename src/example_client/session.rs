@@ -1,7 +1,8 @@
-//! One user's session with the MCP server: discovery from the 401, registration, authorization
-//! with PKCE, `state`, `resource` and `iss` checked, the token exchange, MCP calls, refresh when
-//! the token expires, and the 403 step-up. Every step lands on the timeline; tokens stay in
-//! memory.
+//! One user's session with the MCP server: discovery from a challenge (the metadata validated as
+//! the spec asks before anything in it is used), registration, authorization with PKCE, `state`,
+//! `resource` and `iss` checked, the token exchange, MCP requests in the revision the client
+//! speaks, refresh when the token expires, and what a 401 or a 403 `insufficient_scope` asks the
+//! caller to do next. Every step lands on the timeline; tokens stay in memory.
 
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,12 @@ use mcp_auth_conformance::{
         authorization::{AuthorizationRequest, AuthorizationResponse, Pkce},
         pkce::{Verifier, random_string},
         registration::{self, ClientMetadata},
+        scope::{self, Scopes},
         token::{self, ClientAuth, Tokens},
     },
-    observe::{as_well_known, mcp::Speaker, prm_well_known},
+    observe::{discovery, mcp::Speaker},
     probe::{Answer, Exchange, Probe, rpc_response},
+    www_authenticate::Challenge,
 };
 use url::Url;
 
@@ -23,19 +26,32 @@ use super::{
     timeline::{Step, claims},
 };
 
-/// What discovery found.
+/// What discovery found, once validated.
 #[derive(Debug, Clone)]
 struct Discovered {
-    /// The canonical resource (PRM `resource`).
+    /// The canonical resource (PRM `resource`, checked against the server's URL).
     resource: String,
     /// The AS's issuer, from its validated metadata.
     issuer: String,
+    /// The AS's metadata (its issuer checked).
+    metadata: serde_json::Map<String, serde_json::Value>,
     authorization_endpoint: Url,
     token_endpoint: Url,
-    registration_endpoint: Option<Url>,
-    iss_supported: bool,
-    /// The scope the 401 named.
-    scope: Option<String>,
+    /// The scopes the first sign-in asks for (the challenge's, else the PRM's).
+    initial_scope: Scopes,
+}
+
+impl Discovered {
+    fn url(&self, field: &str) -> Option<Url> {
+        self.metadata
+            .get(field)
+            .and_then(|v| v.as_str())
+            .and_then(|s| Url::parse(s).ok())
+    }
+
+    fn flag(&self, field: &str) -> bool {
+        self.metadata.get(field) == Some(&serde_json::Value::Bool(true))
+    }
 }
 
 /// An authorization request awaiting its response.
@@ -54,12 +70,33 @@ struct Held {
     token_endpoint: Url,
 }
 
+/// The MCP conversation: opened once per token (`initialize` on 2025-11-25, `server/discover`
+/// on 2026-07-28), then requests in its session.
+struct Conversation {
+    speaker: Speaker,
+    opened: bool,
+    session: Option<String>,
+    next_id: u64,
+}
+
 /// Why an action stopped (its step is on the timeline, in red).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Stopped(pub String);
 
-/// A tool call's outcome.
+/// What the server made of a request.
+pub enum Reply {
+    /// The JSON-RPC result.
+    Result(serde_json::Value),
+    /// 401: no token, or one it does not take; the answer carries the challenge to discover
+    /// from.
+    Unauthorized(Box<Answer>),
+    /// 403 `insufficient_scope`: sign in again for the union of what was asked for before
+    /// and this scope.
+    InsufficientScope(String),
+}
+
+/// A tool call's outcome, for the page.
 #[derive(Debug)]
 pub enum ToolOutcome {
     /// The tool's result.
@@ -75,25 +112,39 @@ pub struct Session {
     /// The steps so far.
     pub timeline: Vec<Step>,
     discovered: Option<Discovered>,
-    client: Option<ClientAuth>,
+    /// The client, and the issuer it is registered at (registrations are per AS: SEP-2352).
+    client: Option<(ClientAuth, String)>,
+    /// Every scope asked for so far, for the union a step-up asks for (SEP-2350).
+    requested: Scopes,
     pending: Option<Pending>,
     held: Option<Held>,
-    mcp_session: Option<String>,
+    conversation: Conversation,
 }
 
 impl Session {
     /// A session that has done nothing yet.
     pub fn new(settings: ClientSettings) -> Self {
         let probe = Probe::new(&settings.server);
+        let conversation = Conversation {
+            speaker: Speaker::as_client(
+                settings.revision,
+                "mcp-auth-kit example client",
+                env!("CARGO_PKG_VERSION"),
+            ),
+            opened: false,
+            session: None,
+            next_id: 1,
+        };
         Self {
             settings,
             probe,
             timeline: Vec::new(),
             discovered: None,
             client: None,
+            requested: Scopes::default(),
             pending: None,
             held: None,
-            mcp_session: None,
+            conversation,
         }
     }
 
@@ -127,22 +178,25 @@ impl Session {
         Err(stopped)
     }
 
-    /// Starts a sign-in: discovers (once), registers (once), and returns the authorization URL
-    /// to send the browser to. `extra_scope` widens the request (the step-up).
+    /// Starts a sign-in: discovers (once), registers (once per authorization server), and
+    /// returns the authorization URL to send the browser to. `extra_scope` is what a 403 asked
+    /// for: the request asks for it with everything asked for before.
     pub async fn begin_login(&mut self, extra_scope: Option<&str>) -> Result<Url, Stopped> {
         if self.discovered.is_none() {
             self.discover().await?;
         }
         let d = self.discovered.clone().expect("discovered");
-        if self.client.is_none() {
-            self.register(&d).await?;
+        if self.client.as_ref().is_none_or(|(_, at)| *at != d.issuer) {
+            let client = self.register(&d).await?;
+            self.client = Some((client, d.issuer.clone()));
         }
-        let client = self.client.clone().expect("registered");
+        let (client, _) = self.client.clone().expect("registered");
         let verifier = Verifier::generate();
         let state = random_string(16);
-        let (endpoint, issuer, iss_supported, token_endpoint, base_scope) =
+        let (endpoint, issuer, iss_supported, token_endpoint, scope) =
             match &self.settings.static_client {
-                // A pre-registered client goes straight to its own AS, with its own scopes.
+                // A pre-registered client goes straight to its own AS, and already asks for
+                // every scope it may have, in its AS's names.
                 Some(s) => (
                     s.authorization_endpoint.clone(),
                     s.issuer.clone(),
@@ -153,17 +207,11 @@ impl Session {
                 None => (
                     d.authorization_endpoint.clone(),
                     d.issuer.clone(),
-                    d.iss_supported,
+                    d.flag("authorization_response_iss_parameter_supported"),
                     d.token_endpoint.clone(),
-                    d.scope.clone(),
+                    self.scope_for(&d, extra_scope),
                 ),
             };
-        // A pre-registered client already asks for every scope it may have, in its AS's names.
-        let scope = if self.settings.static_client.is_some() {
-            base_scope
-        } else {
-            join_scopes(base_scope.as_deref(), extra_scope)
-        };
         let request = AuthorizationRequest {
             endpoint,
             client_id: client.client_id().to_owned(),
@@ -193,12 +241,36 @@ impl Session {
         Ok(url)
     }
 
+    /// The scope of the next authorization request: what was asked for before, the initial
+    /// selection and what the 403 named; `offline_access` too when the AS lists it (this client
+    /// refreshes), never when it does not.
+    fn scope_for(&mut self, d: &Discovered, extra: Option<&str>) -> Option<String> {
+        let mut scopes = self.requested.union(&d.initial_scope);
+        scopes.add(extra.unwrap_or_default());
+        self.requested = scopes.clone();
+        if scope::offline_access_offered(&d.metadata) {
+            scopes.add(scope::OFFLINE_ACCESS);
+        }
+        scopes.parameter()
+    }
+
+    /// Whether signing in again for `scope` could get further: only when it asks for a scope
+    /// not asked for before (MCP, Step-Up Authorization Flow: retry limits).
+    pub fn would_widen(&self, scope: &str) -> bool {
+        !self.requested.covers(&Scopes::parse(scope))
+    }
+
+    /// The page's way in: the opening request without a token, which must be refused with a
+    /// challenge to discover from.
     async fn discover(&mut self) -> Result<(), Stopped> {
         let target = self.settings.server.clone();
-        let init = initialize();
-        let answer = self.probe.post_mcp(&target, &init).await;
-        let challenge = answer.exchange.bearer_challenges().next();
-        let Some(challenge) = challenge.filter(|_| answer.exchange.status == Some(401)) else {
+        let body = self.conversation.speaker.opening();
+        let headers = self.conversation.speaker.headers(&body);
+        let answer = self
+            .probe
+            .post_mcp_with(&target, &body, None, &headers)
+            .await;
+        if answer.exchange.status != Some(401) {
             return self.stop(
                 "401",
                 format!(
@@ -207,71 +279,153 @@ impl Session {
                 ),
                 vec![answer.exchange],
             );
-        };
-        let scope = challenge.param("scope").map(str::to_owned);
-        let prm_url = challenge
-            .param("resource_metadata")
-            .and_then(|u| Url::parse(u).ok())
-            .unwrap_or_else(|| {
-                let (first, _) = prm_well_known(&target).swap_remove(0);
-                first
-            });
-        self.record(Step::ok(
-            "401",
-            format!(
-                "the server wants a token; resource_metadata and scope {} from WWW-Authenticate",
-                scope.as_deref().unwrap_or("(none)")
-            ),
-            vec![answer.exchange],
-        ))?;
+        }
+        self.discover_from(answer).await
+    }
 
-        let answer = self.probe.get(&prm_url).await;
-        let prm: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-        let resource = prm["resource"].as_str().map(str::to_owned);
-        let issuer = prm["authorization_servers"][0].as_str().map(str::to_owned);
-        let (Some(resource), Some(prm_issuer)) = (resource, issuer) else {
+    /// Discovers from a 401: the challenge, the Protected Resource Metadata (its `resource`
+    /// checked against the server's URL), the authorization server's metadata (its `issuer`
+    /// checked against the PRM's). Run again on every 401, since the PRM may name another
+    /// authorization server now: then the registration and the tokens of the old one are
+    /// dropped (a client MUST NOT assume credentials of one AS work at another, SEP-2352).
+    pub async fn discover_from(&mut self, answer: Answer) -> Result<(), Stopped> {
+        let target = self.settings.server.clone();
+        let challenge = answer.exchange.bearer_challenges().next();
+        let Some(challenge) = challenge else {
             return self.stop(
-                "PRM",
-                "no resource or authorization_servers in the Protected Resource Metadata",
+                "401",
+                format!(
+                    "{} without a Bearer challenge: nothing to discover from",
+                    status(&answer)
+                ),
                 vec![answer.exchange],
             );
         };
+        let advertised = challenge
+            .param("resource_metadata")
+            .and_then(|u| Url::parse(u).ok());
         self.record(Step::ok(
-            "PRM",
-            format!("resource {resource}, authorization server {prm_issuer}"),
+            "401",
+            format!(
+                "the server wants a token; {}scope {} from WWW-Authenticate",
+                if advertised.is_some() {
+                    "resource_metadata and "
+                } else {
+                    ""
+                },
+                challenge.param("scope").unwrap_or("(none)")
+            ),
             vec![answer.exchange],
         ))?;
+        let (resource, prm) = self.protected_resource(&target, advertised).await?;
+        let issuer = discovery::first_issuer(&prm);
+        let Some(issuer) = issuer else {
+            return self.stop(
+                "PRM",
+                "no authorization_servers in the Protected Resource Metadata",
+                Vec::new(),
+            );
+        };
+        let initial_scope = scope::initial(challenge.param("scope"), Some(&prm));
+        let d = self
+            .authorization_server(resource, issuer, initial_scope)
+            .await?;
+        self.forget_another_as(&d);
+        self.discovered = Some(d);
+        Ok(())
+    }
 
-        let mut tried = Vec::new();
-        let mut metadata = None;
-        for url in as_well_known(&prm_issuer) {
-            let answer = self.probe.get(&url).await;
-            tried.push(answer.exchange.clone());
-            if answer.exchange.status == Some(200)
-                && let Ok(json) = serde_json::from_slice::<serde_json::Value>(&answer.body)
-            {
-                metadata = Some(json);
-                break;
-            }
-        }
-        let Some(m) = metadata else {
+    /// The PRM, found as the spec says, and its `resource` (RFC 9728 §3.3: it must name what
+    /// the client asked for, or the metadata MUST NOT be used).
+    async fn protected_resource(
+        &mut self,
+        target: &Url,
+        advertised: Option<Url>,
+    ) -> Result<(String, serde_json::Map<String, serde_json::Value>), Stopped> {
+        let (attempts, found) = discovery::find_prm(&self.probe, target, advertised).await;
+        let Some((found, via)) = found else {
+            return self.stop(
+                "PRM",
+                "no Protected Resource Metadata at the challenge's URL or the well-known URIs",
+                attempts,
+            );
+        };
+        let evidence = vec![attempts[found.exchange].clone()];
+        let Some(prm) = found.json else {
+            return self.stop(
+                "PRM",
+                "the Protected Resource Metadata is not a JSON object",
+                evidence,
+            );
+        };
+        let expected = discovery::expected_resource(target, via);
+        let resource = prm.get("resource").and_then(|r| r.as_str());
+        let usable = |r: &&str| discovery::resource_usable(r, target, via);
+        let Some(resource) = resource.filter(usable) else {
+            return self.stop(
+                "PRM",
+                format!(
+                    "resource {:?} is not {expected}, which {} must name (RFC 9728 §3.3): the metadata is not used",
+                    resource.unwrap_or("(none)"),
+                    via.describe()
+                ),
+                evidence,
+            );
+        };
+        let resource = resource.to_owned();
+        self.record(Step::ok(
+            "PRM",
+            format!(
+                "resource {resource} (found through {}), authorization server {}",
+                via.describe(),
+                discovery::first_issuer(&prm).unwrap_or_default()
+            ),
+            evidence,
+        ))?;
+        // Found at the root, the canonical URI is the origin: tokens are asked for it.
+        Ok((resource, prm))
+    }
+
+    /// The authorization server's metadata, validated: the issuer the PRM named (RFC 8414
+    /// §3.3), S256 (a client MUST refuse to go on without it), both endpoints.
+    async fn authorization_server(
+        &mut self,
+        resource: String,
+        issuer: String,
+        initial_scope: Scopes,
+    ) -> Result<Discovered, Stopped> {
+        let (tried, found) = discovery::find_as_metadata(&self.probe, &issuer).await;
+        let Some(metadata) = found.and_then(|f| f.json) else {
             return self.stop(
                 "AS metadata",
                 "no authorization server metadata at any well-known location",
                 tried,
             );
         };
-        let url = |k: &str| m[k].as_str().and_then(|s| Url::parse(s).ok());
-        let s256 = m["code_challenge_methods_supported"]
-            .as_array()
+        let s256 = metadata
+            .get("code_challenge_methods_supported")
+            .and_then(|m| m.as_array())
             .is_some_and(|a| a.iter().any(|x| x == "S256"));
-        let problem = if m["issuer"].as_str() != Some(prm_issuer.as_str()) {
-            Some("the metadata's issuer is not the one the PRM names".to_owned())
+        let mut d = Discovered {
+            resource,
+            issuer,
+            metadata,
+            authorization_endpoint: Url::parse("http://unset.invalid").expect("a static URL"),
+            token_endpoint: Url::parse("http://unset.invalid").expect("a static URL"),
+            initial_scope,
+        };
+        let endpoints = d.url("authorization_endpoint").zip(d.url("token_endpoint"));
+        let problem = if !discovery::issuer_is(&d.metadata, &d.issuer) {
+            Some(format!(
+                "the metadata's issuer is {}, not {} the PRM names: it MUST NOT be used (RFC 8414 §3.3)",
+                d.metadata.get("issuer").unwrap_or(&serde_json::Value::Null),
+                d.issuer
+            ))
         } else if !s256 {
             Some(
                 "no S256 in code_challenge_methods_supported: a client must refuse to go on".into(),
             )
-        } else if url("authorization_endpoint").is_none() || url("token_endpoint").is_none() {
+        } else if endpoints.is_none() {
             Some("no authorization_endpoint or token_endpoint".into())
         } else {
             None
@@ -279,33 +433,46 @@ impl Session {
         if let Some(problem) = problem {
             return self.stop("AS metadata", problem, tried);
         }
-        let d = Discovered {
-            resource,
-            issuer: prm_issuer,
-            authorization_endpoint: url("authorization_endpoint").expect("checked"),
-            token_endpoint: url("token_endpoint").expect("checked"),
-            registration_endpoint: url("registration_endpoint"),
-            iss_supported: m["authorization_response_iss_parameter_supported"] == true,
-            scope,
-        };
+        (d.authorization_endpoint, d.token_endpoint) = endpoints.expect("checked");
         let summary = format!(
             "issuer {} (recorded for the iss check), S256, {}",
             d.issuer,
             match (
-                &d.registration_endpoint,
-                m["client_id_metadata_document_supported"] == true
+                d.url("registration_endpoint").is_some(),
+                d.flag("client_id_metadata_document_supported")
             ) {
-                (Some(_), true) => "DCR and CIMD offered",
-                (Some(_), false) => "DCR offered",
-                (None, true) => "CIMD offered",
-                (None, false) => "no registration offered",
+                (true, true) => "DCR and CIMD offered",
+                (true, false) => "DCR offered",
+                (false, true) => "CIMD offered",
+                (false, false) => "no registration offered",
             }
         );
-        self.discovered = Some(d);
-        self.record(Step::ok("AS metadata", summary, tried))
+        self.record(Step::ok("AS metadata", summary, tried))?;
+        Ok(d)
     }
 
-    async fn register(&mut self, d: &Discovered) -> Result<(), Stopped> {
+    /// When `d` names another authorization server than the one signed in at: its
+    /// registration and tokens are of no use at the new one.
+    fn forget_another_as(&mut self, d: &Discovered) {
+        let before = self.discovered.as_ref().map(|old| old.issuer.clone());
+        if before.is_some_and(|old| old != d.issuer) {
+            self.client = None;
+            self.held = None;
+            self.pending = None;
+            self.conversation.reset();
+            self.timeline.push(Step::ok(
+                "AS changed",
+                format!(
+                    "the PRM now names {}: the registration and tokens of the previous authorization server are dropped",
+                    d.issuer
+                ),
+                Vec::new(),
+            ));
+        }
+    }
+
+    /// Gets a client id at `d`'s authorization server, the way the settings say.
+    async fn register(&mut self, d: &Discovered) -> Result<ClientAuth, Stopped> {
         match self.settings.registration {
             Registration::Static => {
                 let s = self
@@ -313,10 +480,6 @@ impl Session {
                     .static_client
                     .clone()
                     .expect("static settings");
-                self.client = Some(ClientAuth::Basic {
-                    id: s.client_id.clone(),
-                    secret: s.client_secret,
-                });
                 self.record(Step::ok(
                     "registration",
                     format!(
@@ -324,52 +487,169 @@ impl Session {
                         s.client_id, self.settings.source, s.issuer
                     ),
                     Vec::new(),
-                ))
+                ))?;
+                Ok(ClientAuth::Basic {
+                    id: s.client_id,
+                    secret: s.client_secret,
+                })
             }
-            Registration::Dcr => {
-                let Some(endpoint) = d.registration_endpoint.clone() else {
-                    return self.stop(
-                        "registration",
-                        "the AS advertises no registration_endpoint",
-                        Vec::new(),
-                    );
-                };
-                let metadata = ClientMetadata {
-                    client_name: "mcp-auth-kit example (DCR)".into(),
-                    redirect_uris: vec![self.settings.redirect_uri()],
-                    token_endpoint_auth_method: "none".into(),
-                    scope: None,
-                };
-                let (answer, registered) =
-                    registration::register(&self.probe, &endpoint, &metadata).await;
-                match registered {
-                    Some(r) => {
-                        let summary = format!(
-                            "registered as {} (kept for this session)",
-                            r.auth.client_id()
-                        );
-                        self.client = Some(r.auth);
-                        self.record(Step::ok("registration", summary, vec![answer.exchange]))
-                    }
-                    None => self.stop(
-                        "registration",
-                        format!("the registration was refused: {}", status(&answer)),
-                        vec![answer.exchange],
-                    ),
-                }
-            }
-            Registration::Cimd => {
-                let client_id = cimd_url(&self.settings);
-                self.client = Some(ClientAuth::Public(client_id.to_string()));
-                self.record(Step::ok(
-                    "registration",
-                    format!(
-                        "none: the client_id is the URL of this app's metadata document, {client_id}"
-                    ),
-                    Vec::new(),
-                ))
-            }
+            Registration::Dcr => self.register_dynamically(d).await,
+            Registration::Cimd => Ok(self.use_metadata_document()?),
+            Registration::Auto => self.register_automatically(d).await,
         }
+    }
+
+    /// MCP's order (Client Registration): a pre-registered client, else CIMD when the AS
+    /// says it supports it, else DCR when it offers it.
+    async fn register_automatically(&mut self, d: &Discovered) -> Result<ClientAuth, Stopped> {
+        if let Some(pre) = self.settings.pre_registered.clone() {
+            let auth = match pre.client_secret {
+                Some(secret) => ClientAuth::for_method(
+                    pre.client_id.clone(),
+                    Some(secret),
+                    Some(token::secret_method(
+                        d.metadata.get("token_endpoint_auth_methods_supported"),
+                    )),
+                ),
+                None => ClientAuth::Public(pre.client_id.clone()),
+            };
+            self.record(Step::ok(
+                "registration",
+                format!(
+                    "pre-registered client {} (from {}), authenticating with {}",
+                    pre.client_id,
+                    self.settings.source,
+                    auth.method()
+                ),
+                Vec::new(),
+            ))?;
+            return Ok(auth);
+        }
+        if d.flag("client_id_metadata_document_supported") {
+            return self.use_metadata_document();
+        }
+        if d.url("registration_endpoint").is_some() {
+            return self.register_dynamically(d).await;
+        }
+        self.stop(
+            "registration",
+            "no way to a client id: no pre-registered client was given, and the AS offers neither CIMD nor DCR",
+            Vec::new(),
+        )
+    }
+
+    async fn register_dynamically(&mut self, d: &Discovered) -> Result<ClientAuth, Stopped> {
+        let Some(endpoint) = d.url("registration_endpoint") else {
+            return self.stop(
+                "registration",
+                "the AS advertises no registration_endpoint",
+                Vec::new(),
+            );
+        };
+        let method = registration::requested_auth_method(
+            d.metadata.get("token_endpoint_auth_methods_supported"),
+        );
+        let metadata = ClientMetadata {
+            client_name: "mcp-auth-kit example (DCR)".into(),
+            redirect_uris: vec![self.settings.redirect_uri()],
+            token_endpoint_auth_method: method.into(),
+            scope: None,
+        };
+        let (answer, registered) = registration::register(&self.probe, &endpoint, &metadata).await;
+        match registered {
+            Some(r) => {
+                let summary = format!(
+                    "registered as {} (kept for this session){}",
+                    r.auth.client_id(),
+                    match r.auth.method() {
+                        "none" => String::new(),
+                        m => format!(", authenticating with {m}"),
+                    }
+                );
+                self.record(Step::ok("registration", summary, vec![answer.exchange]))?;
+                Ok(r.auth)
+            }
+            None => self.stop(
+                "registration",
+                format!("the registration was refused: {}", status(&answer)),
+                vec![answer.exchange],
+            ),
+        }
+    }
+
+    fn use_metadata_document(&mut self) -> Result<ClientAuth, Stopped> {
+        let client_id = cimd_url(&self.settings);
+        self.record(Step::ok(
+            "registration",
+            format!(
+                "none: the client_id is the URL of this client's metadata document, {client_id}"
+            ),
+            Vec::new(),
+        ))?;
+        Ok(ClientAuth::Public(client_id.to_string()))
+    }
+
+    /// For a machine client (a pre-registered client with a secret, at an authorization
+    /// server whose `grant_types_supported` offers `client_credentials` and not
+    /// `authorization_code`), a token from the client credentials grant (OAuth 2.1 §4.2);
+    /// `false` when this is not such a client.
+    pub async fn client_credentials(&mut self, extra_scope: Option<&str>) -> Result<bool, Stopped> {
+        let Some(d) = self.discovered.clone() else {
+            return Ok(false);
+        };
+        let grants = d
+            .metadata
+            .get("grant_types_supported")
+            .and_then(|g| g.as_array());
+        let offers = |g: &str| grants.is_some_and(|a| a.iter().any(|x| x == g));
+        let has_secret = self
+            .settings
+            .pre_registered
+            .as_ref()
+            .is_some_and(|p| p.client_secret.is_some());
+        let machine = self.settings.registration == Registration::Auto
+            && has_secret
+            && offers("client_credentials")
+            && !offers("authorization_code");
+        if !machine {
+            return Ok(false);
+        }
+        if self.client.as_ref().is_none_or(|(_, at)| *at != d.issuer) {
+            let client = self.register(&d).await?;
+            self.client = Some((client, d.issuer.clone()));
+        }
+        let (client, _) = self.client.clone().expect("registered");
+        let scope = self.scope_for(&d, extra_scope);
+        let answer = token::client_credentials(
+            &self.probe,
+            &d.token_endpoint,
+            &client,
+            scope.as_deref(),
+            Some(&d.resource),
+        )
+        .await;
+        let Some(tokens) = answer.tokens else {
+            return self.stop(
+                "token",
+                format!(
+                    "the client credentials grant was refused: error={}",
+                    answer.error.as_deref().unwrap_or("none")
+                ),
+                vec![answer.exchange],
+            );
+        };
+        self.held = Some(Held {
+            tokens,
+            obtained: Instant::now(),
+            token_endpoint: d.token_endpoint.clone(),
+        });
+        self.conversation.reset();
+        self.record(Step::ok(
+            "token",
+            "an access token from the client credentials grant (a machine client: no browser)",
+            vec![answer.exchange],
+        ))?;
+        Ok(true)
     }
 
     /// Finishes a sign-in with the response the browser brought back.
@@ -403,7 +683,7 @@ impl Session {
             },
             Vec::new(),
         ))?;
-        let client = self.client.clone().expect("registered");
+        let (client, _) = self.client.clone().expect("registered");
         let answer = token::exchange_code(
             &self.probe,
             &pending.token_endpoint,
@@ -414,66 +694,79 @@ impl Session {
             Some(&pending.resource),
         )
         .await;
-        match answer.tokens {
-            Some(tokens) => {
-                let mut step = Step::ok(
-                    "token",
-                    format!(
-                        "an access token{}{}",
-                        tokens
-                            .scope
-                            .as_deref()
-                            .map(|s| format!(" for {s}"))
-                            .unwrap_or_default(),
-                        if tokens.refresh_token.is_some() {
-                            ", and a refresh token"
-                        } else {
-                            ""
-                        }
-                    ),
-                    vec![answer.exchange],
-                );
-                step.claims = claims(&tokens.access_token);
-                self.held = Some(Held {
-                    tokens,
-                    obtained: Instant::now(),
-                    token_endpoint: pending.token_endpoint,
-                });
-                self.mcp_session = None;
-                self.record(step)
-            }
-            None => self.stop(
+        let Some(tokens) = answer.tokens else {
+            return self.stop(
                 "token",
                 format!(
                     "the token endpoint refused the code: error={}",
                     answer.error.as_deref().unwrap_or("none")
                 ),
                 vec![answer.exchange],
+            );
+        };
+        let mut step = Step::ok(
+            "token",
+            format!(
+                "an access token{}{}",
+                tokens
+                    .scope
+                    .as_deref()
+                    .map(|s| format!(" for {s}"))
+                    .unwrap_or_default(),
+                if tokens.refresh_token.is_some() {
+                    ", and a refresh token"
+                } else {
+                    ""
+                }
             ),
-        }
+            vec![answer.exchange],
+        );
+        step.claims = claims(&tokens.access_token);
+        self.held = Some(Held {
+            tokens,
+            obtained: Instant::now(),
+            token_endpoint: pending.token_endpoint,
+        });
+        // A new token opens a new conversation.
+        self.conversation.reset();
+        self.record(step)
     }
 
-    /// Refreshes the access token when it has expired (or will within 30 s).
-    async fn fresh_token(&mut self) -> Result<String, Stopped> {
+    /// The access token to send, refreshed first when it has expired (or will within 30 s).
+    async fn fresh_token(&mut self) -> Result<Option<String>, Stopped> {
         let Some(held) = &self.held else {
-            return Err(Stopped("not signed in: log in first".into()));
+            return Ok(None);
         };
         let expired = held.tokens.expires_in.is_some_and(|s| {
             held.obtained.elapsed() + Duration::from_secs(30) >= Duration::from_secs(s)
         });
         if !expired {
-            return Ok(held.tokens.access_token.clone());
+            return Ok(Some(held.tokens.access_token.clone()));
         }
+        match self.refresh("the access token had expired").await? {
+            Some(token) => Ok(Some(token)),
+            None => {
+                self.held = None;
+                self.stop(
+                    "refresh",
+                    "the access token expired and there is no refresh token: log in again",
+                    Vec::new(),
+                )
+            }
+        }
+    }
+
+    /// Uses the refresh token, if there is one: the new access token, or `None` without a
+    /// refresh token. A refused refresh token is dropped with the access token.
+    pub async fn refresh(&mut self, why: &str) -> Result<Option<String>, Stopped> {
+        let Some(held) = &self.held else {
+            return Ok(None);
+        };
         let Some(refresh_token) = held.tokens.refresh_token.clone() else {
-            self.held = None;
-            return self.stop(
-                "refresh",
-                "the access token expired and there is no refresh token: log in again",
-                Vec::new(),
-            );
+            return Ok(None);
         };
         let endpoint = held.token_endpoint.clone();
-        let client = self.client.clone().expect("registered");
+        let (client, _) = self.client.clone().expect("registered");
         let resource = self.discovered.as_ref().map(|d| d.resource.clone());
         let answer = token::refresh(
             &self.probe,
@@ -483,142 +776,159 @@ impl Session {
             resource.as_deref(),
         )
         .await;
-        match answer.tokens {
-            Some(mut tokens) => {
-                // An AS that does not rotate keeps the old refresh token valid.
-                tokens.refresh_token.get_or_insert(refresh_token);
-                let access = tokens.access_token.clone();
-                self.held = Some(Held {
-                    tokens,
-                    obtained: Instant::now(),
-                    token_endpoint: endpoint,
-                });
-                self.record(Step::ok(
-                    "refresh",
-                    "the access token had expired: a new one from the refresh token",
-                    vec![answer.exchange],
-                ))?;
-                Ok(access)
-            }
-            None => {
-                self.held = None;
-                self.stop(
-                    "refresh",
-                    "the refresh token was refused: log in again",
-                    vec![answer.exchange],
-                )
-            }
-        }
+        let Some(mut tokens) = answer.tokens else {
+            self.held = None;
+            return self.stop(
+                "refresh",
+                "the refresh token was refused: log in again",
+                vec![answer.exchange],
+            );
+        };
+        // An AS that does not rotate keeps the old refresh token valid.
+        tokens.refresh_token.get_or_insert(refresh_token);
+        let access = tokens.access_token.clone();
+        self.held = Some(Held {
+            tokens,
+            obtained: Instant::now(),
+            token_endpoint: endpoint,
+        });
+        self.conversation.reset();
+        self.record(Step::ok(
+            "refresh",
+            format!("{why}: a new one from the refresh token"),
+            vec![answer.exchange],
+        ))?;
+        Ok(Some(access))
     }
 
-    /// Calls a tool (after `initialize` and `tools/list` the first time).
-    pub async fn call_tool(
+    /// Sends an MCP request with the token held (if any), opening the conversation first when
+    /// it is not open yet. A 401 or a 403 `insufficient_scope` is for the caller to act on.
+    pub async fn send(
         &mut self,
-        name: &str,
-        arguments: serde_json::Value,
-    ) -> Result<ToolOutcome, Stopped> {
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<Reply, Stopped> {
         let token = self.fresh_token().await?;
-        let target = self.settings.server.clone();
-        if self.mcp_session.is_none() {
-            let init = self
-                .probe
-                .post_mcp_with(&target, &initialize(), Some(&token), &[])
-                .await;
-            let ok = rpc_response(&init).is_some_and(|r| r.get("result").is_some());
-            if !ok {
-                return self.stop(
-                    "initialize",
-                    format!("no result: {}", status(&init)),
-                    vec![init.exchange],
-                );
-            }
-            self.mcp_session = Some(init.session_id.clone().unwrap_or_default());
-            let headers = self.session_headers();
-            let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-            self.probe
-                .post_mcp_with(&target, &note, Some(&token), &headers)
-                .await;
-            self.record(Step::ok(
-                "initialize",
-                "the server answered initialize with its capabilities",
-                vec![init.exchange],
-            ))?;
-            let list = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
-            let listed = self
-                .probe
-                .post_mcp_with(&target, &list, Some(&token), &headers)
-                .await;
-            let names: Vec<String> = rpc_response(&listed)
-                .and_then(|r| r["result"]["tools"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|t| t["name"].as_str().map(str::to_owned))
-                .collect();
-            self.record(Step {
-                ok: !names.is_empty(),
-                ..Step::ok(
-                    "tools/list",
-                    format!("tools: {}", names.join(", ")),
-                    vec![listed.exchange],
-                )
-            })?;
-        }
-        let call = serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": name, "arguments": arguments}});
-        let headers = self.session_headers();
-        let answer = self
-            .probe
-            .post_mcp_with(&target, &call, Some(&token), &headers)
-            .await;
-        if answer.exchange.status == Some(403) {
-            let needed = answer
-                .exchange
-                .bearer_challenges()
-                .find(|c| c.param("error") == Some("insufficient_scope"))
-                .and_then(|c| c.param("scope").map(str::to_owned));
-            if let Some(scope) = needed {
-                self.timeline.push(Step::ok(
-                    "tools/call",
-                    format!(
-                        "403 insufficient_scope: {name} needs {scope}; sign in again asking for it"
-                    ),
-                    vec![answer.exchange],
-                ));
-                return Ok(ToolOutcome::NeedsScope(scope));
+        if !self.conversation.opened {
+            if let Some(reply) = self.open(token.as_deref()).await? {
+                return Ok(reply);
             }
         }
-        match rpc_response(&answer).and_then(|r| r.get("result").cloned()) {
-            Some(result) => {
-                let text = result["content"][0]["text"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+        let body = self.conversation.request(method, params);
+        let answer = self.post(&body, token.as_deref()).await;
+        let name = step_name(method);
+        if let Some(reply) = self.refusal(&body, &answer) {
+            return Ok(reply);
+        }
+        match rpc_response(&answer).map(|r| (r.get("result").cloned(), r)) {
+            Some((Some(result), _)) => {
                 self.record(Step::ok(
-                    "tools/call",
-                    format!("{name}: {}", one_line(&text)),
+                    name,
+                    summary(method, &body, &result),
                     vec![answer.exchange],
                 ))?;
-                Ok(ToolOutcome::Result(result))
+                Ok(Reply::Result(result))
             }
+            Some((None, r)) => self.stop(
+                name,
+                format!(
+                    "{method} was answered with an error: {}",
+                    one_line(&r["error"].to_string())
+                ),
+                vec![answer.exchange],
+            ),
             None => self.stop(
-                "tools/call",
-                format!("{name} did not answer with a result: {}", status(&answer)),
+                name,
+                format!(
+                    "{method} was not answered with JSON-RPC: {}",
+                    status(&answer)
+                ),
                 vec![answer.exchange],
             ),
         }
     }
 
-    fn session_headers(&self) -> Vec<(&'static str, String)> {
-        self.mcp_session
-            .iter()
-            .filter(|s| !s.is_empty())
-            .map(|s| ("Mcp-Session-Id", s.clone()))
-            .collect()
+    /// Opens the conversation: `initialize` and `notifications/initialized` on 2025-11-25,
+    /// `server/discover` on 2026-07-28. A refusal is returned for the caller.
+    async fn open(&mut self, token: Option<&str>) -> Result<Option<Reply>, Stopped> {
+        let body = self.conversation.speaker.opening();
+        let answer = self.post(&body, token).await;
+        if let Some(reply) = self.refusal(&body, &answer) {
+            return Ok(Some(reply));
+        }
+        let name = self.conversation.speaker.opening_method();
+        let ok = rpc_response(&answer).is_some_and(|r| r.get("result").is_some());
+        if !ok {
+            return self.stop(
+                step_name(name),
+                format!("{name} got no result: {}", status(&answer)),
+                vec![answer.exchange],
+            );
+        }
+        self.conversation.session = answer.session_id.clone().filter(|s| !s.is_empty());
+        self.conversation.opened = true;
+        if self.conversation.speaker.revision() == Revision::R2025_11_25 {
+            let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            self.post(&note, token).await;
+        }
+        self.record(Step::ok(
+            step_name(name),
+            match self.conversation.speaker.revision() {
+                Revision::R2025_11_25 => "the server answered initialize with its capabilities",
+                Revision::R2026_07_28 => "the server answered server/discover with its versions",
+            },
+            vec![answer.exchange],
+        ))?;
+        Ok(None)
+    }
+
+    async fn post(&self, body: &serde_json::Value, token: Option<&str>) -> Answer {
+        let mut headers = self.conversation.speaker.headers(body);
+        if let Some(session) = &self.conversation.session {
+            headers.push(("Mcp-Session-Id", session.clone()));
+        }
+        self.probe
+            .post_mcp_with(&self.settings.server, body, token, &headers)
+            .await
+    }
+
+    /// Calls a tool for the page (signed in first: a 401 stops), listing the tools the first
+    /// time.
+    pub async fn call_tool(
+        &mut self,
+        name: &str,
+        arguments: serde_json::Value,
+    ) -> Result<ToolOutcome, Stopped> {
+        if self.held.is_none() {
+            return Err(Stopped("not signed in: log in first".into()));
+        }
+        if !self.conversation.opened {
+            let listed = self.send("tools/list", serde_json::json!({})).await?;
+            self.page_reply(listed)?;
+        }
+        let params = serde_json::json!({"name": name, "arguments": arguments});
+        match self.send("tools/call", params).await? {
+            Reply::InsufficientScope(scope) => Ok(ToolOutcome::NeedsScope(scope)),
+            reply => self.page_reply(reply).map(ToolOutcome::Result),
+        }
+    }
+
+    fn page_reply(&mut self, reply: Reply) -> Result<serde_json::Value, Stopped> {
+        match reply {
+            Reply::Result(v) => Ok(v),
+            Reply::Unauthorized(answer) => self.stop(
+                "401",
+                "the server no longer takes the token: log in again",
+                vec![answer.exchange],
+            ),
+            Reply::InsufficientScope(scope) => Err(Stopped(format!("needs the scope {scope}"))),
+        }
     }
 
     /// Forgets the tokens and the MCP session (the registration stays, as a client keeps it).
     pub fn logout(&mut self) {
         self.held = None;
-        self.mcp_session = None;
+        self.conversation.reset();
         self.pending = None;
         self.timeline.push(Step::ok(
             "log out",
@@ -628,22 +938,85 @@ impl Session {
     }
 }
 
-/// The URL of the app's own client metadata document (CIMD mode).
-pub fn cimd_url(settings: &ClientSettings) -> Url {
-    settings
-        .base()
-        .join(mcp_auth_conformance::client::cimd_host::DOCUMENT_PATH)
-        .expect("a path")
+impl Conversation {
+    fn reset(&mut self) {
+        self.opened = false;
+        self.session = None;
+    }
+
+    /// The next request of the conversation.
+    fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        self.speaker.request(self.next_id, method, params)
+    }
 }
 
-fn join_scopes(base: Option<&str>, extra: Option<&str>) -> Option<String> {
-    let mut scopes: Vec<&str> = base.unwrap_or_default().split_whitespace().collect();
-    for s in extra.unwrap_or_default().split_whitespace() {
-        if !scopes.contains(&s) {
-            scopes.push(s);
+impl Session {
+    /// A 401, or a 403 `insufficient_scope` (on the timeline), as what the caller does next.
+    fn refusal(&mut self, body: &serde_json::Value, answer: &Answer) -> Option<Reply> {
+        match answer.exchange.status {
+            Some(401) => Some(Reply::Unauthorized(Box::new(answer.clone()))),
+            Some(403) => {
+                let challenge = answer
+                    .exchange
+                    .bearer_challenges()
+                    .find(|c: &Challenge| c.param("error") == Some("insufficient_scope"))?;
+                let scope = challenge.param("scope").unwrap_or_default().to_owned();
+                let method = body["method"].as_str().unwrap_or_default();
+                let what = body["params"]["name"].as_str().unwrap_or(method);
+                self.timeline.push(Step::ok(
+                    step_name(method),
+                    format!("403 insufficient_scope: {what} needs {scope}"),
+                    vec![answer.exchange.clone()],
+                ));
+                Some(Reply::InsufficientScope(scope))
+            }
+            _ => None,
         }
     }
-    (!scopes.is_empty()).then(|| scopes.join(" "))
+}
+
+/// The timeline's name for a request.
+fn step_name(method: &str) -> &'static str {
+    match method {
+        "initialize" => "initialize",
+        "server/discover" => "server/discover",
+        "tools/list" => "tools/list",
+        "tools/call" => "tools/call",
+        _ => "request",
+    }
+}
+
+/// A result in a line: the tools listed, or a tool's text.
+fn summary(method: &str, body: &serde_json::Value, result: &serde_json::Value) -> String {
+    match method {
+        "tools/list" => {
+            let names: Vec<&str> = result["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["name"].as_str())
+                .collect();
+            format!("tools: {}", names.join(", "))
+        }
+        "tools/call" => format!(
+            "{}: {}",
+            body["params"]["name"].as_str().unwrap_or_default(),
+            one_line(result["content"][0]["text"].as_str().unwrap_or_default())
+        ),
+        _ => format!("{method}: a result"),
+    }
+}
+
+/// The URL of the client's metadata document (CIMD): where it was published, or the app's
+/// own.
+pub fn cimd_url(settings: &ClientSettings) -> Url {
+    settings.metadata_url.clone().unwrap_or_else(|| {
+        settings
+            .base()
+            .join(mcp_auth_conformance::client::cimd_host::DOCUMENT_PATH)
+            .expect("a path")
+    })
 }
 
 fn status(answer: &Answer) -> String {
@@ -660,32 +1033,5 @@ fn one_line(text: &str) -> String {
         format!("{}…", line.chars().take(120).collect::<String>())
     } else {
         line
-    }
-}
-
-fn initialize() -> serde_json::Value {
-    Speaker::as_client(
-        Revision::R2025_11_25,
-        "mcp-auth-kit example client",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .opening()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scopes_widen_without_duplicates() {
-        assert_eq!(
-            join_scopes(Some("mcp:read"), Some("mcp:write")).as_deref(),
-            Some("mcp:read mcp:write")
-        );
-        assert_eq!(
-            join_scopes(Some("mcp:read"), Some("mcp:read")).as_deref(),
-            Some("mcp:read")
-        );
-        assert_eq!(join_scopes(None, None), None);
     }
 }
