@@ -218,6 +218,15 @@ async fn request(
     }
 }
 
+/// The payload of a JWT, decoded without verification (for display, or to see when a token
+/// says it expires), or `None` if the token is not a JWT.
+pub fn unverified_claims(token: &str) -> Option<serde_json::Value> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,13 +254,4 @@ mod tests {
             "none"
         );
     }
-}
-
-/// The payload of a JWT, decoded without verification (for display, or to see when a token
-/// says it expires), or `None` if the token is not a JWT.
-pub fn unverified_claims(token: &str) -> Option<serde_json::Value> {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
