@@ -1,7 +1,8 @@
 // The person at the browser, for SDK clients under test: follows an authorization URL the way a
 // browser does (cookies kept per host, redirects followed one by one), answers each HTML form it
 // is shown (a consent page: its approve button; a sign-in form: MCP_USERNAME / MCP_PASSWORD),
-// and stops at the client's redirect URI, returning the code it carries.
+// and stops at the client's redirect URI (signIn: returning the code it carries; arriveAt: the
+// whole URL, for a caller that delivers it).
 //
 // It knows nothing of the server it talks to beyond HTML forms: it is the test's stand-in for a
 // person, not a back door.
@@ -47,6 +48,15 @@ function answer(html) {
 }
 
 export async function signIn(authorizationUrl, redirectUri) {
+  const arrived = await arriveAt(authorizationUrl, redirectUri);
+  const error = arrived.searchParams.get('error');
+  if (error) throw new Error(`the authorization server refused: ${error} ${arrived.searchParams.get('error_description') ?? ''}`);
+  return arrived.searchParams.get('code');
+}
+
+// Follows the authorization URL until the authorization server sends the browser to the
+// redirect URI; returns that URL (with the code, or the error) without opening it.
+export async function arriveAt(authorizationUrl, redirectUri) {
   const jar = new Map(); // host -> Map(name -> value)
   let url = new URL(authorizationUrl);
   let request = { method: 'GET' };
@@ -65,11 +75,7 @@ export async function signIn(authorizationUrl, redirectUri) {
     jar.set(url.host, cookies);
     if (response.status >= 300 && response.status < 400) {
       const next = new URL(response.headers.get('location'), url);
-      if (next.href.startsWith(redirectUri)) {
-        const error = next.searchParams.get('error');
-        if (error) throw new Error(`the authorization server refused: ${error} ${next.searchParams.get('error_description') ?? ''}`);
-        return next.searchParams.get('code');
-      }
+      if (next.href.startsWith(redirectUri)) return next;
       url = next;
       request = { method: 'GET' };
       continue;
@@ -84,5 +90,5 @@ export async function signIn(authorizationUrl, redirectUri) {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     };
   }
-  throw new Error(`no code after ${MAX_STEPS} steps`);
+  throw new Error(`no answer at the redirect URI after ${MAX_STEPS} steps`);
 }
