@@ -193,6 +193,7 @@ impl Suite {
             exit: status.code(),
             checks,
             printed,
+            person: person.and_then(|p| serde_json::from_slice(&p.stdout).ok()),
         }
     }
 }
@@ -282,6 +283,8 @@ struct AuthorizationRun {
     /// Each check's status and error message, by id.
     checks: BTreeMap<String, (String, String)>,
     printed: String,
+    /// What the person stand-in said it did (the forms answered, where the answer went).
+    person: Option<Value>,
 }
 
 impl AuthorizationRun {
@@ -531,7 +534,31 @@ async fn the_facade_passes_the_official_authorization_scenarios() {
     }
     assert_eq!(run.checks.len(), ids.len(), "{:?}", run.checks);
     assert_eq!(run.exit, Some(0), "{}", run.printed);
-    let mut table = "| scenario | check | façade (local mode) |\n| --- | --- | --- |\n".to_owned();
+    // No shortcut: the person answered the consent page and the sign-in form.
+    let person = run.person.as_ref().expect("the sign-in URL was followed");
+    let forms: Vec<String> = person["forms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let asked = if f["password"] == true {
+                "sign-in, with the password"
+            } else {
+                "consent"
+            };
+            format!("`{}` ({asked})", f["action"].as_str().unwrap())
+        })
+        .collect();
+    assert!(
+        forms.iter().any(|f| f.contains("password")) && forms.iter().any(|f| f.contains("consent")),
+        "{person}"
+    );
+    assert_eq!(person["status"], 200, "{person}");
+    let mut table = format!(
+        "The person stand-in answered {}, then opened the answer at the suite's callback.\n\n",
+        forms.join(", then ")
+    );
+    table.push_str("| scenario | check | façade (local mode) |\n| --- | --- | --- |\n");
     for (scenario, id) in [
         ("authorization-server-metadata-endpoint", ids[0]),
         ("authorization-server-metadata-endpoint", ids[1]),

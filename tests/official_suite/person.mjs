@@ -5,7 +5,8 @@
 // answer it arrives with is opened, as a browser would, delivering it to the suite.
 //
 // usage: node person.mjs AUTHORIZATION_URL REDIRECT_URI
-// Prints one JSON line: where the answer went, and the error it carried if any.
+// Prints one JSON line: the forms answered, where the answer went, and the error it carried if
+// any.
 
 import { arriveAt } from '../third_party/browser.mjs';
 
@@ -14,7 +15,7 @@ if (!authorizationUrl || !redirectUri) {
   console.error('usage: node person.mjs AUTHORIZATION_URL REDIRECT_URI');
   process.exit(2);
 }
-const answer = await arriveAt(authorizationUrl, redirectUri);
+const { arrived: answer, forms } = await arriveAt(authorizationUrl, redirectUri);
 // The suite prints the URL as it starts its listener: a fast authorization server can answer
 // before the listener is up, as a person's browser would retry.
 let delivered;
@@ -28,6 +29,7 @@ for (let attempt = 0; ; attempt++) {
   }
 }
 console.log(JSON.stringify({
+  forms,
   delivered_to: `${answer.origin}${answer.pathname}`,
   status: delivered.status,
   error: answer.searchParams.get('error'),

@@ -48,16 +48,18 @@ function answer(html) {
 }
 
 export async function signIn(authorizationUrl, redirectUri) {
-  const arrived = await arriveAt(authorizationUrl, redirectUri);
+  const { arrived } = await arriveAt(authorizationUrl, redirectUri);
   const error = arrived.searchParams.get('error');
   if (error) throw new Error(`the authorization server refused: ${error} ${arrived.searchParams.get('error_description') ?? ''}`);
   return arrived.searchParams.get('code');
 }
 
 // Follows the authorization URL until the authorization server sends the browser to the
-// redirect URI; returns that URL (with the code, or the error) without opening it.
+// redirect URI; returns that URL (with the code, or the error) without opening it, and the forms
+// answered on the way (where each was posted, whether it asked for a password).
 export async function arriveAt(authorizationUrl, redirectUri) {
   const jar = new Map(); // host -> Map(name -> value)
+  const forms = [];
   let url = new URL(authorizationUrl);
   let request = { method: 'GET' };
   for (let step = 0; step < MAX_STEPS; step++) {
@@ -75,7 +77,7 @@ export async function arriveAt(authorizationUrl, redirectUri) {
     jar.set(url.host, cookies);
     if (response.status >= 300 && response.status < 400) {
       const next = new URL(response.headers.get('location'), url);
-      if (next.href.startsWith(redirectUri)) return next;
+      if (next.href.startsWith(redirectUri)) return { arrived: next, forms };
       url = next;
       request = { method: 'GET' };
       continue;
@@ -84,6 +86,7 @@ export async function arriveAt(authorizationUrl, redirectUri) {
     const form = response.ok ? answer(html) : null;
     if (!form) throw new Error(`stuck at ${url.origin}${url.pathname}: HTTP ${response.status}`);
     url = new URL(form.action, url);
+    forms.push({ action: url.pathname, password: form.wantsPassword });
     request = {
       method: 'POST',
       body: form.fields.toString(),
