@@ -27,6 +27,14 @@ fn options() -> RunOptions {
     }
 }
 
+/// As [`options`], but the tester obtains its token by signing in.
+fn signing_in() -> RunOptions {
+    RunOptions {
+        token: None,
+        ..options()
+    }
+}
+
 fn outcome(report: &Report, id: CheckId) -> Outcome {
     report
         .results
@@ -118,15 +126,7 @@ async fn a_conforming_fixture_passes_everything() {
 #[tokio::test]
 async fn a_refresh_spends_no_token_another_check_judges() {
     let target = fixture::start(&[]).await;
-    let report = run(
-        &target,
-        &RunOptions {
-            token: None,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let report = run(&target, &signing_in()).await.unwrap();
     assert_eq!(
         outcome(&report, CheckId::AuthzRefreshRotated),
         Outcome::Pass,
@@ -157,10 +157,7 @@ async fn no_credential_reaches_any_report_format() {
         }),
         ..options()
     };
-    let signed_in = RunOptions {
-        token: None,
-        ..options()
-    };
+    let signed_in = signing_in();
     let mut formats = Vec::new();
     let mut credentials = vec![fixture::expired_token(), fixture::MACHINE_CLIENT.1.into()];
     for options in [options(), signed_in, machine] {
@@ -208,15 +205,7 @@ async fn a_refusal_counts_only_for_the_right_reason() {
         Fault::Breaks(CheckId::AuthzForeignResourceRefused),
     ])
     .await;
-    let report = run(
-        &sessions,
-        &RunOptions {
-            token: None,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let report = run(&sessions, &signing_in()).await.unwrap();
     assert_eq!(outcome(&report, CheckId::TokenAccepted), Outcome::Fail);
     assert_eq!(
         outcome(&report, CheckId::AuthzForeignResourceRefused),
@@ -618,15 +607,7 @@ async fn prm_at_the_root_names_the_origin() {
 #[tokio::test]
 async fn without_a_challenge_scope_the_sign_in_asks_for_the_prms_scopes() {
     let target = fixture::start(&[Fault::Breaks(CheckId::ChallengeScope)]).await;
-    let report = run(
-        &target,
-        &RunOptions {
-            token: None,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let report = run(&target, &signing_in()).await.unwrap();
     let code_flow = report
         .results
         .iter()

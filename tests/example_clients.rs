@@ -341,6 +341,31 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
     server.shutdown().await.unwrap();
 }
 
+/// `xtask client --conformance --client-metadata-url METADATA_URL SERVER` with `env`, and no
+/// harness context unless `env` gives one.
+async fn conformance(env: &[(&str, &str)], metadata_url: &str, server: &str) -> support::Run {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let args = [
+        "client",
+        "--conformance",
+        "--client-metadata-url",
+        metadata_url,
+        server,
+    ]
+    .map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = support::bare_xtask();
+        cmd.env_remove("MCP_CONFORMANCE_CONTEXT").envs(env);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::run(cmd, &args)
+    })
+    .await
+    .unwrap()
+}
+
 /// `--conformance` against the bundled server, as a harness would run it at the 2026-07-28
 /// wire: CIMD (the server advertises it) with a published metadata document, the sign-in
 /// through the forms, every tool that takes no argument called (`notes_add` takes one).
@@ -353,28 +378,17 @@ async fn the_conformance_mode_signs_in_and_calls_the_servers_tools() {
     )
     .await
     .unwrap();
-    let (resource, metadata_url) = (server.resource.to_string(), document.client_id.to_string());
-    let (user, password) = (server.user.username.clone(), server.user.password.clone());
-    let run = tokio::task::spawn_blocking(move || {
-        let mut cmd = support::bare_xtask();
-        cmd.env("MCP_CONFORMANCE_PROTOCOL_VERSION", "2026-07-28")
-            .env("MCP_CONFORMANCE_SCENARIO", "by-hand")
-            .env_remove("MCP_CONFORMANCE_CONTEXT")
-            .env("MCP_CLIENT_USERNAME", user)
-            .env("MCP_CLIENT_PASSWORD", password);
-        support::run(
-            cmd,
-            &[
-                "client",
-                "--conformance",
-                "--client-metadata-url",
-                &metadata_url,
-                &resource,
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let run = conformance(
+        &[
+            ("MCP_CONFORMANCE_PROTOCOL_VERSION", "2026-07-28"),
+            ("MCP_CONFORMANCE_SCENARIO", "by-hand"),
+            ("MCP_CLIENT_USERNAME", &server.user.username),
+            ("MCP_CLIENT_PASSWORD", &server.user.password),
+        ],
+        document.client_id.as_str(),
+        server.resource.as_str(),
+    )
+    .await;
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains("scenario by-hand, MCP 2026-07-28"),
@@ -452,24 +466,12 @@ async fn a_server_refusing_every_token_ends_after_three_sign_ins() {
     )
     .await
     .unwrap();
-    let metadata_url = document.client_id.to_string();
-    let run = tokio::task::spawn_blocking(move || {
-        let mut cmd = support::bare_xtask();
-        cmd.env_remove("MCP_CONFORMANCE_CONTEXT")
-            .env("MCP_CONFORMANCE_PROTOCOL_VERSION", "2025-11-25");
-        support::run(
-            cmd,
-            &[
-                "client",
-                "--conformance",
-                "--client-metadata-url",
-                &metadata_url,
-                target.as_str(),
-            ],
-        )
-    })
+    let run = conformance(
+        &[("MCP_CONFORMANCE_PROTOCOL_VERSION", "2025-11-25")],
+        document.client_id.as_str(),
+        target.as_str(),
+    )
     .await
-    .unwrap()
     .failed();
     assert!(
         run.stderr

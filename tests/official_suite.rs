@@ -34,8 +34,12 @@ use fixture::Fault;
 use mcp_auth_conformance::{
     catalogue::{CheckId, Revision},
     checks::Outcome,
-    client::browser::Credentials,
+    client::{
+        browser::Credentials,
+        registration::{self, ClientMetadata},
+    },
     observe::flow::Login,
+    probe::Probe,
     report::Report,
     run::{RunOptions, run},
 };
@@ -454,25 +458,17 @@ fn scenario_table(runs: &[&ClientRun]) -> String {
 
 /// A public client registered by DCR at `issuer` for the suite's callback on `port`.
 async fn register(issuer: &str, port: u16) -> String {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{issuer}/register"))
-        .json(&serde_json::json!({
-            "client_name": "the official MCP conformance suite",
-            "redirect_uris": [format!("http://127.0.0.1:{port}/callback")],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["client_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no client_id: {answer}"))
-        .to_owned()
+    let endpoint = format!("{issuer}/register").parse().unwrap();
+    let metadata = ClientMetadata {
+        client_name: "the official MCP conformance suite".into(),
+        redirect_uris: vec![format!("http://127.0.0.1:{port}/callback").parse().unwrap()],
+        token_endpoint_auth_method: "none".into(),
+        scope: None,
+    };
+    let (answer, registered) =
+        registration::register(&Probe::new(&endpoint), &endpoint, &metadata).await;
+    let registered = registered.unwrap_or_else(|| panic!("not registered: {:?}", answer.exchange));
+    registered.auth.client_id().to_owned()
 }
 
 /// An authorization server to judge: its issuer, the MCP endpoint it issues tokens for, and
