@@ -341,9 +341,16 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
     server.shutdown().await.unwrap();
 }
 
-/// `xtask client --conformance --client-metadata-url METADATA_URL SERVER` with `env`, and no
-/// harness context unless `env` gives one.
-async fn conformance(env: &[(&str, &str)], metadata_url: &str, server: &str) -> support::Run {
+/// `xtask client --conformance SERVER` with `env` (no harness context unless `env` gives one),
+/// its client metadata document published on loopback for the run.
+async fn conformance(env: &[(&str, &str)], server: &str) -> support::Run {
+    let document = CimdHost::start(
+        "mcp-auth-kit conformance client",
+        Some("http://127.0.0.1/callback".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let metadata_url = document.client_id.as_str();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -372,12 +379,6 @@ async fn conformance(env: &[(&str, &str)], metadata_url: &str, server: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_mode_signs_in_and_calls_the_servers_tools() {
     let server = server().await;
-    let document = CimdHost::start(
-        "mcp-auth-kit conformance client",
-        Some("http://127.0.0.1/callback".parse().unwrap()),
-    )
-    .await
-    .unwrap();
     let run = conformance(
         &[
             ("MCP_CONFORMANCE_PROTOCOL_VERSION", "2026-07-28"),
@@ -385,7 +386,6 @@ async fn the_conformance_mode_signs_in_and_calls_the_servers_tools() {
             ("MCP_CLIENT_USERNAME", &server.user.username),
             ("MCP_CLIENT_PASSWORD", &server.user.password),
         ],
-        document.client_id.as_str(),
         server.resource.as_str(),
     )
     .await;
@@ -405,7 +405,6 @@ async fn the_conformance_mode_signs_in_and_calls_the_servers_tools() {
         assert!(run.stdout.contains(line), "{line}:\n{}", run.stdout);
     }
     assert!(!run.stdout.contains("notes_add ->"), "{}", run.stdout);
-    drop(document);
     server.shutdown().await.unwrap();
 }
 
@@ -460,15 +459,8 @@ async fn a_server_refusing_every_token_ends_after_three_sign_ins() {
         mcp_auth_conformance::catalogue::CheckId::TokenAccepted,
     )])
     .await;
-    let document = CimdHost::start(
-        "mcp-auth-kit conformance client",
-        Some("http://127.0.0.1/callback".parse().unwrap()),
-    )
-    .await
-    .unwrap();
     let run = conformance(
         &[("MCP_CONFORMANCE_PROTOCOL_VERSION", "2025-11-25")],
-        document.client_id.as_str(),
         target.as_str(),
     )
     .await
@@ -491,5 +483,4 @@ async fn a_server_refusing_every_token_ends_after_three_sign_ins() {
         "{}",
         run.stdout
     );
-    drop(document);
 }

@@ -247,12 +247,7 @@ impl Session {
                 vec![answer.exchange],
             );
         };
-        self.held = Some(Held {
-            tokens,
-            obtained: Instant::now(),
-            token_endpoint: d.token_endpoint.clone(),
-        });
-        self.conversation.reset();
+        self.hold(tokens, d.token_endpoint.clone());
         self.record(Step::ok(
             "token",
             "an access token from the client credentials grant (a machine client: no browser)",
@@ -331,14 +326,18 @@ impl Session {
             vec![answer.exchange],
         );
         step.claims = claims(&tokens.access_token);
+        self.hold(tokens, pending.token_endpoint);
+        self.record(step)
+    }
+
+    /// Keeps new tokens from `token_endpoint`; a new token opens a new conversation.
+    fn hold(&mut self, tokens: Tokens, token_endpoint: Url) {
         self.held = Some(Held {
             tokens,
             obtained: Instant::now(),
-            token_endpoint: pending.token_endpoint,
+            token_endpoint,
         });
-        // A new token opens a new conversation.
         self.conversation.reset();
-        self.record(step)
     }
 
     /// The access token to send, refreshed first when it has expired (or will within 30 s).
@@ -396,12 +395,7 @@ impl Session {
         // An AS that does not rotate keeps the old refresh token valid.
         tokens.refresh_token.get_or_insert(refresh_token);
         let access = tokens.access_token.clone();
-        self.held = Some(Held {
-            tokens,
-            obtained: Instant::now(),
-            token_endpoint: endpoint,
-        });
-        self.conversation.reset();
+        self.hold(tokens, endpoint);
         self.record(Step::ok(
             "refresh",
             format!("{why}: a new one from the refresh token"),
