@@ -511,6 +511,7 @@ async fn facade() -> (LocalServer, Judged) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_facade_passes_the_official_authorization_scenarios() {
+    suite();
     let (server, judged) = facade().await;
     let run = official(&judged).await;
     server.shutdown().await.unwrap();
@@ -664,6 +665,7 @@ fn as_faults() -> Vec<CheckId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tester_agrees_with_the_official_suite() {
+    suite();
     let mut rows = Vec::new();
     let mut disagreements = Vec::new();
     // The façade, as a person signs in.
