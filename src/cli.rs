@@ -37,7 +37,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
     Conformance(Box<ConformanceArgs>),
-    /// Run an example MCP client (static, DCR or CIMD registration) that shows every step
+    /// Run an example MCP client (static, DCR or CIMD registration) that shows every step, or
+    /// (--conformance) the client a conformance suite runs
     Client(ClientArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
     Bench(BenchArgs),
