@@ -37,7 +37,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check an MCP server's authorization against the MCP spec (no URL: the bundled server)
     Conformance(Box<mcp_auth_conformance::cli::ConformanceArgs>),
-    /// Run an example MCP client (static, DCR or CIMD registration) that shows every step
+    /// Run an example MCP client (static, DCR or CIMD registration) that shows every step, or
+    /// (--conformance) the client a conformance suite runs
     Client(ClientArgs),
     /// Measure the bundled server (run with --release: cargo run --release -p xtask -- bench)
     Bench(BenchArgs),
@@ -169,8 +170,8 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ClientArgs {
     /// How the client gets its client id
-    #[arg(long, value_enum)]
-    pub registration: crate::example_client::settings::Registration,
+    #[arg(long, value_enum, required_unless_present = "conformance")]
+    pub registration: Option<crate::example_client::settings::Registration>,
     /// The MCP endpoint [default: MCP_SERVER_URL from the env file, else
     /// http://127.0.0.1:8080/mcp, where `cargo xtask serve` listens]
     #[arg(long, value_name = "URL")]
@@ -187,10 +188,28 @@ pub struct ClientArgs {
     /// with --username/--password, call the read tool, then the write tool with the step-up
     #[arg(long)]
     pub no_browser: bool,
-    /// With --no-browser: the user to sign in as
+    /// Run as a conformance harness runs a client under test, against SERVER_URL: the revision
+    /// from MCP_CONFORMANCE_PROTOCOL_VERSION, a pre-registered client from
+    /// MCP_CONFORMANCE_CONTEXT (else CIMD when offered, else DCR), every tool that takes no
+    /// arguments called; exit 0 when all of it worked
+    #[arg(
+        long,
+        requires = "server_url",
+        conflicts_with_all = ["registration", "server", "port", "env_file", "no_browser"]
+    )]
+    pub conformance: bool,
+    /// With --conformance: the MCP endpoint (last, as harnesses append it)
+    #[arg(value_name = "SERVER_URL", requires = "conformance")]
+    pub server_url: Option<url::Url>,
+    /// With --conformance: where the client's metadata document is published, its client_id
+    /// under CIMD [default: the official conformance suite's, which its mock authorization
+    /// servers accept without fetching]
+    #[arg(long, value_name = "URL", requires = "conformance")]
+    pub client_metadata_url: Option<url::Url>,
+    /// With --no-browser or --conformance: the user to sign in as
     #[arg(long, value_name = "USER", env = "MCP_CLIENT_USERNAME")]
     pub username: Option<String>,
-    /// With --no-browser: the password (prefer the environment variable)
+    /// With --no-browser or --conformance: the password (prefer the environment variable)
     #[arg(
         long,
         value_name = "PASSWORD",

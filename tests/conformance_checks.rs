@@ -27,6 +27,14 @@ fn options() -> RunOptions {
     }
 }
 
+/// As [`options`], but the tester obtains its token by signing in.
+fn signing_in() -> RunOptions {
+    RunOptions {
+        token: None,
+        ..options()
+    }
+}
+
 fn outcome(report: &Report, id: CheckId) -> Outcome {
     report
         .results
@@ -118,15 +126,7 @@ async fn a_conforming_fixture_passes_everything() {
 #[tokio::test]
 async fn a_refresh_spends_no_token_another_check_judges() {
     let target = fixture::start(&[]).await;
-    let report = run(
-        &target,
-        &RunOptions {
-            token: None,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let report = run(&target, &signing_in()).await.unwrap();
     assert_eq!(
         outcome(&report, CheckId::AuthzRefreshRotated),
         Outcome::Pass,
@@ -157,10 +157,7 @@ async fn no_credential_reaches_any_report_format() {
         }),
         ..options()
     };
-    let signed_in = RunOptions {
-        token: None,
-        ..options()
-    };
+    let signed_in = signing_in();
     let mut formats = Vec::new();
     let mut credentials = vec![fixture::expired_token(), fixture::MACHINE_CLIENT.1.into()];
     for options in [options(), signed_in, machine] {
@@ -208,15 +205,7 @@ async fn a_refusal_counts_only_for_the_right_reason() {
         Fault::Breaks(CheckId::AuthzForeignResourceRefused),
     ])
     .await;
-    let report = run(
-        &sessions,
-        &RunOptions {
-            token: None,
-            ..options()
-        },
-    )
-    .await
-    .unwrap();
+    let report = run(&sessions, &signing_in()).await.unwrap();
     assert_eq!(outcome(&report, CheckId::TokenAccepted), Outcome::Fail);
     assert_eq!(
         outcome(&report, CheckId::AuthzForeignResourceRefused),
@@ -577,6 +566,63 @@ async fn prm_not_json_fails_the_json_check() {
         reason(&report, CheckId::PrmJsonObject).contains("not a JSON object"),
         "{}",
         report.table()
+    );
+}
+
+/// Issue 13: Protected Resource Metadata found at the root well-known URI names the origin it
+/// was built from (RFC 9728 §3.3), as the official suite's `auth/metadata-var2` server does:
+/// a pass (before, the tester wanted the MCP endpoint there and failed it); the endpoint itself
+/// there is a warning, anything else a failure. Everything else still passes.
+#[tokio::test]
+async fn prm_at_the_root_names_the_origin() {
+    let target = fixture::start(&[Fault::PrmAtRoot]).await;
+    let report = run(&target, &options()).await.unwrap();
+    let wrong: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Warn))
+        .map(|r| r.id)
+        .collect();
+    assert!(wrong.is_empty(), "{}", report.table());
+    assert_eq!(outcome(&report, CheckId::PrmResourceMatches), Outcome::Pass);
+    assert!(
+        reason(&report, CheckId::PrmDiscoverable).contains("the root well-known URI"),
+        "{}",
+        report.table()
+    );
+    let target = fixture::start(&[Fault::PrmAtRootNamesEndpoint]).await;
+    let report = run(&target, &options()).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::PrmResourceMatches),
+        Outcome::Warn,
+        "{}",
+        report.table()
+    );
+    assert_eq!(report.exit_code(Level::Should), 0, "{}", report.table());
+}
+
+/// Issue 13: without a scope in the challenge, the tester's sign-ins ask for the PRM's
+/// `scopes_supported`, as the spec's scope selection strategy tells clients (before, they
+/// asked for no scope at all).
+#[tokio::test]
+async fn without_a_challenge_scope_the_sign_in_asks_for_the_prms_scopes() {
+    let target = fixture::start(&[Fault::Breaks(CheckId::ChallengeScope)]).await;
+    let report = run(&target, &signing_in()).await.unwrap();
+    let code_flow = report
+        .results
+        .iter()
+        .find(|r| r.id == CheckId::AuthzCodeFlow)
+        .unwrap();
+    assert_eq!(code_flow.outcome, Outcome::Pass, "{}", report.table());
+    let authorize: Vec<&str> = code_flow
+        .evidence
+        .iter()
+        .map(|e| e.url.as_str())
+        .filter(|u| u.starts_with("/authorize?"))
+        .collect();
+    assert!(
+        !authorize.is_empty() && authorize.iter().all(|u| u.contains("scope=files:read")),
+        "{authorize:?}"
     );
 }
 

@@ -2,9 +2,13 @@
 //! registration paths headless (sign-in through the real forms, the read tool, the 403 step-up,
 //! the write tool), their refusals, and the page driven over HTTP.
 
+mod fixture;
 mod support;
 
-use mcp_auth_conformance::client::browser::{Browser, Credentials, Landing};
+use mcp_auth_conformance::client::{
+    browser::{Browser, Credentials, Landing},
+    cimd_host::CimdHost,
+};
 use mcp_auth_server::local::{LocalOptions, LocalServer};
 
 async fn server() -> LocalServer {
@@ -200,7 +204,13 @@ async fn refusals_are_clear() {
     down[5] = format!("http://{free}/mcp");
     let nothing = client(down, Some(("u".into(), "p".into()))).await;
     assert_eq!(nothing.code, Some(1));
-    assert!(nothing.stdout.contains("FAIL 401"), "{}", nothing.stdout);
+    assert!(
+        nothing
+            .stdout
+            .contains("FAIL initialize    initialize got no result: connection failed"),
+        "{}",
+        nothing.stdout
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -329,4 +339,148 @@ async fn the_page_shows_the_flow_and_the_tool_result() {
     );
     drop(page_process);
     server.shutdown().await.unwrap();
+}
+
+/// `xtask client --conformance SERVER` with `env` (no harness context unless `env` gives one),
+/// its client metadata document published on loopback for the run.
+async fn conformance(env: &[(&str, &str)], server: &str) -> support::Run {
+    let document = CimdHost::start(
+        "mcp-auth-kit conformance client",
+        Some("http://127.0.0.1/callback".parse().unwrap()),
+    )
+    .await
+    .unwrap();
+    let metadata_url = document.client_id.as_str();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let args = [
+        "client",
+        "--conformance",
+        "--client-metadata-url",
+        metadata_url,
+        server,
+    ]
+    .map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = support::bare_xtask();
+        cmd.env_remove("MCP_CONFORMANCE_CONTEXT").envs(env);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::run(cmd, &args)
+    })
+    .await
+    .unwrap()
+}
+
+/// `--conformance` against the bundled server, as a harness would run it at the 2026-07-28
+/// wire: CIMD (the server advertises it) with a published metadata document, the sign-in
+/// through the forms, every tool that takes no argument called (`notes_add` takes one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_mode_signs_in_and_calls_the_servers_tools() {
+    let server = server().await;
+    let run = conformance(
+        &[
+            ("MCP_CONFORMANCE_PROTOCOL_VERSION", "2026-07-28"),
+            ("MCP_CONFORMANCE_SCENARIO", "by-hand"),
+            ("MCP_CLIENT_USERNAME", &server.user.username),
+            ("MCP_CLIENT_PASSWORD", &server.user.password),
+        ],
+        server.resource.as_str(),
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("scenario by-hand, MCP 2026-07-28"),
+        "{}",
+        run.stderr
+    );
+    for line in [
+        "ok   server/discover the server answered server/discover with its versions",
+        "none: the client_id is the URL of this client's metadata document",
+        "tools: notes_add, notes_list, whoami",
+        "whoami -> ",
+        "notes_list -> ",
+    ] {
+        assert!(run.stdout.contains(line), "{line}:\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("notes_add ->"), "{}", run.stdout);
+    server.shutdown().await.unwrap();
+}
+
+/// What a harness gives the client is checked before anything is sent.
+#[tokio::test]
+async fn the_conformance_mode_refuses_a_harness_it_cannot_follow() {
+    for (var, value, said) in [
+        (
+            "MCP_CONFORMANCE_CONTEXT",
+            "{not json",
+            "MCP_CONFORMANCE_CONTEXT is not JSON",
+        ),
+        (
+            "MCP_CONFORMANCE_PROTOCOL_VERSION",
+            "2099-01-01",
+            "this client speaks 2025-11-25 and 2026-07-28",
+        ),
+    ] {
+        let run = tokio::task::spawn_blocking(move || {
+            let mut cmd = support::bare_xtask();
+            cmd.env(var, value);
+            support::run(cmd, &["client", "--conformance", "http://127.0.0.1:9/mcp"])
+        })
+        .await
+        .unwrap()
+        .failed();
+        assert!(run.stderr.contains(said), "{}", run.stderr);
+    }
+    let without_url = client(vec!["client".into(), "--conformance".into()], None).await;
+    assert_eq!(without_url.code, Some(2), "{}", without_url.stderr);
+    let both = client(
+        [
+            "client",
+            "--conformance",
+            "--registration",
+            "dcr",
+            "http://127.0.0.1:9/mcp",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+}
+
+/// A server that refuses every token it is given: each 401 is discovered again, a refresh is
+/// tried once, and after three sign-ins for the one request the client gives up, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_refusing_every_token_ends_after_three_sign_ins() {
+    let target = fixture::start(&[fixture::Fault::Breaks(
+        mcp_auth_conformance::catalogue::CheckId::TokenAccepted,
+    )])
+    .await;
+    let run = conformance(
+        &[("MCP_CONFORMANCE_PROTOCOL_VERSION", "2025-11-25")],
+        target.as_str(),
+    )
+    .await
+    .failed();
+    assert!(
+        run.stderr
+            .contains("signed in 3 times for tools/list and the server still refuses"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stdout.matches("ok   authorize").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("ok   refresh").count(),
+        1,
+        "{}",
+        run.stdout
+    );
 }

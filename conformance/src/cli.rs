@@ -139,7 +139,8 @@ pub struct ConformanceArgs {
         hide_env_values = true
     )]
     pub client_credentials: Option<String>,
-    /// The scope to ask for [default: the scope in the server's 401 challenge]
+    /// The scope to ask for [default: the scope in the server's 401 challenge, else the
+    /// Protected Resource Metadata's scopes_supported]
     #[arg(long, value_name = "SCOPE")]
     pub scope: Option<String>,
     /// A tool the requested scope does not allow: called to check the 403 insufficient_scope

@@ -127,6 +127,7 @@ impl Exchange {
 }
 
 /// A response with its full body, for the caller to interpret.
+#[derive(Clone)]
 pub struct Answer {
     /// The evidence.
     pub exchange: Exchange,

@@ -1,25 +1,46 @@
-//! `cargo xtask client`: an example MCP client, as a page on loopback or (`--no-browser`) in
-//! the terminal.
+//! `cargo xtask client`: an example MCP client, as a page on loopback, in the terminal
+//! (`--no-browser`), or as a conformance harness runs a client under test (`--conformance`).
 
 use std::{net::SocketAddr, path::Path};
 
-use anyhow::{Context, bail};
-use mcp_auth_conformance::client::browser::{Browser, Credentials, Landing};
+use anyhow::Context;
+use mcp_auth_conformance::client::browser::Credentials;
 
 use crate::{
     cli::ClientArgs,
     example_client::{
-        session::{Session, ToolOutcome},
+        conformance::{self, SUITE_METADATA_URL},
+        headless::{Driver, text},
+        session::Session,
         settings::{self, ClientSettings, Registration},
         web::{self, READ_TOOL, WRITE_TOOL},
     },
 };
 
-/// Runs the client until Ctrl-C (page) or the end of the flow (`--no-browser`).
+/// Runs the client until Ctrl-C (page) or the end of the flow (`--no-browser`,
+/// `--conformance`).
 pub async fn run(args: ClientArgs, root: &Path) -> anyhow::Result<()> {
+    let credentials = match (&args.username, &args.password) {
+        (Some(u), Some(p)) => Some(Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        }),
+        _ => None,
+    };
+    if args.conformance {
+        let server = args.server_url.context("--conformance needs SERVER_URL")?;
+        let metadata_url = match args.client_metadata_url {
+            Some(url) => url,
+            None => SUITE_METADATA_URL.parse().expect("a static URL"),
+        };
+        return conformance::run(server, metadata_url, credentials).await;
+    }
+    let registration = args
+        .registration
+        .context("--registration is needed without --conformance")?;
     let mut settings = settings::resolve(
         root,
-        args.registration,
+        registration,
         args.server.clone(),
         args.port,
         args.env_file.clone(),
@@ -43,13 +64,6 @@ pub async fn run(args: ClientArgs, root: &Path) -> anyhow::Result<()> {
         settings.source
     );
     if args.no_browser {
-        let credentials = match (&args.username, &args.password) {
-            (Some(u), Some(p)) => Some(Credentials {
-                username: u.clone(),
-                password: p.clone(),
-            }),
-            _ => None,
-        };
         let app = listener.map(|l| {
             let session = Session::new(settings.clone());
             tokio::spawn(async move { axum::serve(l, web::router(session)).await })
@@ -71,75 +85,17 @@ pub async fn run(args: ClientArgs, root: &Path) -> anyhow::Result<()> {
         .context("serving the page")
 }
 
-/// The whole flow in the terminal: sign in, the read tool, then the write tool with the step-up.
+/// The whole flow in the terminal: the tools listed (signing in when the server asks), the
+/// read tool, then the write tool, whose 403 asks for a wider sign-in.
 async fn headless(
     settings: ClientSettings,
     credentials: Option<Credentials>,
 ) -> anyhow::Result<()> {
-    let browser = Browser::new(&settings.server, credentials);
-    let redirect = settings.redirect_uri();
-    let mut session = Session::new(settings);
-    let mut printed = 0;
-    let mut flush = |session: &Session| {
-        for step in &session.timeline[printed..] {
-            println!("{}", step.to_text());
-        }
-        printed = session.timeline.len();
-    };
-    let result = async {
-        sign_in(&mut session, &browser, &redirect, None).await?;
-        flush(&session);
-        let read = session.call_tool(READ_TOOL, serde_json::json!({})).await?;
-        flush(&session);
-        match read {
-            ToolOutcome::Result(r) => println!("\n{READ_TOOL} -> {}\n", text(&r)),
-            ToolOutcome::NeedsScope(s) => bail!("{READ_TOOL} needs {s}, which was asked for"),
-        }
-        let mut write = session
-            .call_tool(WRITE_TOOL, web::write_arguments())
-            .await?;
-        flush(&session);
-        if let ToolOutcome::NeedsScope(scope) = &write {
-            sign_in(&mut session, &browser, &redirect, Some(scope)).await?;
-            flush(&session);
-            write = session
-                .call_tool(WRITE_TOOL, web::write_arguments())
-                .await?;
-            flush(&session);
-        }
-        match write {
-            ToolOutcome::Result(r) => println!("\n{WRITE_TOOL} -> {}\n", text(&r)),
-            ToolOutcome::NeedsScope(s) => {
-                bail!("{WRITE_TOOL} still needs {s} after signing in for it")
-            }
-        }
-        flush(&session);
-        anyhow::Ok(())
-    }
-    .await;
-    flush(&session);
-    result
-}
-
-async fn sign_in(
-    session: &mut Session,
-    browser: &Browser,
-    redirect: &url::Url,
-    scope: Option<&str>,
-) -> anyhow::Result<()> {
-    let url = session.begin_login(scope).await?;
-    let navigation = browser.authorize(&url, redirect).await;
-    match &navigation.landing {
-        Landing::Callback(response) => Ok(session.complete(response).await?),
-        Landing::NeedsCredentials => bail!(
-            "the sign-in asks for a user: give --username and --password (`cargo xtask serve` prints the development user)"
-        ),
-        _ => bail!("the sign-in did not come back: {}", navigation.describe()),
-    }
-}
-
-fn text(result: &serde_json::Value) -> String {
-    result["content"][0]["text"]
-        .as_str()
-        .map_or_else(|| result.to_string(), str::to_owned)
+    let mut driver = Driver::new(settings, credentials);
+    driver.request("tools/list", serde_json::json!({})).await?;
+    let read = driver.call_tool(READ_TOOL, serde_json::json!({})).await?;
+    println!("\n{READ_TOOL} -> {}\n", text(&read));
+    let write = driver.call_tool(WRITE_TOOL, web::write_arguments()).await?;
+    println!("\n{WRITE_TOOL} -> {}\n", text(&write));
+    Ok(())
 }

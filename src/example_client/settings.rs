@@ -6,6 +6,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use mcp_auth_conformance::catalogue::Revision;
 use url::Url;
 
 use crate::env_layout;
@@ -20,6 +21,10 @@ pub enum Registration {
     Dcr,
     /// Publishes its metadata document and uses that URL as its `client_id`.
     Cimd,
+    /// Whatever the server's authorization server supports, in the MCP order: a pre-registered
+    /// client if one was given, else CIMD when advertised, else DCR (`--conformance`).
+    #[value(skip)]
+    Auto,
 }
 
 impl Registration {
@@ -29,6 +34,7 @@ impl Registration {
             Registration::Static => 3000,
             Registration::Dcr => 3002,
             Registration::Cimd => 3003,
+            Registration::Auto => 0,
         }
     }
 
@@ -38,7 +44,23 @@ impl Registration {
             Registration::Static => "static",
             Registration::Dcr => "dcr",
             Registration::Cimd => "cimd",
+            Registration::Auto => "automatic",
         }
+    }
+}
+
+/// A client registered at the authorization server beforehand (MCP, Pre-registration).
+#[derive(Clone)]
+pub struct PreRegistered {
+    /// Its id.
+    pub client_id: String,
+    /// Its secret, for a confidential client.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for PreRegistered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreRegistered({}, [redacted])", self.client_id)
     }
 }
 
@@ -74,6 +96,12 @@ pub struct ClientSettings {
     pub static_client: Option<StaticClient>,
     /// Where the settings came from, for the first line of output.
     pub source: String,
+    /// The MCP revision it speaks on the wire.
+    pub revision: Revision,
+    /// A client registered beforehand, used first when present (automatic registration).
+    pub pre_registered: Option<PreRegistered>,
+    /// Where its client metadata document is published, when not on the app's own port.
+    pub metadata_url: Option<Url>,
 }
 
 impl ClientSettings {
@@ -82,11 +110,37 @@ impl ClientSettings {
         Url::parse(&format!("http://127.0.0.1:{}", self.port)).expect("a loopback URL")
     }
 
-    /// Where authorization responses come back.
+    /// Where authorization responses come back. Without a page (automatic registration),
+    /// nothing listens there: a loopback redirect URI matches any port (RFC 8252 §7.3), and
+    /// the code is read off the redirect.
     pub fn redirect_uri(&self) -> Url {
-        match &self.static_client {
-            Some(s) => s.redirect_uri.clone(),
-            None => self.base().join("/callback").expect("a path"),
+        match (&self.static_client, self.registration) {
+            (Some(s), _) => s.redirect_uri.clone(),
+            (None, Registration::Auto) => {
+                Url::parse("http://127.0.0.1/callback").expect("a static URL")
+            }
+            (None, _) => self.base().join("/callback").expect("a path"),
+        }
+    }
+
+    /// The settings of a client that registers however the server allows and speaks
+    /// `revision`, with no page and no env file (`--conformance`).
+    pub fn automatic(
+        server: Url,
+        revision: Revision,
+        pre_registered: Option<PreRegistered>,
+        metadata_url: Url,
+        source: String,
+    ) -> Self {
+        Self {
+            registration: Registration::Auto,
+            server,
+            port: 0,
+            static_client: None,
+            source,
+            revision,
+            pre_registered,
+            metadata_url: Some(metadata_url),
         }
     }
 }
@@ -97,6 +151,7 @@ pub fn env_file_for(root: &Path, registration: Registration) -> Option<PathBuf> 
         Registration::Static => env_layout::CLIENT_STATIC,
         Registration::Dcr => env_layout::CLIENT_DCR,
         Registration::Cimd => env_layout::CLIENT_CIMD,
+        Registration::Auto => return None,
     });
     if deployed.exists() {
         return Some(deployed);
@@ -121,6 +176,9 @@ pub fn resolve(
     port: Option<u16>,
     env_file: Option<PathBuf>,
 ) -> anyhow::Result<ClientSettings> {
+    if registration == Registration::Auto {
+        bail!("automatic registration is for `--conformance`");
+    }
     let file = env_file.or_else(|| env_file_for(root, registration));
     let values = match &file {
         Some(path) => read(path)?,
@@ -176,5 +234,10 @@ pub fn resolve(
             || "no env file (local server defaults)".to_owned(),
             |p| p.display().to_string(),
         ),
+        // The flows the example clients show: the 2025-11-25 handshake, which every server
+        // of today speaks.
+        revision: Revision::R2025_11_25,
+        pre_registered: None,
+        metadata_url: None,
     })
 }

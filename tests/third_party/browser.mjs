@@ -1,7 +1,8 @@
 // The person at the browser, for SDK clients under test: follows an authorization URL the way a
 // browser does (cookies kept per host, redirects followed one by one), answers each HTML form it
 // is shown (a consent page: its approve button; a sign-in form: MCP_USERNAME / MCP_PASSWORD),
-// and stops at the client's redirect URI, returning the code it carries.
+// and stops at the client's redirect URI (signIn: returning the code it carries; arriveAt: the
+// whole URL, for a caller that delivers it).
 //
 // It knows nothing of the server it talks to beyond HTML forms: it is the test's stand-in for a
 // person, not a back door.
@@ -47,7 +48,18 @@ function answer(html) {
 }
 
 export async function signIn(authorizationUrl, redirectUri) {
+  const { arrived } = await arriveAt(authorizationUrl, redirectUri);
+  const error = arrived.searchParams.get('error');
+  if (error) throw new Error(`the authorization server refused: ${error} ${arrived.searchParams.get('error_description') ?? ''}`);
+  return arrived.searchParams.get('code');
+}
+
+// Follows the authorization URL until the authorization server sends the browser to the
+// redirect URI; returns that URL (with the code, or the error) without opening it, and the forms
+// answered on the way (where each was posted, whether it asked for a password).
+export async function arriveAt(authorizationUrl, redirectUri) {
   const jar = new Map(); // host -> Map(name -> value)
+  const forms = [];
   let url = new URL(authorizationUrl);
   let request = { method: 'GET' };
   for (let step = 0; step < MAX_STEPS; step++) {
@@ -65,11 +77,7 @@ export async function signIn(authorizationUrl, redirectUri) {
     jar.set(url.host, cookies);
     if (response.status >= 300 && response.status < 400) {
       const next = new URL(response.headers.get('location'), url);
-      if (next.href.startsWith(redirectUri)) {
-        const error = next.searchParams.get('error');
-        if (error) throw new Error(`the authorization server refused: ${error} ${next.searchParams.get('error_description') ?? ''}`);
-        return next.searchParams.get('code');
-      }
+      if (next.href.startsWith(redirectUri)) return { arrived: next, forms };
       url = next;
       request = { method: 'GET' };
       continue;
@@ -78,11 +86,12 @@ export async function signIn(authorizationUrl, redirectUri) {
     const form = response.ok ? answer(html) : null;
     if (!form) throw new Error(`stuck at ${url.origin}${url.pathname}: HTTP ${response.status}`);
     url = new URL(form.action, url);
+    forms.push({ action: url.pathname, password: form.wantsPassword });
     request = {
       method: 'POST',
       body: form.fields.toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     };
   }
-  throw new Error(`no code after ${MAX_STEPS} steps`);
+  throw new Error(`no answer at the redirect URI after ${MAX_STEPS} steps`);
 }

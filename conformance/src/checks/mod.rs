@@ -204,25 +204,6 @@ fn resource_answer(
     }
 }
 
-/// RFC 9728 / MCP comparison: scheme and host case-insensitive, default ports equal, an empty
-/// path equal to "/" (RFC 3986 section 6.2.3), everything else exact.
-pub fn same_resource(resource: &str, target: &Url) -> bool {
-    let Ok(r) = Url::parse(resource) else {
-        return false;
-    };
-    // `Url` lower-cases scheme and host and turns an empty http(s) path into "/".
-    let key = |u: &Url| {
-        (
-            u.scheme().to_owned(),
-            u.host_str().map(str::to_owned),
-            u.port_or_known_default(),
-            u.path().to_owned(),
-            u.query().map(str::to_owned),
-        )
-    };
-    r.fragment().is_none() && key(&r) == key(target)
-}
-
 /// Neither HTTPS nor loopback: where a bearer token must not travel (OAuth 2.1 §1.5).
 fn insecure(u: &Url) -> bool {
     u.scheme() != "https" && !is_loopback(u)
@@ -246,24 +227,4 @@ fn is_json(content_type: Option<&str>) -> bool {
             .trim()
             .eq_ignore_ascii_case("application/json")
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resource_comparison() {
-        let t = Url::parse("https://mcp.example.com/mcp").unwrap();
-        assert!(same_resource("https://mcp.example.com/mcp", &t));
-        assert!(same_resource("HTTPS://MCP.EXAMPLE.COM/mcp", &t));
-        assert!(same_resource("https://mcp.example.com:443/mcp", &t));
-        assert!(!same_resource("https://mcp.example.com/mcp/", &t));
-        assert!(!same_resource("https://mcp.example.com/MCP", &t));
-        assert!(!same_resource("https://other.example.com/mcp", &t));
-        assert!(!same_resource("https://mcp.example.com/mcp#x", &t));
-        let root = Url::parse("https://mcp.example.com").unwrap();
-        assert!(same_resource("https://mcp.example.com/", &root));
-        assert!(same_resource("https://mcp.example.com", &root));
-    }
 }

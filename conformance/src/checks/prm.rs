@@ -3,10 +3,13 @@
 
 use url::Url;
 
-use super::{Finding, fail, is_json, pass, same_resource, skip};
+use super::{Finding, fail, is_json, pass, skip, warn};
 use crate::{
     catalogue::{BOTH, Check, CheckId, Citation, Level},
-    observe::Observations,
+    observe::{
+        Observations,
+        discovery::{Via, expected_resource, same_resource},
+    },
     probe::Exchange,
 };
 
@@ -52,7 +55,7 @@ pub const RESOURCE_MATCHES: Check = Check {
     revisions: BOTH,
     depends_on: &[CheckId::PrmJsonObject],
     note: Some(
-        "Compared as the spec allows: scheme and host case-insensitively, nothing else normalised.",
+        "RFC 9728 §3.3: metadata found through the challenge or the path-inserted URI names the MCP endpoint itself; at the root well-known URI, the origin it was built from (the endpoint itself there is a warning). Compared as the spec allows: scheme and host case-insensitively, nothing else normalised.",
     ),
     judge: resource_matches,
 };
@@ -148,15 +151,33 @@ fn json_object(o: &Observations) -> Finding {
 }
 
 fn resource_matches(o: &Observations) -> Finding {
-    match json(o)
+    let Some((_, via)) = &o.discovery.prm else {
+        return skip("no metadata was found (see prm.discoverable)");
+    };
+    let expected = expected_resource(&o.target, *via);
+    let resource = json(o)
         .and_then(|j| j.get("resource"))
-        .and_then(|r| r.as_str())
-    {
-        None => fail("no resource member", evidence(o)),
-        Some(r) if same_resource(r, &o.target) => {
+        .and_then(|r| r.as_str());
+    match (resource, via) {
+        (None, _) => fail("no resource member", evidence(o)),
+        (Some(r), Via::Root) if same_resource(r, &expected) => pass(
+            "resource is the origin whose root well-known URI served it",
+            evidence(o),
+        ),
+        (Some(r), Via::Root) if same_resource(r, &o.target) => warn(
+            "resource is the MCP endpoint, found at the root well-known URI: RFC 9728 §3.3 asks for the origin that URI was built from, so clients that follow it to the letter refuse this metadata (clients that match by prefix, like the SDKs, take it)",
+            evidence(o),
+        ),
+        (Some(r), Via::Root) => fail(
+            format!(
+                "resource is {r:?}, neither the origin whose root well-known URI served it (RFC 9728 §3.3) nor the MCP server's URI"
+            ),
+            evidence(o),
+        ),
+        (Some(r), _) if same_resource(r, &expected) => {
             pass("resource is the MCP server's URI", evidence(o))
         }
-        Some(r) => fail(
+        (Some(r), _) => fail(
             format!("resource is {r:?}, not the MCP server's URI (the target)"),
             evidence(o),
         ),

@@ -10,6 +10,7 @@ pub mod callback;
 pub mod cimd_host;
 pub mod pkce;
 pub mod registration;
+pub mod scope;
 pub mod token;
 
 /// Whether `url` names loopback as redirect URIs do (RFC 8252 §7.3): 127.0.0.1, `[::1]` or

@@ -37,6 +37,21 @@ impl ClientMetadata {
     }
 }
 
+/// The `token_endpoint_auth_method` a client signing in through a browser registers with at
+/// an authorization server whose metadata lists `supported`: `none` (a public client, PKCE
+/// its proof) when listed or when nothing is listed, else the secret-based method the token
+/// endpoint takes. The registration's answer has the last word ([`register`]).
+pub fn requested_auth_method(supported: Option<&serde_json::Value>) -> &'static str {
+    let offers_none = supported
+        .and_then(|s| s.as_array())
+        .is_none_or(|a| a.iter().any(|m| m == "none"));
+    if offers_none {
+        "none"
+    } else {
+        super::token::secret_method(supported)
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone)]
 pub struct Registered {
@@ -74,4 +89,24 @@ pub async fn register(
             })
         });
     (answer, registered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_client_unless_the_token_endpoint_wants_a_secret() {
+        assert_eq!(requested_auth_method(None), "none");
+        let only = |m: &str| serde_json::json!([m]);
+        assert_eq!(requested_auth_method(Some(&only("none"))), "none");
+        assert_eq!(
+            requested_auth_method(Some(&only("client_secret_basic"))),
+            "client_secret_basic"
+        );
+        assert_eq!(
+            requested_auth_method(Some(&only("client_secret_post"))),
+            "client_secret_post"
+        );
+    }
 }

@@ -46,6 +46,15 @@ impl ClientAuth {
         }
     }
 
+    /// Its `token_endpoint_auth_method`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClientAuth::Public(_) => "none",
+            ClientAuth::Basic { .. } => "client_secret_basic",
+            ClientAuth::Post { .. } => "client_secret_post",
+        }
+    }
+
     /// From a registration's `token_endpoint_auth_method` (RFC 7591; basic is the default).
     pub fn for_method(id: String, secret: Option<String>, method: Option<&str>) -> Self {
         match (secret, method) {
@@ -53,6 +62,25 @@ impl ClientAuth {
             (Some(secret), Some("client_secret_post")) => ClientAuth::Post { id, secret },
             (Some(secret), _) => ClientAuth::Basic { id, secret },
         }
+    }
+}
+
+/// How a client that holds a secret authenticates at a token endpoint that lists `supported`
+/// (its `token_endpoint_auth_methods_supported`): `client_secret_basic` when listed or when
+/// nothing is listed (RFC 8414 §2: the default), else `client_secret_post` when listed, else
+/// `none` (the secret is of no use there).
+pub fn secret_method(supported: Option<&serde_json::Value>) -> &'static str {
+    let listed = |m: &str| {
+        supported
+            .and_then(|s| s.as_array())
+            .is_none_or(|a| a.iter().any(|x| x == m))
+    };
+    if listed("client_secret_basic") {
+        "client_secret_basic"
+    } else if listed("client_secret_post") {
+        "client_secret_post"
+    } else {
+        "none"
     }
 }
 
@@ -197,4 +225,33 @@ pub fn unverified_claims(token: &str) -> Option<serde_json::Value> {
     let payload = token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_goes_where_the_token_endpoint_takes_it() {
+        let list = |v: serde_json::Value| Some(v);
+        assert_eq!(secret_method(None), "client_secret_basic");
+        assert_eq!(
+            secret_method(list(serde_json::json!(["none", "client_secret_post"])).as_ref()),
+            "client_secret_post"
+        );
+        assert_eq!(
+            secret_method(
+                list(serde_json::json!([
+                    "client_secret_post",
+                    "client_secret_basic"
+                ]))
+                .as_ref()
+            ),
+            "client_secret_basic"
+        );
+        assert_eq!(
+            secret_method(list(serde_json::json!(["none"])).as_ref()),
+            "none"
+        );
+    }
 }

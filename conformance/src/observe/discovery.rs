@@ -63,31 +63,11 @@ impl Discovery {
     /// Finds both documents, as a client does after the challenge.
     pub async fn observe(probe: &Probe, target: &Url, challenged: &Challenged) -> Self {
         let mut found = Self::default();
-        // Clients use the challenge's URL when there is one, and the well-known URIs otherwise.
-        let candidates: Vec<(Url, Via)> = match challenged.advertised_metadata() {
-            Some(url) => vec![(url, Via::Challenge)],
-            None => prm_well_known(target),
-        };
-        for (url, via) in candidates {
-            if let Some(doc) = fetch(probe, url, &mut found.prm_attempts, false).await {
-                found.prm = Some((doc, via));
-                break;
-            }
-        }
-        found.issuer = found
-            .prm_json()
-            .and_then(|j| j.get("authorization_servers"))
-            .and_then(|a| a.as_array())
-            .and_then(|a| a.first())
-            .and_then(|i| i.as_str())
-            .map(str::to_owned);
+        (found.prm_attempts, found.prm) =
+            find_prm(probe, target, challenged.advertised_metadata()).await;
+        found.issuer = found.prm_json().and_then(first_issuer);
         if let Some(issuer) = found.issuer.clone() {
-            for url in as_well_known(&issuer) {
-                if let Some(doc) = fetch(probe, url, &mut found.as_attempts, true).await {
-                    found.as_metadata = Some(doc);
-                    break;
-                }
-            }
+            (found.as_attempts, found.as_metadata) = find_as_metadata(probe, &issuer).await;
         }
         let documents: Vec<Url> = found
             .prm
@@ -138,6 +118,103 @@ impl Discovery {
     pub fn as_flag(&self, name: &str) -> bool {
         self.as_field(name).and_then(|v| v.as_bool()) == Some(true)
     }
+}
+
+/// The Protected Resource Metadata as a client looks for it (MCP, Protected Resource Metadata
+/// Discovery Requirements): at the challenge's `resource_metadata` when there is one, else at
+/// the well-known URIs in order; every request made, and the first document that answered 200
+/// with how it was found.
+pub async fn find_prm(
+    probe: &Probe,
+    target: &Url,
+    advertised: Option<Url>,
+) -> (Vec<Exchange>, Option<(Found, Via)>) {
+    let candidates: Vec<(Url, Via)> = match advertised {
+        Some(url) => vec![(url, Via::Challenge)],
+        None => prm_well_known(target),
+    };
+    let mut attempts = Vec::new();
+    for (url, via) in candidates {
+        if let Some(doc) = fetch(probe, url, &mut attempts, false).await {
+            return (attempts, Some((doc, via)));
+        }
+    }
+    (attempts, None)
+}
+
+/// The authorization server's metadata for `issuer` (RFC 8414 and OIDC discovery, in the MCP
+/// order): every request made, and the first JSON object that answered 200. Whether its
+/// `issuer` is the one asked for is for the caller to judge ([`issuer_is`]).
+pub async fn find_as_metadata(probe: &Probe, issuer: &str) -> (Vec<Exchange>, Option<Found>) {
+    let mut attempts = Vec::new();
+    for url in as_well_known(issuer) {
+        if let Some(doc) = fetch(probe, url, &mut attempts, true).await {
+            return (attempts, Some(doc));
+        }
+    }
+    (attempts, None)
+}
+
+/// The first authorization server a PRM document names.
+pub fn first_issuer(prm: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    prm.get("authorization_servers")?
+        .as_array()?
+        .first()?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Whether authorization server metadata names `issuer` as its issuer: RFC 8414 §3.3 (and
+/// OpenID Connect Discovery §4.3) ask for the identifier the well-known URL was built from,
+/// identical, and a client MUST NOT use metadata that names another.
+pub fn issuer_is(metadata: &serde_json::Map<String, serde_json::Value>, issuer: &str) -> bool {
+    metadata.get("issuer").and_then(|i| i.as_str()) == Some(issuer)
+}
+
+/// The resource a PRM document found `via` must name for the MCP endpoint `target` (RFC 9728
+/// §3.3): the URL the client requested when the challenge pointed at it, the resource
+/// identifier the well-known suffix was inserted into otherwise: `target` itself for the
+/// path-inserted URI, its origin for the root one.
+pub fn expected_resource(target: &Url, via: Via) -> Url {
+    match via {
+        Via::Challenge | Via::PathInserted => target.clone(),
+        Via::Root => {
+            let mut origin = target.clone();
+            origin.set_path("/");
+            origin.set_query(None);
+            origin.set_fragment(None);
+            origin
+        }
+    }
+}
+
+/// Whether a client may use PRM found `via` for `target` whose `resource` is `resource`: it
+/// names what RFC 9728 §3.3 asks ([`expected_resource`]), or, found at the root, the endpoint
+/// itself (what clients matching by prefix, like the SDKs, accept; `prm.resource-matches`
+/// warns of it).
+pub fn resource_usable(resource: &str, target: &Url, via: Via) -> bool {
+    same_resource(resource, &expected_resource(target, via))
+        || (via == Via::Root && same_resource(resource, target))
+}
+
+/// Whether `resource` names `expected`: scheme and host compared case-insensitively (MCP,
+/// Canonical Server URI: implementations SHOULD accept uppercase), a default port as its
+/// absence, nothing else normalised; a fragment never matches.
+pub fn same_resource(resource: &str, expected: &Url) -> bool {
+    let Ok(r) = Url::parse(resource) else {
+        return false;
+    };
+    // `Url` lower-cases scheme and host and turns an empty http(s) path into "/".
+    let key = |u: &Url| {
+        (
+            u.scheme().to_owned(),
+            u.host_str().map(str::to_owned),
+            u.port_or_known_default(),
+            u.path().to_owned(),
+            u.query().map(str::to_owned),
+        )
+    };
+    r.fragment().is_none() && key(&r) == key(expected)
 }
 
 /// `GET url`, recorded in `attempts`; the document when it answered 200 (and, when
@@ -251,5 +328,35 @@ mod tests {
                 "https://auth.example.com/tenant1/.well-known/openid-configuration",
             ]
         );
+    }
+
+    #[test]
+    fn resources_compare_as_the_spec_allows() {
+        let t = Url::parse("https://mcp.example.com/mcp").unwrap();
+        assert!(same_resource("https://mcp.example.com/mcp", &t));
+        assert!(same_resource("HTTPS://MCP.EXAMPLE.COM/mcp", &t));
+        assert!(same_resource("https://mcp.example.com:443/mcp", &t));
+        assert!(!same_resource("https://mcp.example.com/mcp/", &t));
+        assert!(!same_resource("https://mcp.example.com/MCP", &t));
+        assert!(!same_resource("https://other.example.com/mcp", &t));
+        assert!(!same_resource("https://mcp.example.com/mcp#x", &t));
+        let root = Url::parse("https://mcp.example.com").unwrap();
+        assert!(same_resource("https://mcp.example.com/", &root));
+        assert!(same_resource("https://mcp.example.com", &root));
+    }
+
+    #[test]
+    fn the_expected_resource_follows_where_the_metadata_was_found() {
+        let t = Url::parse("http://localhost:4000/mcp?tenant=a").unwrap();
+        for via in [Via::Challenge, Via::PathInserted] {
+            assert_eq!(expected_resource(&t, via), t);
+        }
+        let root = expected_resource(&t, Via::Root);
+        assert!(same_resource("http://localhost:4000", &root));
+        assert!(!same_resource("http://localhost:4000/mcp", &root));
+        assert!(!same_resource(
+            "https://evil.example.com/mcp",
+            &expected_resource(&t, Via::Challenge)
+        ));
     }
 }

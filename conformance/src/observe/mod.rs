@@ -15,7 +15,7 @@ pub use discovery::{WEB_ORIGIN, as_well_known, prm_well_known};
 
 use crate::{
     catalogue::Revision,
-    client::{browser::Person, callback::CallbackListener},
+    client::{browser::Person, callback::CallbackListener, scope},
     observe::{
         challenge::Challenged,
         discovery::Discovery,
@@ -106,9 +106,10 @@ pub async fn observe(
             target: target.clone(),
             authorization_endpoint,
             token_endpoint,
+            // As a client selects scopes: the challenge's, else the PRM's scopes_supported.
             scope: options.scope.clone().or_else(|| {
-                let scope = challenge.bearer().and_then(|c| c.param("scope"));
-                scope.map(str::to_owned)
+                let challenged = challenge.bearer().and_then(|c| c.param("scope"));
+                scope::initial(challenged, discovery.prm_json()).parameter()
             }),
             client: registration.client.clone(),
             cimd_supported: discovery.as_flag("client_id_metadata_document_supported"),
