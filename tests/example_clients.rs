@@ -207,7 +207,7 @@ async fn refusals_are_clear() {
     assert!(
         nothing
             .stdout
-            .contains("FAIL initialize    initialize got no result: connection failed"),
+            .contains("FAIL initialize    initialize got no result: connection refused: nothing is listening there"),
         "{}",
         nothing.stdout
     );
