@@ -484,3 +484,45 @@ async fn a_server_refusing_every_token_ends_after_three_sign_ins() {
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn the_static_clients_port_is_explained_when_taken_or_moved() {
+    let server = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A port something else holds, named by the registered redirect URI.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let env = static_env(&server, dir.path());
+    let text = std::fs::read_to_string(&env).unwrap().replace(
+        &server.static_client.redirect_uris[0],
+        &format!("http://127.0.0.1:{port}/callback"),
+    );
+    std::fs::write(&env, text).unwrap();
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["client", "--registration", "static", "--env-file"]
+            .map(String::from)
+            .into();
+        a.push(env.display().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let busy = client(args(&[]), None).await;
+    assert_eq!(busy.code, Some(1), "{}", busy.stderr);
+    for says in [
+        "registered at the authorization server with this port",
+        "--example-callback-urls",
+    ] {
+        assert!(busy.stderr.contains(says), "{says}: {}", busy.stderr);
+    }
+    let moved = client(args(&["--port", "1234"]), None).await;
+    assert_eq!(moved.code, Some(1), "{}", moved.stderr);
+    assert!(
+        moved
+            .stderr
+            .contains("--example-callback-urls http://localhost:1234/callback"),
+        "{}",
+        moved.stderr
+    );
+    drop(taken);
+    server.shutdown().await.unwrap();
+}

@@ -51,7 +51,7 @@ pub async fn run(args: ClientArgs, root: &Path) -> anyhow::Result<()> {
         let addr = SocketAddr::from(([127, 0, 0, 1], settings.port));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .with_context(|| format!("listening on {addr} (another client running? --port)"))?;
+            .with_context(|| busy_port(&settings, addr))?;
         settings.port = listener.local_addr()?.port();
         Some(listener)
     } else {
@@ -98,4 +98,23 @@ async fn headless(
     let write = driver.call_tool(WRITE_TOOL, web::write_arguments()).await?;
     println!("\n{WRITE_TOOL} -> {}\n", text(&write));
     Ok(())
+}
+
+/// What to do when the client's port is taken: another port, unless a pre-registered redirect
+/// URI fixes it (the AS matches it exactly), which only a new registration changes.
+fn busy_port(settings: &settings::ClientSettings, addr: SocketAddr) -> String {
+    match &settings.static_client {
+        Some(s) => format!(
+            "cannot listen on {addr} (is another client, or something else, using it?). The \
+             static client's redirect URI {} is registered at the authorization server with \
+             this port, so --port cannot move it: stop what uses the port, or register another \
+             callback with `cargo xtask deploy --example-callback-urls \
+             http://localhost:PORT/callback` and use that port",
+            s.redirect_uri
+        ),
+        None => format!(
+            "cannot listen on {addr} (is another client, or something else, using it?): stop it, \
+             or pick another port with --port"
+        ),
+    }
 }

@@ -220,7 +220,9 @@ pub fn resolve(
     let port = match (&static_client, port) {
         (Some(s), None) => s.redirect_uri.port().unwrap_or(registration.default_port()),
         (Some(s), Some(p)) if s.redirect_uri.port() != Some(p) => bail!(
-            "--port {p} differs from the registered redirect URI {}: the AS matches it exactly",
+            "--port {p} differs from the registered redirect URI {}: the AS matches it exactly, \
+             port included. Register a callback on that port with `cargo xtask deploy \
+             --example-callback-urls http://localhost:{p}/callback`, or leave --port out",
             s.redirect_uri
         ),
         (_, p) => p.unwrap_or(registration.default_port()),
