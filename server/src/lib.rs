@@ -10,6 +10,7 @@ pub mod bearer;
 pub mod cognito;
 pub mod dev_as;
 pub mod discovery;
+pub mod expiring;
 pub mod facade;
 pub mod guard;
 pub mod html;
