@@ -8,6 +8,7 @@ pub mod access_token;
 pub mod app;
 pub mod bearer;
 pub mod cognito;
+pub mod connections;
 pub mod dev_as;
 pub mod discovery;
 pub mod expiring;

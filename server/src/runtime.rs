@@ -1,12 +1,12 @@
 //! Assembling and running the server, whatever the upstream: the façade in front of it, the
-//! guard with a verifier for its tokens, PRM, the MCP endpoint, graceful shutdown.
+//! guard with a verifier for its tokens, PRM, the MCP endpoint, bounded connections, graceful
+//! shutdown.
 
 use std::{
     net::SocketAddr,
     sync::{Arc, OnceLock},
 };
 
-use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -14,6 +14,7 @@ use url::Url;
 use crate::{
     access_token::{TokenPolicy, TokenProfile, TokenVerifier},
     app::{self, AppParts},
+    connections::{self, ConnectionLimits},
     discovery,
     facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::Store},
     guard::Guard,
@@ -87,7 +88,7 @@ pub struct Running {
     /// The façade's issuer.
     pub issuer: String,
     shutdown: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
+    serving: JoinHandle<std::io::Result<()>>,
 }
 
 /// Binds a listener, with an error that names the address.
@@ -144,23 +145,12 @@ impl Running {
             extra: a.extra.merge(facade.router()),
             shutdown: shutdown.clone(),
         });
-        let stop = shutdown.clone();
-        // An MCP answer on a 2025-11-25 session is an SSE stream written in several small
-        // pieces; with Nagle's algorithm each piece after the first waited for the client's
-        // delayed ACK (40 ms a request on Linux).
-        let listener = a.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        });
+        let serving = tokio::spawn(connections::serve(
+            a.listener,
+            router,
+            ConnectionLimits::from_fd_limit(),
+            shutdown.clone(),
+        ));
         let http = reqwest::Client::new();
         let jwks_url = match a.upstream_jwks {
             Some(url) => url,
@@ -190,13 +180,14 @@ impl Running {
             resource_metadata,
             issuer: facade.issuer().to_owned(),
             shutdown,
-            task,
+            serving,
         })
     }
 
-    /// Stops accepting connections and waits for the ones in flight.
+    /// Stops accepting connections and waits for the ones in flight (for at most
+    /// [`connections::DRAIN_TIMEOUT`]).
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.shutdown.cancel();
-        self.task.await.unwrap_or(Ok(()))
+        self.serving.await.unwrap_or(Ok(()))
     }
 }

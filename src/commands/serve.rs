@@ -22,6 +22,7 @@ use crate::{
 /// Runs the server until Ctrl-C.
 pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     init_logging();
+    raise_fd_limit();
     let env_file = args
         .env_file
         .clone()
@@ -217,4 +218,14 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Every connection is a file descriptor, and the connection cap is derived from the limit on
+/// them: raise the soft limit to the hard one (1024 is a common default soft limit).
+fn raise_fd_limit() {
+    if let Err(e) = mcp_auth_server::connections::raise_fd_limit() {
+        eprintln!(
+            "warning: could not raise the open-files limit ({e}); the connection cap follows the current one"
+        );
+    }
 }
