@@ -21,6 +21,7 @@ pub mod local;
 pub mod oauth_request;
 pub mod pkce;
 pub mod prm;
+pub mod refusals;
 pub mod resource;
 pub mod runtime;
 pub mod scope;

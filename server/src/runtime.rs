@@ -20,6 +20,7 @@ use crate::{
     guard::Guard,
     jwks::{JwksCache, RefreshPolicy},
     prm::{self, ProtectedResourceMetadata},
+    refusals::REPORT_INTERVAL,
     resource::ResourceUri,
     scope::ScopeSet,
     tools,
@@ -89,6 +90,7 @@ pub struct Running {
     pub issuer: String,
     shutdown: CancellationToken,
     serving: JoinHandle<std::io::Result<()>>,
+    reporting: JoinHandle<()>,
 }
 
 /// Binds a listener, with an error that names the address.
@@ -127,6 +129,7 @@ impl Running {
             resource_metadata: resource_metadata.to_string(),
             default_scopes: ScopeSet::parse(tools::READ),
             max_body_bytes: app::MAX_BODY_BYTES,
+            refusals: Default::default(),
         });
         let mut allowed_origins = vec![a.base.clone()];
         allowed_origins.extend(a.allowed_origins);
@@ -151,6 +154,11 @@ impl Running {
             ConnectionLimits::from_fd_limit(),
             shutdown.clone(),
         ));
+        let refusals = guard.refusals.clone();
+        let stop = shutdown.clone();
+        let reporting = tokio::spawn(async move {
+            refusals.report_every(REPORT_INTERVAL, stop).await;
+        });
         let http = reqwest::Client::new();
         let jwks_url = match a.upstream_jwks {
             Some(url) => url,
@@ -181,13 +189,16 @@ impl Running {
             issuer: facade.issuer().to_owned(),
             shutdown,
             serving,
+            reporting,
         })
     }
 
     /// Stops accepting connections and waits for the ones in flight (for at most
-    /// [`connections::DRAIN_TIMEOUT`]).
+    /// [`connections::DRAIN_TIMEOUT`]); the last refusal counts are logged.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.shutdown.cancel();
-        self.serving.await.unwrap_or(Ok(()))
+        let served = self.serving.await.unwrap_or(Ok(()));
+        let _ = self.reporting.await;
+        served
     }
 }
