@@ -191,11 +191,12 @@ impl OneOrMany {
 #[derive(Deserialize)]
 struct Header {
     #[serde(default)]
-    alg: Option<serde_json::Value>,
+    alg: Option<String>,
     #[serde(default)]
     kid: Option<String>,
+    /// Only its presence matters: no extension is understood here.
     #[serde(default)]
-    crit: Option<serde_json::Value>,
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 /// Verifies tokens against a policy and the AS's keys, remembering tokens already verified
@@ -345,10 +346,7 @@ fn read_header(token: &str) -> Result<(Algorithm, String), TokenError> {
         .decode(encoded)
         .map_err(|_| TokenError::Malformed)?;
     let header: Header = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
-    let alg = match header.alg {
-        Some(serde_json::Value::String(alg)) => alg,
-        _ => return Err(TokenError::Malformed),
-    };
+    let alg = header.alg.ok_or(TokenError::Malformed)?;
     let alg = match alg.as_str() {
         "RS256" => Algorithm::RS256,
         "ES256" => Algorithm::ES256,

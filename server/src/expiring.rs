@@ -47,12 +47,9 @@ where
         }
     }
 
-    /// The value under `key`, unless absent or expired.
+    /// The value under `key`, unless absent or expired (moka checks the deadline on every read).
     pub fn get(&self, key: &K) -> Option<V> {
-        self.entries
-            .get(key)
-            .filter(|e| e.until > Instant::now())
-            .map(|e| e.value)
+        self.entries.get(key).map(|e| e.value)
     }
 
     /// Keeps `value` under `key` for `ttl` (nothing for a zero `ttl`).

@@ -4,7 +4,8 @@
 //! Everything runs on loopback in one process (server and load generator share the cores), with
 //! a bounded request count and time. The load comes from hyper's bare HTTP/1.1 client, one
 //! keep-alive connection per worker, so the generator takes as little of the shared cores as it
-//! can (reqwest's pool and request building cost the server a fifth of its measured throughput).
+//! can (with reqwest's pool and request building, the same server measured far lower: see
+//! docs/performance.md).
 
 use std::{
     sync::{
@@ -170,12 +171,7 @@ async fn load(server: &LocalServer, token: &str, args: &BenchArgs) -> anyhow::Re
         "io.modelcontextprotocol/clientCapabilities": {}
     }}})
     .to_string();
-    let request = Arc::new(BenchRequest {
-        path: url::Url::parse(server.resource.as_str())?.path().to_owned(),
-        host: server.addr.to_string(),
-        authorization: format!("Bearer {token}"),
-        body: body.into(),
-    });
+    let request = Arc::new(BenchRequest::new(server, token, body)?);
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + args.max_time;
@@ -213,12 +209,47 @@ async fn load(server: &LocalServer, token: &str, args: &BenchArgs) -> anyhow::Re
     ))
 }
 
-/// The request every worker sends.
+/// The request every worker sends, its parts built once.
 struct BenchRequest {
-    path: String,
-    host: String,
-    authorization: String,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
+}
+
+impl BenchRequest {
+    fn new(server: &LocalServer, token: &str, body: String) -> anyhow::Result<Self> {
+        use axum::http::{HeaderValue, header};
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::HOST, server.addr.to_string().parse()?);
+        headers.insert(header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        headers.insert(
+            "mcp-protocol-version",
+            HeaderValue::from_static("2026-07-28"),
+        );
+        headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
+        headers.insert("mcp-name", HeaderValue::from_static("whoami"));
+        Ok(Self {
+            uri: url::Url::parse(server.resource.as_str())?.path().parse()?,
+            headers,
+            body: body.into(),
+        })
+    }
+
+    fn build(&self) -> axum::http::Request<axum::body::Body> {
+        let mut request = axum::http::Request::new(axum::body::Body::from(self.body.clone()));
+        *request.method_mut() = axum::http::Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
 }
 
 /// One keep-alive HTTP/1.1 connection to the server.
@@ -238,23 +269,10 @@ impl BenchConnection {
 
     /// Sends the request; whether a 2xx answer came back whole.
     async fn call(&mut self, r: &BenchRequest) -> bool {
-        let request = axum::http::Request::post(r.path.as_str())
-            .header(axum::http::header::HOST, r.host.as_str())
-            .header(axum::http::header::AUTHORIZATION, r.authorization.as_str())
-            .header(axum::http::header::CONTENT_TYPE, "application/json")
-            .header(
-                axum::http::header::ACCEPT,
-                "application/json, text/event-stream",
-            )
-            .header("MCP-Protocol-Version", "2026-07-28")
-            .header("Mcp-Method", "tools/call")
-            .header("Mcp-Name", "whoami")
-            .body(axum::body::Body::from(r.body.clone()));
-        let Ok(request) = request else { return false };
         if self.sender.ready().await.is_err() {
             return false;
         }
-        match self.sender.send_request(request).await {
+        match self.sender.send_request(r.build()).await {
             Ok(response) if response.status().is_success() => {
                 axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1 << 20)
                     .await
