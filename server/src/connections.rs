@@ -70,10 +70,15 @@ pub fn connection_cap(fd_limit: u64) -> usize {
         .clamp(1, MAX_CONNECTIONS)
 }
 
-/// Raises this process's soft limit on open files to its hard limit, where the system allows;
-/// returns the soft limit now in force.
+/// The most open files [`raise_fd_limit`] asks for: Linux's default ceiling (`nr_open`), far above
+/// what the connection cap needs, and a finite number where the hard limit is "unlimited" (which
+/// the kernel would refuse as a soft limit).
+const FD_LIMIT_WANTED: u64 = 1 << 20;
+
+/// Raises this process's soft limit on open files to its hard limit (at most 2^20), where the
+/// system allows; returns the soft limit now in force.
 pub fn raise_fd_limit() -> io::Result<u64> {
-    rlimit::increase_nofile_limit(u64::MAX)
+    rlimit::increase_nofile_limit(FD_LIMIT_WANTED)
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains: no new connection
@@ -203,5 +208,16 @@ mod tests {
         assert_eq!(connection_cap(64), 48);
         assert_eq!(connection_cap(1), 1);
         assert_eq!(connection_cap(0), 1);
+    }
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_one() {
+        use rlimit::Resource;
+        let (soft, hard) = Resource::NOFILE.get().unwrap();
+        Resource::NOFILE.set(hard.min(256), hard).unwrap();
+        let raised = raise_fd_limit().unwrap();
+        assert_eq!(raised, hard.min(FD_LIMIT_WANTED));
+        assert_eq!(Resource::NOFILE.get().unwrap(), (raised, hard));
+        Resource::NOFILE.set(soft, hard).unwrap();
     }
 }
