@@ -1,19 +1,22 @@
 //! Validating access tokens (OAuth 2.1 section 5.2, RFC 8707 audience binding, RFC 9068 shape).
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, Validation, decode, decode_header, errors::ErrorKind};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, Validation, decode, errors::ErrorKind};
 use serde::Deserialize;
 
 use crate::{
+    expiring::ExpiringCache,
     jwks::{JwksCache, JwksError},
     resource::ResourceUri,
     scope::ScopeSet,
 };
+
+/// The longest an access token may still have to live when it is presented: Cognito's own
+/// ceiling for access tokens (one day). A token valid for longer is refused rather than trusted
+/// (and cached) for however long its issuer wrote; iat is not needed, so it cannot be bent.
+pub const MAX_REMAINING_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// How tokens from this authorization server look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +60,26 @@ pub struct Principal {
 /// Why a token was refused; every message is safe to send back (none contains the token).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    /// Not a JWS compact serialization, or bad JSON inside.
+    /// Not a JWS compact serialization (three dot-separated parts), or bad JSON inside.
     #[error("the token is not a well-formed JWT")]
     Malformed,
+    /// The header lists critical extensions (`crit`), none of which this server understands
+    /// (RFC 7515 section 4.1.11).
+    #[error(
+        "the token's header marks extensions critical (crit) that this server does not support"
+    )]
+    CriticalExtension,
+    /// A claim has the wrong JSON type (e.g. an `iss` that is an array).
+    #[error("the token's {claim} claim is not {expected}")]
+    ClaimType {
+        /// The claim.
+        claim: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// `exp` is further away than [`MAX_REMAINING_LIFETIME`].
+    #[error("the token expires more than a day from now, longer than any access token may live")]
+    ExpiryTooFar,
     /// `alg` outside the allow-list (RS256, ES256).
     #[error("the token's algorithm {0} is not accepted (RS256 or ES256 only)")]
     AlgorithmNotAllowed(String),
@@ -101,10 +121,38 @@ pub enum TokenError {
     Inactive,
 }
 
+impl TokenError {
+    /// The kind of refusal, without its details: what refusals are counted by.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenError::Malformed => "malformed",
+            TokenError::CriticalExtension => "critical extension",
+            TokenError::ClaimType { .. } => "claim of the wrong type",
+            TokenError::ExpiryTooFar => "expiry too far",
+            TokenError::AlgorithmNotAllowed(_) => "algorithm not accepted",
+            TokenError::NoKeyId => "no kid",
+            TokenError::UnknownKey => "unknown key",
+            TokenError::KeysUnavailable => "keys unavailable",
+            TokenError::AlgorithmMismatch => "algorithm mismatch",
+            TokenError::BadSignature => "bad signature",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "not yet valid",
+            TokenError::WrongIssuer => "wrong issuer",
+            TokenError::MissingClaim(_) => "missing claim",
+            TokenError::NotAnAccessToken => "not an access token",
+            TokenError::WrongAudience => "wrong audience",
+            TokenError::Inactive => "inactive",
+        }
+    }
+}
+
 // `sub` and `exp` are optional here only so that jsonwebtoken's required-claims check (which
 // runs after deserialization) reports which one is missing.
 #[derive(Deserialize)]
 struct Claims {
+    // Any JSON here: jsonwebtoken accepts an array `iss` that contains ours; we do not.
+    #[serde(default)]
+    iss: Option<serde_json::Value>,
     #[serde(default)]
     sub: Option<String>,
     #[serde(default)]
@@ -129,12 +177,26 @@ enum OneOrMany {
 }
 
 impl OneOrMany {
-    fn any(&self, f: impl Fn(&str) -> bool) -> bool {
+    /// Whether `value` is one of the audiences, compared as exact strings (RFC 7519 section
+    /// 4.1.3: no URL normalisation, so `/x/../mcp` or a decimal IP address is not this resource).
+    fn contains(&self, value: &str) -> bool {
         match self {
-            OneOrMany::One(s) => f(s),
-            OneOrMany::Many(v) => v.iter().any(|s| f(s)),
+            OneOrMany::One(s) => s == value,
+            OneOrMany::Many(v) => v.iter().any(|s| s == value),
         }
     }
+}
+
+/// What the server reads from a JWS header before trusting anything else in the token.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    /// Only its presence matters: no extension is understood here.
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 /// Verifies tokens against a policy and the AS's keys, remembering tokens already verified
@@ -142,7 +204,9 @@ impl OneOrMany {
 pub struct TokenVerifier {
     policy: TokenPolicy,
     jwks: JwksCache,
-    verified: VerifiedCache,
+    /// Tokens already verified, by SHA-256 of the token (the token itself is never kept), until
+    /// the token's own expiry.
+    verified: ExpiringCache<Fingerprint, Principal>,
     introspector: Option<crate::introspection::Introspector>,
 }
 
@@ -152,7 +216,7 @@ impl TokenVerifier {
         Self {
             policy,
             jwks,
-            verified: VerifiedCache::new(cache_capacity),
+            verified: ExpiringCache::new(cache_capacity as u64),
             introspector: None,
         }
     }
@@ -172,7 +236,11 @@ impl TokenVerifier {
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let now = now_secs();
         let fingerprint = fingerprint(token);
-        if let Some(principal) = self.verified.get(&fingerprint, now) {
+        if let Some(principal) = self
+            .verified
+            .get(&fingerprint)
+            .filter(|p| p.expires_at > now)
+        {
             return Ok(principal);
         }
         if let Some(introspector) = &self.introspector
@@ -182,31 +250,24 @@ impl TokenVerifier {
             return introspector.introspect(token, &self.policy, now).await;
         }
         let principal = self.verify_uncached(token).await?;
-        self.verified.insert(fingerprint, principal.clone(), now);
+        let ttl = Duration::from_secs(principal.expires_at.saturating_sub(now));
+        self.verified.insert(fingerprint, principal.clone(), ttl);
         Ok(principal)
     }
 
     /// Full verification, without the cache (what a cache miss costs).
     pub async fn verify_uncached(&self, token: &str) -> Result<Principal, TokenError> {
-        let header = decode_header(token).map_err(|_| match declared_algorithm(token) {
-            // e.g. "none", which the JWT library does not even model: say so, not "malformed".
-            Some(alg) => TokenError::AlgorithmNotAllowed(alg),
-            None => TokenError::Malformed,
-        })?;
-        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-            return Err(TokenError::AlgorithmNotAllowed(format!("{:?}", header.alg)));
-        }
-        let kid = header.kid.as_deref().ok_or(TokenError::NoKeyId)?;
-        let key = self.jwks.key(kid).await.map_err(|e| match e {
+        let (alg, kid) = read_header(token)?;
+        let key = self.jwks.key(&kid).await.map_err(|e| match e {
             JwksError::UnknownKey(_) => TokenError::UnknownKey,
             JwksError::Unavailable(_) => TokenError::KeysUnavailable,
         })?;
-        if key.algorithm != header.alg {
+        if key.algorithm != alg {
             return Err(TokenError::AlgorithmMismatch);
         }
         let mut validation = Validation::new(key.algorithm);
-        validation.set_issuer(&[&self.policy.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // `iss` is checked below, as a string: jsonwebtoken would take an array containing ours.
+        validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = self.policy.leeway_secs;
         validation.validate_nbf = true;
         // The audience rules differ by profile; they are applied below.
@@ -216,7 +277,6 @@ impl TokenVerifier {
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
                 ErrorKind::MissingRequiredClaim(c) => TokenError::MissingClaim(c.clone()),
                 ErrorKind::InvalidAlgorithm => TokenError::AlgorithmMismatch,
                 _ => TokenError::Malformed,
@@ -227,6 +287,23 @@ impl TokenVerifier {
 
     fn check_claims(&self, claims: Claims) -> Result<Principal, TokenError> {
         let policy = &self.policy;
+        match &claims.iss {
+            Some(serde_json::Value::String(iss)) if *iss == policy.issuer => {}
+            Some(serde_json::Value::String(_)) => return Err(TokenError::WrongIssuer),
+            Some(_) => {
+                return Err(TokenError::ClaimType {
+                    claim: "iss",
+                    expected: "a string",
+                });
+            }
+            None => return Err(TokenError::MissingClaim("iss".into())),
+        }
+        let expires_at = claims
+            .exp
+            .ok_or_else(|| TokenError::MissingClaim("exp".into()))?;
+        if expires_at > now_secs() + MAX_REMAINING_LIFETIME.as_secs() + policy.leeway_secs {
+            return Err(TokenError::ExpiryTooFar);
+        }
         match (policy.profile, claims.token_use.as_deref()) {
             (_, Some("access")) => {}
             (TokenProfile::Generic, None) => {}
@@ -234,7 +311,7 @@ impl TokenVerifier {
         }
         let scopes = ScopeSet::parse(claims.scope.as_deref().unwrap_or_default());
         let bound = match (&claims.aud, policy.profile) {
-            (Some(aud), _) => aud.any(|a| policy.resource.matches(a)),
+            (Some(aud), _) => aud.contains(policy.resource.as_str()),
             (None, TokenProfile::Cognito) => scopes.any_under(&policy.resource),
             (None, TokenProfile::Generic) => false,
         };
@@ -248,9 +325,7 @@ impl TokenVerifier {
             client_id: claims.client_id,
             username: claims.username,
             scopes,
-            expires_at: claims
-                .exp
-                .ok_or_else(|| TokenError::MissingClaim("exp".into()))?,
+            expires_at,
         })
     }
 }
@@ -260,22 +335,39 @@ fn looks_like_jws(token: &str) -> bool {
     token.split('.').count() == 3
 }
 
-/// The `alg` a token's header declares, read without trusting anything else in it.
-fn declared_algorithm(token: &str) -> Option<String> {
-    use base64::Engine;
-    let header = token.split('.').next()?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&json).ok()?;
-    let alg = value.get("alg")?.as_str()?;
-    // Echoed in an error description: keep it short and printable.
-    Some(
-        alg.chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(16)
-            .collect(),
-    )
+/// The algorithm and key id a JWS header declares, refusing what this server never accepts
+/// before any key is looked up: another shape, another algorithm, critical extensions.
+fn read_header(token: &str) -> Result<(Algorithm, String), TokenError> {
+    if !looks_like_jws(token) {
+        return Err(TokenError::Malformed);
+    }
+    let encoded = token.split('.').next().unwrap_or_default();
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| TokenError::Malformed)?;
+    let header: Header = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+    let alg = header.alg.ok_or(TokenError::Malformed)?;
+    let alg = match alg.as_str() {
+        "RS256" => Algorithm::RS256,
+        "ES256" => Algorithm::ES256,
+        // e.g. "none" or "HS256": say which, kept short and printable, since it is echoed.
+        other => {
+            return Err(TokenError::AlgorithmNotAllowed(
+                other
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(16)
+                    .collect(),
+            ));
+        }
+    };
+    // Every extension this server would have to understand is one it does not: refuse them all,
+    // an empty list included (RFC 7515 section 4.1.11 forbids producing one).
+    if header.crit.is_some() {
+        return Err(TokenError::CriticalExtension);
+    }
+    let kid = header.kid.ok_or(TokenError::NoKeyId)?;
+    Ok((alg, kid))
 }
 
 fn now_secs() -> u64 {
@@ -290,42 +382,4 @@ type Fingerprint = [u8; 32];
 fn fingerprint(token: &str) -> Fingerprint {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     digest.as_ref().try_into().expect("SHA-256 is 32 bytes")
-}
-
-/// Tokens already verified, by SHA-256 of the token (the token itself is never kept), valid
-/// until the token's own expiry. Bounded: when full, expired entries go first, then all.
-struct VerifiedCache {
-    capacity: usize,
-    entries: Mutex<HashMap<Fingerprint, Principal>>,
-}
-
-impl VerifiedCache {
-    fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            entries: Mutex::new(HashMap::with_capacity(capacity.min(1024))),
-        }
-    }
-
-    fn get(&self, fingerprint: &Fingerprint, now: u64) -> Option<Principal> {
-        let entries = self.entries.lock().expect("token cache lock");
-        entries
-            .get(fingerprint)
-            .filter(|p| p.expires_at > now)
-            .cloned()
-    }
-
-    fn insert(&self, fingerprint: Fingerprint, principal: Principal, now: u64) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut entries = self.entries.lock().expect("token cache lock");
-        if entries.len() >= self.capacity {
-            entries.retain(|_, p| p.expires_at > now);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(fingerprint, principal);
-    }
 }

@@ -86,7 +86,17 @@ pub fn router(parts: AppParts) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// A request's span: method and path, never the query, which carries authorization codes and
+/// states (`/oauth/callback?code=…&state=…`, `/authorize?…`) that must not reach the logs.
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
 }
 
 /// How rmcp serves the MCP endpoint: JSON answers, the DNS-rebinding checks, the body limit.

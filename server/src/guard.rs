@@ -15,6 +15,7 @@ use axum::{
 use crate::{
     access_token::TokenVerifier,
     bearer::{Credentials, credentials},
+    refusals::Refusals,
     scope::ScopeSet,
     tools,
     www_authenticate::Challenge,
@@ -31,6 +32,8 @@ pub struct Guard {
     pub default_scopes: ScopeSet,
     /// Largest MCP request body read, in bytes.
     pub max_body_bytes: usize,
+    /// Refused credentials, counted for the periodic report instead of a log line each.
+    pub refusals: Arc<Refusals>,
 }
 
 impl Guard {
@@ -74,6 +77,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
             });
         }
         Credentials::Invalid(reason) => {
+            guard.refusals.count(reason);
             return guard.challenge(Challenge::InvalidRequest {
                 description: reason.into(),
             });
@@ -83,8 +87,8 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     let principal = match verifier.verify(&token).await {
         Ok(p) => p,
         Err(e) => {
-            // The reason is logged and returned; the token itself never is.
-            tracing::info!(reason = %e, "refused an access token");
+            // The reason is counted and returned; the token itself is never logged.
+            guard.refusals.count(e.reason());
             return guard.challenge(Challenge::InvalidToken {
                 description: e.to_string(),
             });

@@ -6,17 +6,14 @@
 //! for at most a minute and never past the token's expiry, so a revoked token stops working
 //! within that minute; negative answers are not cached.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
 
 use crate::{
-    access_token::{Principal, TokenError, TokenPolicy},
+    access_token::{MAX_REMAINING_LIFETIME, Principal, TokenError, TokenPolicy},
+    expiring::ExpiringCache,
     scope::ScopeSet,
     secret,
 };
@@ -40,7 +37,8 @@ pub struct IntrospectionConfig {
 pub struct Introspector {
     config: IntrospectionConfig,
     http: reqwest::Client,
-    cache: Mutex<HashMap<String, (Principal, Instant)>>,
+    /// Positive answers, by SHA-256 of the token.
+    cache: ExpiringCache<String, Principal>,
 }
 
 #[derive(Deserialize)]
@@ -72,10 +70,11 @@ impl Introspector {
             .timeout(Duration::from_secs(5))
             .build()
             .expect("an HTTP client with static settings");
+        let cache = ExpiringCache::new(config.cache_capacity as u64);
         Self {
             config,
             http,
-            cache: Mutex::new(HashMap::new()),
+            cache,
         }
     }
 
@@ -87,10 +86,8 @@ impl Introspector {
         now: u64,
     ) -> Result<Principal, TokenError> {
         let key = secret::sha256_hex(token);
-        if let Some((p, until)) = self.cache.lock().expect("introspection cache").get(&key)
-            && Instant::now() < *until
-        {
-            return Ok(p.clone());
+        if let Some(principal) = self.cache.get(&key) {
+            return Ok(principal);
         }
         let response = self
             .http
@@ -114,17 +111,7 @@ impl Introspector {
         let principal = check(answer, policy, now)?;
         let ttl = Duration::from_secs(principal.expires_at.saturating_sub(now))
             .min(self.config.max_cache);
-        let mut cache = self.cache.lock().expect("introspection cache");
-        if cache.len() >= self.config.cache_capacity {
-            let t = Instant::now();
-            cache.retain(|_, (_, until)| *until > t);
-            if cache.len() >= self.config.cache_capacity {
-                cache.clear();
-            }
-        }
-        if self.config.cache_capacity > 0 {
-            cache.insert(key, (principal.clone(), Instant::now() + ttl));
-        }
+        self.cache.insert(key, principal.clone(), ttl);
         Ok(principal)
     }
 }
@@ -142,15 +129,17 @@ fn check(a: Answer, policy: &TokenPolicy, now: u64) -> Result<Principal, TokenEr
     if exp + policy.leeway_secs <= now {
         return Err(TokenError::Expired);
     }
+    if exp > now + MAX_REMAINING_LIFETIME.as_secs() + policy.leeway_secs {
+        return Err(TokenError::ExpiryTooFar);
+    }
     if a.nbf.is_some_and(|nbf| nbf > now + policy.leeway_secs) {
         return Err(TokenError::NotYetValid);
     }
+    // Exact strings, as for JWTs: no URL normalisation.
+    let resource = policy.resource.as_str();
     let bound = match &a.aud {
-        Some(serde_json::Value::String(s)) => policy.resource.matches(s),
-        Some(serde_json::Value::Array(v)) => v
-            .iter()
-            .filter_map(|x| x.as_str())
-            .any(|s| policy.resource.matches(s)),
+        Some(serde_json::Value::String(s)) => s == resource,
+        Some(serde_json::Value::Array(v)) => v.iter().any(|x| x.as_str() == Some(resource)),
         _ => false,
     };
     if !bound {

@@ -1,12 +1,12 @@
 //! Assembling and running the server, whatever the upstream: the façade in front of it, the
-//! guard with a verifier for its tokens, PRM, the MCP endpoint, graceful shutdown.
+//! guard with a verifier for its tokens, PRM, the MCP endpoint, bounded connections, graceful
+//! shutdown.
 
 use std::{
     net::SocketAddr,
     sync::{Arc, OnceLock},
 };
 
-use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -14,11 +14,13 @@ use url::Url;
 use crate::{
     access_token::{TokenPolicy, TokenProfile, TokenVerifier},
     app::{self, AppParts},
+    connections::{self, ConnectionLimits},
     discovery,
     facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::Store},
     guard::Guard,
     jwks::{JwksCache, RefreshPolicy},
     prm::{self, ProtectedResourceMetadata},
+    refusals::REPORT_INTERVAL,
     resource::ResourceUri,
     scope::ScopeSet,
     tools,
@@ -87,7 +89,8 @@ pub struct Running {
     /// The façade's issuer.
     pub issuer: String,
     shutdown: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
+    serving: JoinHandle<std::io::Result<()>>,
+    reporting: JoinHandle<()>,
 }
 
 /// Binds a listener, with an error that names the address.
@@ -126,6 +129,7 @@ impl Running {
             resource_metadata: resource_metadata.to_string(),
             default_scopes: ScopeSet::parse(tools::READ),
             max_body_bytes: app::MAX_BODY_BYTES,
+            refusals: Default::default(),
         });
         let mut allowed_origins = vec![a.base.clone()];
         allowed_origins.extend(a.allowed_origins);
@@ -144,22 +148,16 @@ impl Running {
             extra: a.extra.merge(facade.router()),
             shutdown: shutdown.clone(),
         });
+        let serving = tokio::spawn(connections::serve(
+            a.listener,
+            router,
+            ConnectionLimits::from_fd_limit(),
+            shutdown.clone(),
+        ));
+        let refusals = guard.refusals.clone();
         let stop = shutdown.clone();
-        // An MCP answer on a 2025-11-25 session is an SSE stream written in several small
-        // pieces; with Nagle's algorithm each piece after the first waited for the client's
-        // delayed ACK (40 ms a request on Linux).
-        let listener = a.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
+        let reporting = tokio::spawn(async move {
+            refusals.report_every(REPORT_INTERVAL, stop).await;
         });
         let http = reqwest::Client::new();
         let jwks_url = match a.upstream_jwks {
@@ -190,13 +188,17 @@ impl Running {
             resource_metadata,
             issuer: facade.issuer().to_owned(),
             shutdown,
-            task,
+            serving,
+            reporting,
         })
     }
 
-    /// Stops accepting connections and waits for the ones in flight.
+    /// Stops accepting connections and waits for the ones in flight (for at most
+    /// [`connections::DRAIN_TIMEOUT`]); the last refusal counts are logged.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.shutdown.cancel();
-        self.task.await.unwrap_or(Ok(()))
+        let served = self.serving.await.unwrap_or(Ok(()));
+        let _ = self.reporting.await;
+        served
     }
 }

@@ -41,21 +41,25 @@ impl ScopeSet {
     }
 
     /// Whether `required` is granted, either as is or in Cognito's resource-server form
-    /// `<resource identifier>/<scope>` (Cognito names custom scopes that way in tokens).
+    /// `<resource identifier>/<scope>` (Cognito names custom scopes that way in tokens). Scopes
+    /// are opaque strings: the identifier must be the resource URI exactly, not a URL that
+    /// normalises to it.
     pub fn grants(&self, required: &str, resource: &ResourceUri) -> bool {
         self.iter().any(|s| {
             s == required
                 || s.strip_suffix(required)
                     .and_then(|prefix| prefix.strip_suffix('/'))
-                    .is_some_and(|identifier| resource.matches(identifier))
+                    .is_some_and(|identifier| identifier == resource.as_str())
         })
     }
 
-    /// Whether any scope is one of the resource server's, `<resource>/<name>`.
+    /// Whether any scope is one of the resource server's, `<resource>/<name>`, with the
+    /// resource URI written exactly.
     pub fn any_under(&self, resource: &ResourceUri) -> bool {
         self.iter().any(|s| {
-            s.rsplit_once('/')
-                .is_some_and(|(identifier, name)| !name.is_empty() && resource.matches(identifier))
+            s.strip_prefix(resource.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| !name.is_empty() && !name.contains('/'))
         })
     }
 }
@@ -125,5 +129,23 @@ mod tests {
         assert!(!ScopeSet::parse("openid email").any_under(&resource()));
         assert!(!ScopeSet::parse("https://evil.example/mcp/mcp:read").any_under(&resource()));
         assert!(!ScopeSet::parse("http://localhost:8080/mcp/").any_under(&resource()));
+    }
+
+    #[test]
+    fn the_resource_identifier_is_matched_exactly_not_normalised() {
+        for alias in [
+            "http://localhost:8080/x/../mcp",
+            "HTTP://LOCALHOST:8080/mcp",
+            "http://localhost:8080/./mcp",
+            "http://localhost:8080/mcp/x",
+        ] {
+            let scopes = ScopeSet::parse(&format!("{alias}/mcp:read"));
+            assert!(!scopes.any_under(&resource()), "{alias}");
+            assert!(!scopes.grants("mcp:read", &resource()), "{alias}");
+        }
+        let loopback: ResourceUri = "http://127.0.0.1:8080/mcp".parse().unwrap();
+        let decimal = ScopeSet::parse("http://2130706433:8080/mcp/mcp:read");
+        assert!(!decimal.any_under(&loopback));
+        assert!(!decimal.grants("mcp:read", &loopback));
     }
 }

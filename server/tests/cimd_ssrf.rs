@@ -181,3 +181,119 @@ async fn production_mode_refuses_loopback_documents_outright() {
         .unwrap_err();
     assert!(matches!(e, CimdError::ForbiddenAddress { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn addresses_hiding_ipv4_behind_translation_or_tunnels_are_refused_before_any_connection() {
+    let resolver = CimdResolver::new(false);
+    for url in [
+        // SIIT (::ffff:0:0/96): 127.0.0.1 and the cloud metadata address after translation.
+        "https://[::ffff:0:7f00:1]/client.json",
+        "https://[::ffff:0:a9fe:a9fe]/latest/meta-data",
+        // Teredo (2001::/32) tunnels to an IPv4 address the server cannot vet.
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/client.json",
+        "https://[2001::a9fe:a9fe]/client.json",
+    ] {
+        let started = Instant::now();
+        let e = resolver.resolve(url).await.unwrap_err();
+        assert!(
+            matches!(e, CimdError::ForbiddenAddress { .. }),
+            "{url}: {e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{url}: refused without trying to connect"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_clients_resolver_vets_every_address_of_a_name() {
+    use mcp_auth_server::facade::cimd::{AddressPolicy, VettingResolver};
+    use reqwest::dns::{Name, Resolve};
+    // "localhost" resolves to loopback addresses only: refused for public fetches, whatever
+    // the URL looked like, because the refusal is in the client's own lookup.
+    let refused = VettingResolver(AddressPolicy::Public)
+        .resolve("localhost".parse::<Name>().unwrap())
+        .await
+        .err()
+        .expect("refused");
+    let refused = refused.downcast_ref::<CimdError>().expect("a CimdError");
+    assert!(
+        matches!(refused, CimdError::ForbiddenAddress { host, .. } if host == "localhost"),
+        "{refused}"
+    );
+    let loopback: Vec<_> = VettingResolver(AddressPolicy::Loopback)
+        .resolve("localhost".parse::<Name>().unwrap())
+        .await
+        .expect("loopback addresses are what development documents may use")
+        .collect();
+    assert!(!loopback.is_empty() && loopback.iter().all(|a| a.ip().is_loopback()));
+    // One address out of policy among good ones condemns the whole answer.
+    let mixed = [
+        "93.184.216.34:443".parse().unwrap(),
+        "169.254.169.254:443".parse().unwrap(),
+    ];
+    assert!(matches!(
+        AddressPolicy::Public.vet("mixed.example", &mixed),
+        Err(CimdError::ForbiddenAddress { addr, .. }) if addr.to_string() == "169.254.169.254"
+    ));
+    assert!(matches!(
+        AddressPolicy::Public.vet("empty.example", &[]),
+        Err(CimdError::Unresolvable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_flood_of_new_metadata_urls_does_not_evict_the_documents_in_use() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // By name: the fetch goes through the client's resolver, not an IP literal.
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let (b, counted) = (base.clone(), fetches.clone());
+    let router = Router::new().route(
+        "/{name}",
+        get(
+            move |axum::extract::Path(name): axum::extract::Path<String>| {
+                let client_id = format!("{b}/{name}");
+                if name == "in-use.json" {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                async move {
+                    json(
+                        serde_json::json!({"client_id": client_id, "client_name": "n",
+                    "redirect_uris": ["http://127.0.0.1/cb"]})
+                        .to_string(),
+                    )
+                }
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let resolver = CimdResolver::with_capacity(true, 20);
+    let in_use = format!("{base}/in-use.json");
+    for _ in 0..5 {
+        resolver.resolve(&in_use).await.unwrap();
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "cached after one fetch");
+    // Anyone can make up metadata URLs: ten times more than the cache holds, each fetched once,
+    // while the client in use goes on signing people in.
+    for n in 0..200 {
+        resolver
+            .resolve(&format!("{base}/flood-{n}.json"))
+            .await
+            .unwrap();
+        if n % 5 == 0 {
+            resolver.resolve(&in_use).await.unwrap();
+        }
+    }
+    resolver.resolve(&in_use).await.unwrap();
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "the document in use was evicted by the flood"
+    );
+}

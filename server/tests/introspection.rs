@@ -149,6 +149,22 @@ async fn introspection_answers_are_held_to_the_same_rules_as_jwts() {
             active(json!({"aud": null})),
             TokenError::WrongAudience,
         ),
+        // Audiences are compared as exact strings, not as URLs that normalise to ours.
+        (
+            "aud-dot-segments",
+            active(json!({"aud": "http://127.0.0.1:8080/x/../mcp"})),
+            TokenError::WrongAudience,
+        ),
+        (
+            "aud-decimal-host",
+            active(json!({"aud": ["http://2130706433:8080/mcp"]})),
+            TokenError::WrongAudience,
+        ),
+        (
+            "exp-two-days-away",
+            active(json!({"exp": now() + 2 * 24 * 3600})),
+            TokenError::ExpiryTooFar,
+        ),
     ];
     for (token, answer, _) in &cases {
         endpoint

@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use mcp_auth_server::{
     access_token::{TokenError, TokenPolicy, TokenProfile, TokenVerifier},
+    jwks::{JwksCache, RefreshPolicy},
     signing::Rs256Key,
 };
 use serde_json::{Value, json};
@@ -98,11 +99,8 @@ async fn valid_tokens_are_accepted() {
             .await
             .is_ok()
     );
-    // aud as an array, upper-case host: still this resource.
-    let array = with(
-        claims(),
-        json!({"aud": ["other", "HTTP://127.0.0.1:8080/mcp"]}),
-    );
+    // aud as an array that names this resource exactly.
+    let array = with(claims(), json!({"aud": ["other", RESOURCE]}));
     assert!(
         f.verifier
             .verify(&f.key.sign(&array).unwrap())
@@ -117,6 +115,14 @@ async fn valid_tokens_are_accepted() {
             .await
             .is_ok()
     );
+    // Cognito's longest access-token lifetime, a day.
+    let a_day = with(claims(), json!({"exp": now() + 24 * 3600}));
+    assert!(
+        f.verifier
+            .verify(&f.key.sign(&a_day).unwrap())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -124,9 +130,129 @@ async fn the_bad_token_corpus_is_refused_for_the_right_reason() {
     let f = fixture(TokenProfile::Cognito).await;
     let other_key = Rs256Key::generate("k1").unwrap();
     let sign = |c: Value| f.key.sign(&c).unwrap();
+    let valid = sign(claims());
+    let header_and_claims = valid.rsplit_once('.').unwrap().0.to_owned();
+    let rs256 = |extra: Value| {
+        f.key
+            .sign_with_header(
+                &with(json!({"alg": "RS256", "kid": "k1"}), extra),
+                &claims(),
+            )
+            .unwrap()
+    };
+    let claim_type = |claim| TokenError::ClaimType {
+        claim,
+        expected: "a string",
+    };
     let corpus: Vec<(&str, String, TokenError)> = vec![
         ("garbage", "not-a-jwt".into(), TokenError::Malformed),
         ("three garbage parts", "a.b.c".into(), TokenError::Malformed),
+        (
+            "two segments (the signature cut off)",
+            header_and_claims.clone(),
+            TokenError::Malformed,
+        ),
+        (
+            "four segments",
+            format!("{valid}.{}", B64.encode("x")),
+            TokenError::Malformed,
+        ),
+        (
+            "five segments (a JWE's shape)",
+            format!("{header_and_claims}.a.b.c"),
+            TokenError::Malformed,
+        ),
+        (
+            "alg none, two segments",
+            format!(
+                "{}.{}",
+                B64.encode(json!({"alg": "none"}).to_string()),
+                B64.encode(claims().to_string())
+            ),
+            TokenError::Malformed,
+        ),
+        (
+            "an unknown critical extension",
+            rs256(json!({"crit": ["exp"], "exp": 1})),
+            TokenError::CriticalExtension,
+        ),
+        (
+            "an empty crit list",
+            rs256(json!({"crit": []})),
+            TokenError::CriticalExtension,
+        ),
+        (
+            "crit naming a registered header",
+            rs256(json!({"crit": ["kid"]})),
+            TokenError::CriticalExtension,
+        ),
+        (
+            "iss as an array holding ours",
+            sign(with(claims(), json!({"iss": [ISSUER]}))),
+            claim_type("iss"),
+        ),
+        (
+            "iss as a number",
+            sign(with(claims(), json!({"iss": 1}))),
+            claim_type("iss"),
+        ),
+        (
+            "exp two days away",
+            sign(with(claims(), json!({"exp": now() + 2 * 24 * 3600}))),
+            TokenError::ExpiryTooFar,
+        ),
+        (
+            "exp in the year 10000",
+            sign(with(claims(), json!({"exp": 253_402_300_800u64}))),
+            TokenError::ExpiryTooFar,
+        ),
+        (
+            "aud with dot segments that normalise to this resource",
+            sign(with(
+                claims(),
+                json!({"aud": "http://127.0.0.1:8080/x/../mcp"}),
+            )),
+            TokenError::WrongAudience,
+        ),
+        (
+            "aud with the host as a decimal number",
+            sign(with(claims(), json!({"aud": "http://2130706433:8080/mcp"}))),
+            TokenError::WrongAudience,
+        ),
+        (
+            "aud with the host in hexadecimal",
+            sign(with(claims(), json!({"aud": "http://0x7f.0.0.1:8080/mcp"}))),
+            TokenError::WrongAudience,
+        ),
+        (
+            "aud in upper case",
+            sign(with(claims(), json!({"aud": "HTTP://127.0.0.1:8080/mcp"}))),
+            TokenError::WrongAudience,
+        ),
+        (
+            "aud with a percent-encoded path",
+            sign(with(
+                claims(),
+                json!({"aud": "http://127.0.0.1:8080/%6dcp"}),
+            )),
+            TokenError::WrongAudience,
+        ),
+        (
+            "no aud, a scope under a resource that normalises to this one",
+            sign(with(
+                claims(),
+                json!({"aud": null, "scope": "http://127.0.0.1:8080/x/../mcp/mcp:read"}),
+            )),
+            TokenError::WrongAudience,
+        ),
+        (
+            "no aud, a scope under the decimal form of this host",
+            sign(with(
+                claims(),
+                json!({"aud": null, "scope": "http://2130706433:8080/mcp/mcp:read"}),
+            )),
+            TokenError::WrongAudience,
+        ),
         (
             "alg none",
             unsigned(json!({"alg": "none", "typ": "JWT"}), claims(), b""),
@@ -281,4 +407,59 @@ async fn a_cached_verification_never_outlives_the_token() {
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(verifier.verify(&token).await, Err(TokenError::Expired));
+}
+
+#[tokio::test]
+async fn a_flood_of_new_tokens_does_not_evict_the_tokens_in_use() {
+    let (old_key, new_key) = (
+        Rs256Key::generate("k1").unwrap(),
+        Rs256Key::generate("k2").unwrap(),
+    );
+    let jwks = JwksServer::start(vec![old_key.public_jwk()]).await;
+    let keys = JwksCache::new(
+        jwks.url.clone(),
+        reqwest::Client::new(),
+        RefreshPolicy {
+            min_refresh_interval: Duration::ZERO,
+            max_age: Duration::from_secs(3600),
+        },
+    );
+    keys.prime().await.unwrap();
+    let policy = TokenPolicy {
+        issuer: ISSUER.into(),
+        resource: RESOURCE.parse().unwrap(),
+        profile: TokenProfile::Cognito,
+        leeway_secs: 30,
+    };
+    let verifier = TokenVerifier::new(policy, keys, 50);
+    let in_use = old_key.sign(&claims()).unwrap();
+    verifier.verify(&in_use).await.unwrap();
+    // The authorization server withdraws the old key: from now on only a verification already
+    // cached accepts a token signed with it.
+    jwks.set_keys(vec![new_key.public_jwk()]);
+    verifier
+        .verify(&new_key.sign(&claims()).unwrap())
+        .await
+        .unwrap();
+    let never_seen = with(claims(), json!({"sub": "never-seen"}));
+    assert_eq!(
+        verifier.verify(&old_key.sign(&never_seen).unwrap()).await,
+        Err(TokenError::UnknownKey),
+        "the old key is gone"
+    );
+    // Ten times more valid tokens than the cache holds, each presented once, while the token
+    // in use goes on being used.
+    for n in 0..500 {
+        let one_shot = with(claims(), json!({"sub": format!("flood-{n}")}));
+        verifier
+            .verify(&new_key.sign(&one_shot).unwrap())
+            .await
+            .unwrap();
+        if n % 10 == 0 {
+            assert!(
+                verifier.verify(&in_use).await.is_ok(),
+                "the token in use was evicted after {n} new tokens"
+            );
+        }
+    }
 }

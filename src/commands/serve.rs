@@ -22,6 +22,7 @@ use crate::{
 /// Runs the server until Ctrl-C.
 pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     init_logging();
+    raise_fd_limit();
     let env_file = args
         .env_file
         .clone()
@@ -210,11 +211,27 @@ mod tests {
 }
 
 fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,rmcp=warn"));
+    // Colour codes are for people at a terminal, not for log files and collectors
+    // (https://no-color.org: a non-empty NO_COLOR turns them off).
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Every connection is a file descriptor, and the connection cap is derived from the limit on
+/// them: raise the soft limit to the hard one (1024 is a common default soft limit).
+fn raise_fd_limit() {
+    if let Err(e) = mcp_auth_server::connections::raise_fd_limit() {
+        eprintln!(
+            "warning: could not raise the open-files limit ({e}); the connection cap follows the current one"
+        );
+    }
 }

@@ -2,17 +2,16 @@
 //! document it names, safely (draft-ietf-oauth-client-id-metadata-document section 6).
 //!
 //! The fetch is the server reaching out to a URL an anonymous party chose, so: https only (http
-//! on loopback only in development), the host resolved first and *every* address vetted (no
-//! loopback, private, link-local and cloud metadata, CGNAT, ULA, multicast, reserved, or IPv4
-//! hidden inside IPv6), the connection pinned to a vetted address (no second lookup to rebind),
-//! no redirects, no proxy, a 5 s timeout, a 64 KiB cap, JSON only. Documents are cached for
-//! their `Cache-Control: max-age`, bounded to [1 min, 1 day].
+//! on loopback only in development), *every* address the host resolves to vetted (no loopback,
+//! private, link-local and cloud metadata, CGNAT, ULA, multicast, reserved, or IPv4 hidden
+//! inside IPv6) by the HTTP client's own DNS resolver, so the connection can only go to an
+//! address from the answer that was vetted (no second lookup to rebind), IP-literal hosts vetted
+//! before the fetch, no redirects, no proxy, a 5 s timeout, a 64 KiB cap, JSON only. Documents
+//! are cached for their `Cache-Control: max-age`, bounded to [1 min, 1 day].
 
 use std::{
-    collections::HashMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
-    sync::Mutex,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde::Deserialize;
@@ -20,6 +19,7 @@ use url::Url;
 
 use super::clients::{AuthMethod, Client, Origin, redirect_uri_problem};
 use super::store::now_secs;
+use crate::expiring::ExpiringCache;
 
 /// Largest document read.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -28,7 +28,8 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MIN_CACHE: Duration = Duration::from_secs(60);
 const MAX_CACHE: Duration = Duration::from_secs(86_400);
 const DEFAULT_CACHE: Duration = Duration::from_secs(300);
-const MAX_CACHED: usize = 10_000;
+/// Most documents cached.
+pub const MAX_CACHED: u64 = 10_000;
 
 /// Why a metadata document was refused; the text is shown to the user on an error page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,8 +67,84 @@ pub enum CimdError {
 
 /// Resolves and caches metadata documents.
 pub struct CimdResolver {
-    allow_http_loopback: bool,
-    cache: Mutex<HashMap<String, (Client, Instant)>>,
+    /// Fetches https documents: every address must be public.
+    public: reqwest::Client,
+    /// Fetches `http://` loopback documents, in development only: every address must be loopback.
+    loopback: Option<reqwest::Client>,
+    cache: ExpiringCache<String, Client>,
+}
+
+/// Which addresses a document may be fetched from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressPolicy {
+    /// Public internet addresses only ([`is_public`]).
+    Public,
+    /// Loopback only (development documents on this machine).
+    Loopback,
+}
+
+impl AddressPolicy {
+    /// Whether `ip` may be contacted.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            AddressPolicy::Public => is_public(ip),
+            AddressPolicy::Loopback => ip.is_loopback(),
+        }
+    }
+
+    /// The addresses a host resolved to, if every one is allowed: a name that also resolves to
+    /// 127.0.0.1 is refused rather than gambled on.
+    pub fn vet(self, host: &str, addrs: &[SocketAddr]) -> Result<(), CimdError> {
+        if addrs.is_empty() {
+            return Err(CimdError::Unresolvable(host.to_owned()));
+        }
+        match addrs.iter().find(|a| !self.allows(a.ip())) {
+            Some(a) => Err(CimdError::ForbiddenAddress {
+                host: host.to_owned(),
+                addr: a.ip(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The HTTP client's DNS resolver: the system's lookup, and the whole answer refused unless
+/// every address is allowed. The client connects only to addresses this returned, so a name
+/// cannot be vetted on one lookup and rebound to 169.254.169.254 on the next.
+pub struct VettingResolver(pub AddressPolicy);
+
+impl reqwest::dns::Resolve for VettingResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let unresolvable = || CimdError::Unresolvable(host.clone());
+            let addrs: Vec<SocketAddr> =
+                tokio::time::timeout(FETCH_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
+                    .await
+                    .map_err(|_| unresolvable())?
+                    .map_err(|_| unresolvable())?
+                    .collect();
+            policy.vet(&host, &addrs)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// An HTTP client for documents from addresses `policy` allows.
+fn document_client(policy: AddressPolicy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .dns_resolver(VettingResolver(policy))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(FETCH_TIMEOUT)
+        .connect_timeout(FETCH_TIMEOUT)
+        // Fetches are rare (documents are cached) and go to hosts anyone picks: keep no
+        // connection open to them between fetches.
+        .pool_max_idle_per_host(0)
+        .user_agent("mcp-auth-kit CIMD resolver")
+        .build()
+        .expect("an HTTP client with static settings")
 }
 
 #[derive(Deserialize)]
@@ -91,37 +168,34 @@ pub fn is_metadata_url(client_id: &str) -> bool {
 impl CimdResolver {
     /// A resolver; `allow_http_loopback` admits `http://127.0.0.1…` documents (development).
     pub fn new(allow_http_loopback: bool) -> Self {
+        Self::with_capacity(allow_http_loopback, MAX_CACHED)
+    }
+
+    /// A resolver caching at most `capacity` documents.
+    pub fn with_capacity(allow_http_loopback: bool, capacity: u64) -> Self {
         Self {
-            allow_http_loopback,
-            cache: Mutex::new(HashMap::new()),
+            public: document_client(AddressPolicy::Public),
+            loopback: allow_http_loopback.then(|| document_client(AddressPolicy::Loopback)),
+            cache: ExpiringCache::new(capacity),
         }
     }
 
     /// The client a metadata URL describes.
     pub async fn resolve(&self, client_id: &str) -> Result<Client, CimdError> {
-        if let Some((client, until)) = self.cache.lock().expect("cimd cache").get(client_id)
-            && Instant::now() < *until
-        {
-            return Ok(client.clone());
+        if let Some(client) = self.cache.get(&client_id.to_owned()) {
+            return Ok(client);
         }
-        let (url, addr) = self.vet_url(client_id).await?;
-        let (client, max_age) = fetch(&url, addr, client_id).await?;
+        let (url, http) = self.vet_url(client_id)?;
+        let (client, max_age) = fetch(http, &url, client_id).await?;
         if let Some(age) = max_age {
-            let mut cache = self.cache.lock().expect("cimd cache");
-            if cache.len() >= MAX_CACHED {
-                let now = Instant::now();
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= MAX_CACHED {
-                    cache.clear();
-                }
-            }
-            cache.insert(client_id.to_owned(), (client.clone(), Instant::now() + age));
+            self.cache.insert(client_id.to_owned(), client.clone(), age);
         }
         Ok(client)
     }
 
-    /// Checks the URL and resolves its host to one vetted address.
-    async fn vet_url(&self, client_id: &str) -> Result<(Url, SocketAddr), CimdError> {
+    /// Checks the URL, and an IP-literal host's address (a name's addresses are vetted by the
+    /// client's resolver); returns the client to fetch it with.
+    fn vet_url(&self, client_id: &str) -> Result<(Url, &reqwest::Client), CimdError> {
         let url = Url::parse(client_id).map_err(|e| CimdError::BadUrl(e.to_string()))?;
         let bad = |why: &str| Err(CimdError::BadUrl(why.to_owned()));
         if url.fragment().is_some() || client_id.contains('#') {
@@ -143,75 +217,59 @@ impl CimdResolver {
             .host_str()
             .ok_or_else(|| CimdError::BadUrl("it has no host".into()))?
             .to_owned();
-        let port = url.port_or_known_default().unwrap_or(443);
-        let loopback_dev = match url.scheme() {
-            "https" => false,
-            "http" if self.allow_http_loopback && super::clients::is_loopback_http(&url) => true,
-            "http" => return bad("it is not https"),
+        let (policy, http) = match (url.scheme(), &self.loopback) {
+            ("https", _) => (AddressPolicy::Public, &self.public),
+            ("http", Some(loopback)) if super::clients::is_loopback_http(&url) => {
+                (AddressPolicy::Loopback, loopback)
+            }
             _ => return bad("it is not https"),
         };
-        let addrs: Vec<SocketAddr> = match url.host() {
-            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
-            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-            _ => tokio::time::timeout(
-                FETCH_TIMEOUT,
-                tokio::net::lookup_host((host.as_str(), port)),
-            )
-            .await
-            .map_err(|_| CimdError::Unresolvable(host.clone()))?
-            .map_err(|_| CimdError::Unresolvable(host.clone()))?
-            .collect(),
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
         };
-        if addrs.is_empty() {
-            return Err(CimdError::Unresolvable(host));
+        if let Some(ip) = literal {
+            policy.vet(&host, &[SocketAddr::new(ip, 0)])?;
         }
-        // Every answer must be acceptable: a name that also resolves to 127.0.0.1 is refused
-        // rather than gambled on.
-        for a in &addrs {
-            let allowed = if loopback_dev {
-                a.ip().is_loopback()
-            } else {
-                is_public(a.ip())
-            };
-            if !allowed {
-                return Err(CimdError::ForbiddenAddress { host, addr: a.ip() });
-            }
-        }
-        Ok((url, addrs[0]))
+        Ok((url, http))
     }
 }
 
+/// The resolver's refusal inside a failed request, if that is why it failed.
+fn refused_by_resolver(e: &reqwest::Error) -> Option<CimdError> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(refusal) = c.downcast_ref::<CimdError>() {
+            return Some(refusal.clone());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+fn fetch_error(e: reqwest::Error) -> CimdError {
+    if let Some(refusal) = refused_by_resolver(&e) {
+        return refusal;
+    }
+    CimdError::Fetch(if e.is_timeout() {
+        "timed out".into()
+    } else {
+        e.to_string()
+    })
+}
+
 async fn fetch(
+    http: &reqwest::Client,
     url: &Url,
-    addr: SocketAddr,
     client_id: &str,
 ) -> Result<(Client, Option<Duration>), CimdError> {
-    let host = url.host_str().unwrap_or_default();
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(FETCH_TIMEOUT)
-        .user_agent("mcp-auth-kit CIMD resolver");
-    if url.domain().is_some() {
-        // Pin the connection to the vetted address: no second lookup can rebind it.
-        builder = builder.resolve(host, addr);
-    }
-    let http = builder
-        .build()
-        .map_err(|e| CimdError::Fetch(e.to_string()))?;
     let mut response = http
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| {
-            CimdError::Fetch(if e.is_timeout() {
-                "timed out".into()
-            } else {
-                e.to_string()
-            })
-        })?;
+        .map_err(fetch_error)?;
     let status = response.status();
     if status.is_redirection() {
         return Err(CimdError::Status(
@@ -253,13 +311,7 @@ async fn fetch(
         let chunk = tokio::time::timeout_at(deadline, response.chunk())
             .await
             .map_err(|_| CimdError::Fetch("timed out".into()))?
-            .map_err(|e| {
-                CimdError::Fetch(if e.is_timeout() {
-                    "timed out".into()
-                } else {
-                    e.to_string()
-                })
-            })?;
+            .map_err(fetch_error)?;
         let Some(chunk) = chunk else { break };
         if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
             return Err(CimdError::TooLarge);
@@ -370,6 +422,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18.0.0/15
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast 192.88.99.0/24 (deprecated)
         || a >= 240) // reserved
 }
 
@@ -403,7 +456,14 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xfe00) == 0xfc00 // ULA fc00::/7
         || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+        || (s[0] & 0xfff0) == 0x3ff0 // documentation 3fff::/20
+        // IETF protocol assignments 2001::/23: Teredo 2001::/32 (which tunnels to an IPv4
+        // address the server cannot vet), benchmarking, ORCHID; no document is served there.
+        || (s[0] == 0x2001 && s[1] < 0x0200)
+        || s[..4] == [0x0100, 0, 0, 0] // discard-only 100::/64
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64 64:ff9b:1::/48
+        || s[..6] == [0, 0, 0, 0, 0xffff, 0] // SIIT ::ffff:0:a.b.c.d (::ffff:0:0/96)
         || s[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible ::a.b.c.d and other ::/96
 }
 
@@ -439,6 +499,18 @@ mod tests {
             "64:ff9b::7f00:1",
             "2002:7f00:1::",
             "2001:db8::1",
+            // SIIT (::ffff:0:0/96): 127.0.0.1 and 169.254.169.254 after translation.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "::ffff:0:5db8:d822",
+            // Teredo (2001::/32), whatever IPv4 address it hides.
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001::1",
+            "2001:2::1",
+            "100::1",
+            "64:ff9b:1::a00:1",
+            "3fff::1",
+            "192.88.99.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} is not public");
         }
@@ -448,6 +520,8 @@ mod tests {
             "2606:4700:4700::1111",
             "::ffff:93.184.216.34",
             "64:ff9b::5db8:d822",
+            "2001:4860:4860::8888",
+            "2a00:1450::1",
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} is public");
         }
