@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// Skip the development login form and approve every sign-in (for automated tests only)
     #[arg(long)]
     pub auto_approve: bool,
+    /// Local mode: trust this CA (PEM) for client metadata documents served over https on this
+    /// machine, e.g. for an SDK that only takes https metadata URLs; nothing else trusts it
+    #[arg(long, value_name = "PEM")]
+    pub dev_ca: Option<PathBuf>,
 }
 
 /// Options of `client`.

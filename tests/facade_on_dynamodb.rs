@@ -94,7 +94,7 @@ async fn replica(
         allowed_origins: vec![],
         allowed_hosts: vec!["127.0.0.1".into()],
         extra: Router::new(),
-        allow_http_loopback_cimd: true,
+        loopback_cimd: Some(Default::default()),
         csrf_key: KEY.to_vec(),
         introspection: None,
     })

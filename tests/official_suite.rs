@@ -791,7 +791,8 @@ fn compare(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The SDK clients of tests/sdk_clients.rs, read from the transcripts that test snapshots.
+// The SDK clients of tests/sdk_clients.rs, read from the sign-in transcripts that test snapshots
+// (`sdk_clients__the_<sdk>_signs_in_by_<registration>_….snap`).
 
 #[test]
 fn the_documented_sdk_results_are_the_sdk_tests_transcripts() {
@@ -802,7 +803,7 @@ fn the_documented_sdk_results_are_the_sdk_tests_transcripts() {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("sdk_clients__") && n.ends_with(".snap"))
+                .is_some_and(|n| n.starts_with("sdk_clients__the_") && n.contains("_signs_in_"))
         })
         .collect();
     files.sort();

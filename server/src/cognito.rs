@@ -211,7 +211,7 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
         allowed_origins: options.allowed_origins,
         allowed_hosts: vec![host, "127.0.0.1".into(), "localhost".into()],
         extra: axum::Router::new(),
-        allow_http_loopback_cimd: false,
+        loopback_cimd: None,
         csrf_key,
         introspection: options.introspection,
     })

@@ -12,7 +12,7 @@ use url::Url;
 pub use crate::runtime::StartError;
 use crate::{
     dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser},
-    facade::{UpstreamConfig, store::MemoryStore},
+    facade::{UpstreamConfig, cimd::LoopbackDocuments, store::MemoryStore},
     pkce,
     resource::ResourceUri,
     runtime::{self, Assembly, Running},
@@ -31,6 +31,9 @@ pub struct LocalOptions {
     pub auto_approve: bool,
     /// How long access tokens live [default: an hour]; short for tests of refresh.
     pub token_lifetime: Option<Duration>,
+    /// Client metadata documents served on this machine (admitted in local mode), and the
+    /// development CA trusted for the https ones.
+    pub loopback_documents: LoopbackDocuments,
 }
 
 /// A running local server and what a person needs to use it.
@@ -127,7 +130,7 @@ impl LocalServer {
             allowed_origins: options.allowed_origins,
             allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],
             extra: axum::Router::new().nest(dev_as::MOUNT, dev.router()),
-            allow_http_loopback_cimd: true,
+            loopback_cimd: Some(options.loopback_documents.clone()),
             csrf_key: random_token(32).into_bytes(),
             introspection: None,
         })

@@ -48,8 +48,8 @@ pub struct Assembly {
     pub allowed_hosts: Vec<String>,
     /// Extra routes (the development AS).
     pub extra: axum::Router,
-    /// Accept `http://127.0.0.1…` metadata documents (development only).
-    pub allow_http_loopback_cimd: bool,
+    /// Accept metadata documents served on this machine (development only).
+    pub loopback_cimd: Option<crate::facade::cimd::LoopbackDocuments>,
     /// The façade's CSRF key.
     pub csrf_key: Vec<u8>,
     /// RFC 7662 introspection for opaque tokens, when the upstream issues them.
@@ -118,7 +118,7 @@ impl Running {
                 default_scope: tools::READ.into(),
                 upstream: a.upstream,
                 registration: RegistrationLimits::default(),
-                allow_http_loopback_cimd: a.allow_http_loopback_cimd,
+                loopback_cimd: a.loopback_cimd,
                 csrf_key: a.csrf_key,
             },
             a.store,

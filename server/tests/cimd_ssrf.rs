@@ -9,7 +9,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use mcp_auth_server::facade::cimd::{CimdError, CimdResolver};
+use mcp_auth_server::facade::cimd::{CimdError, CimdResolver, LoopbackDocuments};
 
 async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -63,7 +63,7 @@ async fn hostile_documents_are_refused_with_clear_reasons() {
         }),
     ))
     .await;
-    let resolver = CimdResolver::new(true);
+    let resolver = CimdResolver::new(Some(LoopbackDocuments::default()));
     let check = |r: Result<_, CimdError>, what: &str| -> CimdError {
         match r {
             Ok(c) => panic!("{what}: accepted {c:?}"),
@@ -148,7 +148,7 @@ async fn documents_must_be_complete_and_public_clients() {
         .route("/jwt.json", get(move || async move { json(d4) }))
         .route("/bad-redirect.json", get(move || async move { json(d5) }));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let resolver = CimdResolver::new(true);
+    let resolver = CimdResolver::new(Some(LoopbackDocuments::default()));
     for (path, expect) in [
         ("/no-redirects.json", "no redirect_uris"),
         ("/no-name.json", "no client_name"),
@@ -169,7 +169,7 @@ async fn documents_must_be_complete_and_public_clients() {
 
 #[tokio::test]
 async fn production_mode_refuses_loopback_documents_outright() {
-    let resolver = CimdResolver::new(false);
+    let resolver = CimdResolver::new(None);
     let e = resolver
         .resolve("http://127.0.0.1:9/client.json")
         .await
@@ -184,7 +184,7 @@ async fn production_mode_refuses_loopback_documents_outright() {
 
 #[tokio::test]
 async fn addresses_hiding_ipv4_behind_translation_or_tunnels_are_refused_before_any_connection() {
-    let resolver = CimdResolver::new(false);
+    let resolver = CimdResolver::new(None);
     for url in [
         // SIIT (::ffff:0:0/96): 127.0.0.1 and the cloud metadata address after translation.
         "https://[::ffff:0:7f00:1]/client.json",
@@ -273,7 +273,7 @@ async fn a_flood_of_new_metadata_urls_does_not_evict_the_documents_in_use() {
         ),
     );
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let resolver = CimdResolver::with_capacity(true, 20);
+    let resolver = CimdResolver::with_capacity(Some(LoopbackDocuments::default()), 20);
     let in_use = format!("{base}/in-use.json");
     for _ in 0..5 {
         resolver.resolve(&in_use).await.unwrap();

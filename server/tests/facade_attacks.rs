@@ -363,7 +363,7 @@ fn facade_over(store: Arc<MemoryStore>) -> axum::Router {
                 resource_at_token_endpoint: false,
             },
             registration: RegistrationLimits::default(),
-            allow_http_loopback_cimd: false,
+            loopback_cimd: None,
             csrf_key: vec![7; 32],
         },
         store,

@@ -9,6 +9,7 @@ use std::{
 use anyhow::Context;
 use mcp_auth_server::{
     cognito::{self, CognitoOptions, Deployment},
+    facade::cimd::LoopbackDocuments,
     introspection::IntrospectionConfig,
     local::{LocalOptions, LocalServer},
 };
@@ -28,6 +29,14 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| root.join(env_layout::SERVER));
     if env_file.exists() {
+        if let Some(ca) = &args.dev_ca {
+            anyhow::bail!(
+                "--dev-ca {} is for local mode only ({} exists, so this is Cognito mode): \
+                 metadata documents on loopback are never fetched in Cognito mode",
+                ca.display(),
+                env_file.display()
+            );
+        }
         return run_cognito(&args, &env_file).await;
     }
     if args.env_file.is_some() {
@@ -40,11 +49,16 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         "No deployment env file ({}): local mode, with the embedded development authorization server.",
         env_layout::SERVER
     );
+    let loopback_documents = match &args.dev_ca {
+        Some(ca) => LoopbackDocuments::trusting(ca)?,
+        None => LoopbackDocuments::default(),
+    };
     let server = LocalServer::start(LocalOptions {
         port: args.port.unwrap_or(8080),
         allowed_origins: args.allowed_origins,
         auto_approve: args.auto_approve,
         token_lifetime: None,
+        loopback_documents,
     })
     .await
     .context("starting the server")?;

@@ -47,6 +47,12 @@ function answer(html) {
   return { action, fields, wantsPassword };
 }
 
+// What a page says, without its markup (for an error that explains where the flow stopped).
+function pageText(html) {
+  const body = html.replace(/<(script|style)[^]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
+  return body.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
 export async function signIn(authorizationUrl, redirectUri) {
   const { arrived } = await arriveAt(authorizationUrl, redirectUri);
   const error = arrived.searchParams.get('error');
@@ -84,7 +90,7 @@ export async function arriveAt(authorizationUrl, redirectUri) {
     }
     const html = await response.text();
     const form = response.ok ? answer(html) : null;
-    if (!form) throw new Error(`stuck at ${url.origin}${url.pathname}: HTTP ${response.status}`);
+    if (!form) throw new Error(`stuck at ${url.pathname}: HTTP ${response.status}: ${pageText(html)}`);
     url = new URL(form.action, url);
     forms.push({ action: url.pathname, password: form.wantsPassword });
     request = {

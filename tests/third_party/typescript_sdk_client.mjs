@@ -6,9 +6,13 @@
 // redirect carries back is given to the SDK's finishAuth. Everything else is the SDK's.
 //
 // usage: MCP_REGISTRATION=dcr|cimd node typescript_sdk_client.mjs <MCP URL>   (dcr by default)
+// The SDK takes only https metadata URLs: with MCP_CIMD_TLS_CERT and MCP_CIMD_TLS_KEY (PEM files
+// for 127.0.0.1) the document is served over https, for a server that trusts their CA.
 // Prints one JSON line per step; exits 0 once whoami and the step-up call both succeeded.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -25,13 +29,18 @@ const log = (step, detail = {}) => console.log(JSON.stringify({ step, ...detail 
 // One loopback port: the redirect URI (never listened for: the code is read off the
 // redirect) and, for CIMD, the client's metadata document.
 const documents = new Map();
-const host = http.createServer((req, res) => {
+const serveDocument = (req, res) => {
   const doc = documents.get(req.url);
   res.writeHead(doc ? 200 : 404, { 'content-type': 'application/json' });
   res.end(doc ? JSON.stringify(doc) : '{}');
-});
+};
+const { MCP_CIMD_TLS_CERT: certFile, MCP_CIMD_TLS_KEY: keyFile } = process.env;
+const tls = certFile && keyFile;
+const host = tls
+  ? https.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, serveDocument)
+  : http.createServer(serveDocument);
 await new Promise((ready) => host.listen(0, '127.0.0.1', ready));
-const origin = `http://127.0.0.1:${host.address().port}`;
+const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${host.address().port}`;
 const redirectUrl = `${origin}/callback`;
 const metadataUrl = `${origin}/client-metadata.json`;
 const clientMetadata = {

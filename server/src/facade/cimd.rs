@@ -69,9 +69,44 @@ pub enum CimdError {
 pub struct CimdResolver {
     /// Fetches https documents: every address must be public.
     public: reqwest::Client,
-    /// Fetches `http://` loopback documents, in development only: every address must be loopback.
+    /// Fetches loopback documents (`http://`, or `https://` trusting a development CA), in
+    /// development only: every address must be loopback.
     loopback: Option<reqwest::Client>,
     cache: ExpiringCache<String, Client>,
+}
+
+/// Development only: metadata documents served on this machine are admitted, over `http://` or
+/// over `https://` (an SDK that insists on https can then be tried locally).
+#[derive(Debug, Clone, Default)]
+pub struct LoopbackDocuments {
+    /// Development CAs trusted for loopback documents only, on top of the system's roots (the
+    /// public fetches never trust them).
+    pub extra_roots: Vec<reqwest::Certificate>,
+}
+
+impl LoopbackDocuments {
+    /// Loopback documents, trusting the CA in the PEM file at `path` for them.
+    pub fn trusting(path: &std::path::Path) -> Result<Self, DevelopmentCaError> {
+        let unusable = |why: String| DevelopmentCaError {
+            path: path.to_owned(),
+            why,
+        };
+        let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+        let roots =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| unusable(e.to_string()))?;
+        if roots.is_empty() {
+            return Err(unusable("it holds no PEM certificate".into()));
+        }
+        Ok(Self { extra_roots: roots })
+    }
+}
+
+/// A development CA that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use {} as the development CA: {why}; give a PEM file holding the CA certificate", path.display())]
+pub struct DevelopmentCaError {
+    path: std::path::PathBuf,
+    why: String,
 }
 
 /// Which addresses a document may be fetched from.
@@ -131,9 +166,13 @@ impl reqwest::dns::Resolve for VettingResolver {
     }
 }
 
-/// An HTTP client for documents from addresses `policy` allows.
-fn document_client(policy: AddressPolicy) -> reqwest::Client {
+/// An HTTP client for documents from addresses `policy` allows, trusting `extra_roots` too.
+fn document_client(
+    policy: AddressPolicy,
+    extra_roots: Vec<reqwest::Certificate>,
+) -> reqwest::Client {
     reqwest::Client::builder()
+        .tls_certs_merge(extra_roots)
         .dns_resolver(VettingResolver(policy))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -166,16 +205,16 @@ pub fn is_metadata_url(client_id: &str) -> bool {
 }
 
 impl CimdResolver {
-    /// A resolver; `allow_http_loopback` admits `http://127.0.0.1…` documents (development).
-    pub fn new(allow_http_loopback: bool) -> Self {
-        Self::with_capacity(allow_http_loopback, MAX_CACHED)
+    /// A resolver; `loopback` admits documents on this machine (development).
+    pub fn new(loopback: Option<LoopbackDocuments>) -> Self {
+        Self::with_capacity(loopback, MAX_CACHED)
     }
 
     /// A resolver caching at most `capacity` documents.
-    pub fn with_capacity(allow_http_loopback: bool, capacity: u64) -> Self {
+    pub fn with_capacity(loopback: Option<LoopbackDocuments>, capacity: u64) -> Self {
         Self {
-            public: document_client(AddressPolicy::Public),
-            loopback: allow_http_loopback.then(|| document_client(AddressPolicy::Loopback)),
+            public: document_client(AddressPolicy::Public, Vec::new()),
+            loopback: loopback.map(|l| document_client(AddressPolicy::Loopback, l.extra_roots)),
             cache: ExpiringCache::new(capacity),
         }
     }
@@ -218,10 +257,10 @@ impl CimdResolver {
             .ok_or_else(|| CimdError::BadUrl("it has no host".into()))?
             .to_owned();
         let (policy, http) = match (url.scheme(), &self.loopback) {
-            ("https", _) => (AddressPolicy::Public, &self.public),
-            ("http", Some(loopback)) if super::clients::is_loopback_http(&url) => {
+            ("http" | "https", Some(loopback)) if super::clients::is_loopback_host(&url) => {
                 (AddressPolicy::Loopback, loopback)
             }
+            ("https", _) => (AddressPolicy::Public, &self.public),
             _ => return bad("it is not https"),
         };
         let literal = match url.host() {
@@ -252,11 +291,22 @@ fn fetch_error(e: reqwest::Error) -> CimdError {
     if let Some(refusal) = refused_by_resolver(&e) {
         return refusal;
     }
-    CimdError::Fetch(if e.is_timeout() {
-        "timed out".into()
-    } else {
-        e.to_string()
-    })
+    if e.is_timeout() {
+        return CimdError::Fetch("timed out".into());
+    }
+    // reqwest's own message ("error sending request") hides why: the causes say it (refused,
+    // reset, a certificate no trusted root issued), which is what the client's developer needs.
+    let e = e.without_url();
+    let mut why = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !why.ends_with(&said) {
+            why = format!("{why}: {said}");
+        }
+        cause = c.source();
+    }
+    CimdError::Fetch(why)
 }
 
 async fn fetch(
@@ -539,9 +589,25 @@ mod tests {
         assert_eq!(cache_lifetime(Some("no-store")), None);
     }
 
+    #[test]
+    fn a_development_ca_that_cannot_be_read_says_which_file_and_what_to_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        for path in [&missing, &not_pem] {
+            let said = LoopbackDocuments::trusting(path).unwrap_err().to_string();
+            assert!(said.contains(&path.display().to_string()), "{said}");
+            assert!(
+                said.contains("give a PEM file holding the CA certificate"),
+                "{said}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn urls_and_hosts_are_vetted_before_any_connection() {
-        let strict = CimdResolver::new(false);
+        let strict = CimdResolver::new(None);
         for (url, expect) in [
             ("http://app.example.com/client.json", "not https"),
             ("https://app.example.com/", "no path"),

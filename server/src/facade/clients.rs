@@ -102,7 +102,12 @@ pub fn redirect_matches(registered: &str, requested: &str) -> bool {
 
 /// `http://127.0.0.1`, `http://[::1]` or `http://localhost`, any port.
 pub fn is_loopback_http(url: &url::Url) -> bool {
-    url.scheme() == "http" && matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    url.scheme() == "http" && is_loopback_host(url)
+}
+
+/// Whether a URL names this machine (127.0.0.1, `[::1]` or `localhost`), whatever its scheme.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
 }
 
 /// Why a redirect URI cannot be registered.

@@ -264,7 +264,7 @@ mod tests {
                     resource_at_token_endpoint: false,
                 },
                 registration: RegistrationLimits::default(),
-                allow_http_loopback_cimd: false,
+                loopback_cimd: None,
                 csrf_key: key.to_vec(),
             },
             Arc::new(MemoryStore::default()),

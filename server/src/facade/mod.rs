@@ -102,8 +102,8 @@ pub struct FacadeConfig {
     pub upstream: UpstreamConfig,
     /// DCR limits.
     pub registration: RegistrationLimits,
-    /// Accept `http://127.0.0.1…` metadata documents (development only).
-    pub allow_http_loopback_cimd: bool,
+    /// Accept metadata documents served on this machine (development only).
+    pub loopback_cimd: Option<crate::facade::cimd::LoopbackDocuments>,
     /// Key for CSRF tokens; 32 random bytes, the same on every replica.
     pub csrf_key: Vec<u8>,
 }
@@ -137,7 +137,7 @@ pub enum ClientError {
 impl Facade {
     /// A façade over `store`.
     pub fn new(config: FacadeConfig, store: Arc<dyn store::Store>) -> Arc<Self> {
-        let cimd = cimd::CimdResolver::new(config.allow_http_loopback_cimd);
+        let cimd = cimd::CimdResolver::new(config.loopback_cimd.clone());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
