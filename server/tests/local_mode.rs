@@ -21,6 +21,11 @@ struct Tokens {
 
 /// Signs in with the static client through the login form; returns the tokens.
 async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
+    sign_in_naming(server, scope, server.resource.as_str()).await
+}
+
+/// Signs in as [`sign_in`] does, naming the resource as `resource` writes it.
+async fn sign_in_naming(server: &LocalServer, scope: &str, resource: &str) -> Tokens {
     let http = http();
     let (verifier, challenge) = pkce();
     let redirect = STATIC_CLIENT_REDIRECTS[0];
@@ -35,7 +40,7 @@ async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
         .append_pair("state", "st-1")
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
-        .append_pair("resource", server.resource.as_str());
+        .append_pair("resource", resource);
     let page = http.get(authorize).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -84,7 +89,7 @@ async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
             ("code", &code),
             ("redirect_uri", redirect),
             ("code_verifier", &verifier),
-            ("resource", server.resource.as_str()),
+            ("resource", resource),
         ])
         .send()
         .await
@@ -375,6 +380,20 @@ async fn discovery_sign_in_tools_and_step_up() {
         "a spent refresh token"
     );
 
+    server.shutdown().await.unwrap();
+}
+
+/// The resource server is named in another spelling (`HTTP://`, as the MCP spec lets clients
+/// write it): the development AS binds the token to the identifier itself, so the exact `aud`
+/// comparison at the MCP endpoint accepts it.
+#[tokio::test]
+async fn a_resource_named_in_upper_case_binds_the_canonical_audience() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let shouted = server.resource.as_str().replacen("http://", "HTTP://", 1);
+    let scope = format!("openid {}/mcp:read", server.resource);
+    let tokens = sign_in_naming(&server, &scope, &shouted).await;
+    let response = initialize(&server, &tokens.access).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.headers());
     server.shutdown().await.unwrap();
 }
 

@@ -108,16 +108,16 @@ pub async fn authorize(
     if let Some(bad) = scope.iter().find(|s| !dev.allowed_scope(s)) {
         return fail("invalid_scope", &format!("scope {bad} is not allowed"));
     }
-    let resource = get("resource").map(str::to_owned);
-    if resource
-        .as_deref()
-        .is_some_and(|r| !dev.config.resource.matches(r))
-    {
+    let requested = get("resource");
+    if requested.is_some_and(|r| !dev.config.resource.matches(r)) {
         return fail(
             "invalid_target",
             "resource is not a resource server of this pool",
         );
     }
+    // Bound as the resource server's identifier, not as written (`HTTP://…` names it too): the
+    // token's `aud` is compared exactly.
+    let resource = requested.map(|_| dev.config.resource.to_string());
     let pending = PendingLogin {
         grant: Grant {
             client_id: client.id.clone(),

@@ -198,8 +198,11 @@ fn bind_resource(
 ) -> Result<Grant, TokenError> {
     match (requested, &grant.resource) {
         (None, _) => {}
-        (Some(r), Some(bound)) if r == bound => {}
-        (Some(r), None) if dev.config.resource.matches(r) => grant.resource = Some(r.to_owned()),
+        // Whatever the spelling, the identifier is bound (the `aud` is compared exactly).
+        (Some(r), Some(_)) if dev.config.resource.matches(r) => {}
+        (Some(r), None) if dev.config.resource.matches(r) => {
+            grant.resource = Some(dev.config.resource.to_string())
+        }
         (Some(_), _) => {
             return Err(bad(
                 "invalid_target",
