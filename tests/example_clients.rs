@@ -99,10 +99,12 @@ async fn the_three_registration_paths_sign_in_read_and_step_up() {
         );
         assert!(!run.stdout.contains("FAIL"), "{mode}: {}", run.stdout);
         if mode != "static" {
-            // The step-up: 403 with the scope, a second sign-in asking for it, then success.
+            // The step-up: 403 with the scopes (those held and the one needed), a second
+            // sign-in asking for them, then success.
             assert!(
-                run.stdout
-                    .contains("403 insufficient_scope: notes_add needs mcp:write"),
+                run.stdout.contains(
+                    "403 insufficient_scope for notes_add: the server asks for mcp:read mcp:write"
+                ),
                 "{mode}: {}",
                 run.stdout
             );

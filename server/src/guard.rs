@@ -16,6 +16,7 @@ use crate::{
     access_token::TokenVerifier,
     bearer::{Credentials, credentials},
     refusals::Refusals,
+    resource::ResourceUri,
     scope::ScopeSet,
     tools,
     www_authenticate::Challenge,
@@ -99,10 +100,11 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
-    if let Some((tool, needed)) = missing_tool_scopes(&body, &principal.scopes, verifier.policy()) {
+    let policy = verifier.policy();
+    if let Some((tool, needed)) = missing_tool_scopes(&body, &principal.scopes, policy) {
         return guard.challenge(Challenge::InsufficientScope {
             description: format!("the tool {tool} needs the scope {needed}"),
-            scope: needed,
+            scope: scopes_to_ask_for(&principal.scopes, &needed, &policy.resource),
         });
     }
     parts.extensions.insert(principal);
@@ -147,6 +149,19 @@ fn missing_tool_scopes(
     check(&serde_json::from_slice::<Peek<'_>>(body).ok()?)
 }
 
+/// The `scope` of an `insufficient_scope` challenge: this server's scopes the token already
+/// holds and those the call needs. MCP 2025-11-25 (Runtime Insufficient Scope Errors, the
+/// recommended approach): a client that asks for exactly these loses nothing it had.
+fn scopes_to_ask_for(granted: &ScopeSet, needed: &ScopeSet, resource: &ResourceUri) -> ScopeSet {
+    let ask = tools::SCOPES
+        .iter()
+        .filter(|s| granted.grants(s, resource) || needed.iter().any(|n| n == **s));
+    let mut scopes: Vec<&str> = ask.copied().collect();
+    // A needed scope that is not one of the listed ones (none today) is still asked for.
+    scopes.extend(needed.iter().filter(|n| !tools::SCOPES.contains(n)));
+    ScopeSet::parse(&scopes.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +191,31 @@ mod tests {
         assert!(missing_tool_scopes(&call("notes_list"), &read, &policy()).is_none());
         let cognito = ScopeSet::parse("http://127.0.0.1:8080/mcp/mcp:write");
         assert!(missing_tool_scopes(&call("notes_add"), &cognito, &policy()).is_none());
+    }
+
+    #[test]
+    fn the_challenge_asks_for_what_the_token_holds_and_what_the_call_needs() {
+        let resource = policy().resource;
+        let ask = |granted: &str| {
+            scopes_to_ask_for(
+                &ScopeSet::parse(granted),
+                &ScopeSet::parse("mcp:write"),
+                &resource,
+            )
+            .to_string()
+        };
+        assert_eq!(ask("mcp:read"), "mcp:read mcp:write");
+        assert_eq!(
+            ask("openid http://127.0.0.1:8080/mcp/mcp:read"),
+            "mcp:read mcp:write"
+        );
+        // Scopes of other servers, and this server's written for another resource, are not
+        // this server's to ask for.
+        assert_eq!(
+            ask("openid profile http://other.example/mcp/mcp:read"),
+            "mcp:write"
+        );
+        assert_eq!(ask(""), "mcp:write");
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub const READ: &str = "mcp:read";
 /// The write scope.
 pub const WRITE: &str = "mcp:write";
 
+/// Every scope of this server, in the order it advertises them.
+pub const SCOPES: [&str; 2] = [READ, WRITE];
+
 /// The scopes a tool needs, all of them; `None` for a tool that does not exist.
 pub fn required_scopes(tool: &str) -> Option<ScopeSet> {
     match tool {

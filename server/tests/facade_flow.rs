@@ -163,7 +163,7 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
         denied.headers()[header::WWW_AUTHENTICATE]
             .to_str()
             .unwrap()
-            .contains(r#"scope="mcp:write""#)
+            .contains(r#"scope="mcp:read mcp:write""#)
     );
 
     // Step up: the wider scope needs consent again.

@@ -312,7 +312,11 @@ async fn discovery_sign_in_tools_and_step_up() {
         challenge.contains(r#"error="insufficient_scope""#),
         "{challenge}"
     );
-    assert!(challenge.contains(r#"scope="mcp:write""#), "{challenge}");
+    // What the token holds and what the call needs (MCP 2025-11-25, the recommended approach).
+    assert!(
+        challenge.contains(r#"scope="mcp:read mcp:write""#),
+        "{challenge}"
+    );
     assert!(
         challenge.contains(&format!(
             r#"resource_metadata="{}""#,

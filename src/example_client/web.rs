@@ -165,7 +165,7 @@ pub fn describe(outcome: Result<ToolOutcome, super::session::Stopped>) -> Option
                 .as_str()
                 .map_or_else(|| r.to_string(), str::to_owned),
         ),
-        Ok(ToolOutcome::NeedsScope(s)) => Some(format!("needs the scope {s}")),
+        Ok(ToolOutcome::NeedsScope(s)) => Some(format!("the server asks for the scope {s}")),
         Err(e) => Some(format!("stopped: {e}")),
     }
 }

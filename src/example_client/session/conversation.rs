@@ -169,7 +169,9 @@ impl Session {
                 "the server no longer takes the token: log in again",
                 vec![answer.exchange],
             ),
-            Reply::InsufficientScope(scope) => Err(Stopped(format!("needs the scope {scope}"))),
+            Reply::InsufficientScope(scope) => {
+                Err(Stopped(format!("the server asks for the scope {scope}")))
+            }
         }
     }
 }
@@ -216,7 +218,7 @@ impl Session {
                 let what = body["params"]["name"].as_str().unwrap_or(method);
                 self.timeline.push(Step::ok(
                     step_name(method),
-                    format!("403 insufficient_scope: {what} needs {scope}"),
+                    format!("403 insufficient_scope for {what}: the server asks for {scope}"),
                     vec![answer.exchange.clone()],
                 ));
                 Some(Reply::InsufficientScope(scope))
