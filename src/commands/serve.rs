@@ -40,7 +40,7 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
 /// The mode `serve` runs in, and why.
 enum Mode {
     Local(LocalReason),
-    Cognito(CognitoSource),
+    Cognito(Box<CognitoSource>),
 }
 
 /// Why local mode.
@@ -85,11 +85,11 @@ impl Mode {
                 "{shown} exists, so `serve` runs in Cognito mode, but it cannot be used                  (`cargo xtask serve --local` ignores it)"
             )
         })?;
-        Ok(Mode::Cognito(CognitoSource {
+        Ok(Mode::Cognito(Box::new(CognitoSource {
             stack: envfile::deployed_stack(&env_file),
             shown,
             deployment,
-        }))
+        })))
     }
 }
 
