@@ -157,7 +157,8 @@ fn an_unusable_deployment_file_says_what_to_do() {
             && broken
                 .stderr
                 .contains("`cargo xtask serve --local` ignores it")
-            && broken.stderr.contains("MCP_RESOURCE_URI is missing"),
+            && broken.stderr.contains("MCP_RESOURCE_URI is missing")
+            && !broken.stderr.contains("  "),
         "{}",
         broken.stderr
     );

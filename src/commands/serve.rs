@@ -82,7 +82,8 @@ impl Mode {
         }
         let deployment = Deployment::from_env_file(&env_file).with_context(|| {
             format!(
-                "{shown} exists, so `serve` runs in Cognito mode, but it cannot be used                  (`cargo xtask serve --local` ignores it)"
+                "{shown} exists, so `serve` runs in Cognito mode, but it cannot be used \
+                 (`cargo xtask serve --local` ignores it)"
             )
         })?;
         Ok(Mode::Cognito(Box::new(CognitoSource {
