@@ -147,13 +147,23 @@ pub struct SmokeArgs {
 /// Options of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one) [default: 8080 in local mode, the resource URI's port
-    /// in Cognito mode]
-    #[arg(long)]
+    /// Port on 127.0.0.1, 0 for a free one (local mode: every printed and advertised URL names
+    /// it) [default: 8080 in local mode; in Cognito mode the resource URI's port, which a
+    /// loopback resource URI requires]
+    #[arg(long, conflicts_with = "listen")]
     pub port: Option<u16>,
+    /// Local mode even when server/.env exists: the embedded development authorization server
+    /// signs users in and the deployment's env file is not read
+    #[arg(long, conflicts_with_all = ["env_file", "listen"])]
+    pub local: bool,
     /// The env file `cargo xtask deploy` wrote; when it exists the server runs in Cognito mode
+    /// [default: server/.env under --env-dir]
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Folder the env files are read from and written under, as with `deploy --env-dir`
+    /// [default: the workspace root]
+    #[arg(long, value_name = "DIR")]
+    pub env_dir: Option<PathBuf>,
     /// Cognito mode: the address to listen on, e.g. 0.0.0.0:8080 behind a TLS proxy [default:
     /// 127.0.0.1 and --port]; local mode listens on loopback only
     #[arg(long, value_name = "ADDR")]

@@ -13,7 +13,8 @@ pub const CLIENT_DCR: &str = ".env.client.dcr";
 /// The client-ID-metadata-document example client's settings.
 pub const CLIENT_CIMD: &str = ".env.client.cimd";
 
-/// The static example client's settings in local mode, written by `serve` while it runs.
+/// The static example client's settings in local mode, written by `serve` on the default port
+/// while it runs; a server on another port writes [`local_static_client_path`]'s file instead.
 pub const CLIENT_STATIC_LOCAL: &str = ".env.client.static.local";
 
 /// Every env file `deploy` writes, relative to the env folder.
@@ -60,11 +61,22 @@ pub struct LocalStatic<'a> {
     pub scopes: &'a str,
 }
 
-/// The env file of the static example client in local mode, with the same keys as
-/// [`CLIENT_STATIC`] has after a deployment.
-pub fn local_static_client(dir: &Path, s: &LocalStatic<'_>) -> EnvFile {
+/// Where a local server on `port` keeps its static client's settings: [`CLIENT_STATIC_LOCAL`]
+/// on the default port, `.env.client.static.local.<port>` on any other. Only one server can
+/// listen on a port, so two servers in one checkout never write (or remove) each other's file.
+pub fn local_static_client_path(dir: &Path, port: u16) -> PathBuf {
+    if port == mcp_auth_server::local::DEFAULT_PORT {
+        dir.join(CLIENT_STATIC_LOCAL)
+    } else {
+        dir.join(format!("{CLIENT_STATIC_LOCAL}.{port}"))
+    }
+}
+
+/// The env file of the static example client of the local server on `port`, with the same
+/// keys as [`CLIENT_STATIC`] has after a deployment.
+pub fn local_static_client(dir: &Path, port: u16, s: &LocalStatic<'_>) -> EnvFile {
     EnvFile {
-        path: dir.join(CLIENT_STATIC_LOCAL),
+        path: local_static_client_path(dir, port),
         purpose: "Read by `cargo xtask client --registration static` in local mode; holds its client secret.",
         entries: vec![
             ("MCP_CLIENT_REGISTRATION", "static".to_owned()),
@@ -171,4 +183,22 @@ pub fn files(dir: &Path, d: &Deployment<'_>) -> Vec<EnvFile> {
             entries: registering_client("cimd"),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_port_keeps_the_plain_name_and_other_ports_get_their_own() {
+        let dir = Path::new("/w");
+        assert_eq!(
+            local_static_client_path(dir, mcp_auth_server::local::DEFAULT_PORT),
+            dir.join(".env.client.static.local")
+        );
+        assert_eq!(
+            local_static_client_path(dir, 41234),
+            dir.join(".env.client.static.local.41234")
+        );
+    }
 }

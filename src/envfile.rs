@@ -132,6 +132,19 @@ impl EnvFile {
     }
 }
 
+/// The stack a file was written for by `cargo xtask deploy`, from its first line; `None` for a
+/// file written by hand or by another command.
+pub fn deployed_stack(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let first = text.lines().next()?;
+    let quoted = first
+        .strip_prefix(MARKER_PREFIX)?
+        .strip_prefix("deploy` for stack ")?
+        .strip_suffix('.')?;
+    // Written with `{:?}`; stack names (letters, digits, hyphens) need no unescaping.
+    Some(quoted.trim_matches('"').to_owned())
+}
+
 /// Removes `path` if we wrote it for `stack`; a file we did not write is an error, never deleted.
 pub fn remove(path: &Path, owner: Owner<'_>) -> Result<Removal, EnvFileError> {
     if !path.exists() {
@@ -234,6 +247,26 @@ mod tests {
             remove(&f.path, Owner::Stack("s1")).unwrap(),
             Removal::Absent(f.path.clone())
         );
+    }
+
+    #[test]
+    fn tells_the_stack_a_file_was_deployed_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path());
+        assert_eq!(deployed_stack(&f.path), None);
+        f.write(Owner::Stack("my-stack")).unwrap();
+        assert_eq!(deployed_stack(&f.path).as_deref(), Some("my-stack"));
+        f.write(Owner::Stack("my-stack")).unwrap();
+        let local = dir.path().join("local.env");
+        EnvFile {
+            path: local.clone(),
+            ..file(dir.path())
+        }
+        .write(Owner::LocalServer)
+        .unwrap();
+        assert_eq!(deployed_stack(&local), None);
+        fs::write(&local, "A=1\n").unwrap();
+        assert_eq!(deployed_stack(&local), None);
     }
 
     #[test]

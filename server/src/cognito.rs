@@ -140,6 +140,15 @@ impl Deployment {
         })
     }
 
+    /// The user pool's id: the last path segment of its issuer URL.
+    pub fn user_pool_id(&self) -> &str {
+        self.issuer
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+    }
+
     /// The public base URL: the resource URI's origin.
     pub fn base_url(&self) -> String {
         let url = Url::parse(self.resource.as_str()).expect("a ResourceUri is a URL");

@@ -20,6 +20,9 @@ use crate::{
     tools,
 };
 
+/// The port local mode listens on unless told otherwise (and the example clients' default).
+pub const DEFAULT_PORT: u16 = 8080;
+
 /// How to run in local mode.
 #[derive(Debug, Clone, Default)]
 pub struct LocalOptions {

@@ -1,18 +1,22 @@
 //! `cargo xtask serve`: the bundled MCP server, in Cognito mode when a deployment env file
-//! exists, otherwise in local mode with the embedded development authorization server.
+//! exists (unless `--local`), otherwise in local mode with the embedded development
+//! authorization server. Its first line says which mode, and why.
 
 use std::{
+    fmt,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use anyhow::Context;
 use mcp_auth_server::{
     cognito::{self, CognitoOptions, Deployment},
     facade::cimd::LoopbackDocuments,
+    facade::clients::is_loopback_http,
     introspection::IntrospectionConfig,
-    local::{LocalOptions, LocalServer},
+    local::{self, LocalOptions, LocalServer},
 };
+use url::Url;
 
 use crate::{
     cli::ServeArgs,
@@ -22,39 +26,136 @@ use crate::{
 
 /// Runs the server until Ctrl-C.
 pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
+    let dir = args.env_dir.clone().unwrap_or_else(|| root.to_owned());
+    let mode = Mode::choose(&args, &dir)?;
+    // Before anything else is said: which server this is decides what every later line means.
+    eprintln!("mode: {mode}");
     init_logging();
     raise_fd_limit();
-    let env_file = args
-        .env_file
-        .clone()
-        .unwrap_or_else(|| root.join(env_layout::SERVER));
-    if env_file.exists() {
-        if let Some(ca) = &args.dev_ca {
-            anyhow::bail!(
-                "--dev-ca {} is for local mode only ({} exists, so this is Cognito mode): \
-                 metadata documents on loopback are never fetched in Cognito mode",
-                ca.display(),
-                env_file.display()
-            );
+    match mode {
+        Mode::Cognito(source) => {
+            if let Some(ca) = &args.dev_ca {
+                anyhow::bail!(
+                    "--dev-ca {} is for local mode only ({} exists, so this is Cognito mode): \
+                     metadata documents on loopback are never fetched in Cognito mode; add \
+                     --local to try a client on this machine",
+                    ca.display(),
+                    source.shown
+                );
+            }
+            run_cognito(&args, source.deployment).await
         }
-        return run_cognito(&args, &env_file).await;
+        Mode::Local(_) => run_local(args, root, &dir).await,
     }
+}
+
+/// The mode `serve` runs in, and why.
+enum Mode {
+    Local(LocalReason),
+    Cognito(Box<CognitoSource>),
+}
+
+/// Why local mode.
+enum LocalReason {
+    /// There is no deployment env file (its path as shown).
+    NoEnvFile(String),
+    /// `--local`, with the env file it ignores, if there is one.
+    Forced(Option<String>),
+}
+
+/// The deployment Cognito mode runs against.
+struct CognitoSource {
+    /// The env file, as shown.
+    shown: String,
+    /// The stack `deploy` wrote it for, from its first line.
+    stack: Option<String>,
+    deployment: Deployment,
+}
+
+impl Mode {
+    /// Cognito mode when the env file exists (and `--local` is not given), local mode otherwise.
+    fn choose(args: &ServeArgs, dir: &Path) -> anyhow::Result<Self> {
+        let (env_file, shown) = match (&args.env_file, &args.env_dir) {
+            (Some(file), _) => (file.clone(), file.display().to_string()),
+            (None, None) => (dir.join(env_layout::SERVER), env_layout::SERVER.to_owned()),
+            (None, Some(_)) => {
+                let file = dir.join(env_layout::SERVER);
+                let shown = file.display().to_string();
+                (file, shown)
+            }
+        };
+        if args.local {
+            return Ok(Mode::Local(LocalReason::Forced(
+                env_file.exists().then_some(shown),
+            )));
+        }
+        if !env_file.exists() {
+            return no_env_file(args, shown);
+        }
+        let deployment = Deployment::from_env_file(&env_file).with_context(|| {
+            format!(
+                "{shown} exists, so `serve` runs in Cognito mode, but it cannot be used \
+                 (`cargo xtask serve --local` ignores it)"
+            )
+        })?;
+        Ok(Mode::Cognito(Box::new(CognitoSource {
+            stack: envfile::deployed_stack(&env_file),
+            shown,
+            deployment,
+        })))
+    }
+}
+
+/// Local mode, unless a flag asked for what only a deployment has.
+fn no_env_file(args: &ServeArgs, shown: String) -> anyhow::Result<Mode> {
     if args.env_file.is_some() {
         anyhow::bail!(
-            "{} does not exist: run `cargo xtask deploy` first",
-            env_file.display()
+            "{shown} does not exist: run `cargo xtask deploy` first, or leave --env-file out to \
+             run in local mode"
         );
     }
-    eprintln!(
-        "No deployment env file ({}): local mode, with the embedded development authorization server.",
-        env_layout::SERVER
-    );
+    if let Some(listen) = args.listen {
+        anyhow::bail!(
+            "--listen {listen} is for Cognito mode, and there is no {shown} (no deployment): \
+             local mode listens on 127.0.0.1 only, so use --port, or run `cargo xtask deploy` \
+             first"
+        );
+    }
+    Ok(Mode::Local(LocalReason::NoEnvFile(shown)))
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DEV_AS: &str = "the embedded development AS signs users in";
+        match self {
+            Mode::Local(LocalReason::NoEnvFile(shown)) => write!(f, "local (no {shown}; {DEV_AS})"),
+            Mode::Local(LocalReason::Forced(Some(shown))) => {
+                write!(f, "local (--local given; {shown} ignored; {DEV_AS})")
+            }
+            Mode::Local(LocalReason::Forced(None)) => write!(f, "local (--local given; {DEV_AS})"),
+            Mode::Cognito(c) => {
+                write!(f, "Cognito ({}", c.shown)?;
+                if let Some(stack) = &c.stack {
+                    write!(f, " from deploy of stack {stack:?}")?;
+                }
+                write!(
+                    f,
+                    " names user pool {}; `--local` ignores it)",
+                    c.deployment.user_pool_id()
+                )
+            }
+        }
+    }
+}
+
+/// Local mode: listens first, so every URL it prints and advertises names the bound port.
+async fn run_local(args: ServeArgs, root: &Path, dir: &Path) -> anyhow::Result<()> {
     let loopback_documents = match &args.dev_ca {
         Some(ca) => LoopbackDocuments::trusting(ca)?,
         None => LoopbackDocuments::default(),
     };
     let server = LocalServer::start(LocalOptions {
-        port: args.port.unwrap_or(8080),
+        port: args.port.unwrap_or(local::DEFAULT_PORT),
         allowed_origins: args.allowed_origins,
         auto_approve: args.auto_approve,
         token_lifetime: None,
@@ -64,6 +165,19 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
     .context("starting the server")?;
     // The MCP URL alone on one line, so scripts can pick it up.
     println!("{}", server.resource);
+    print_local(&server, args.auto_approve);
+    let client_env = write_static_client(&server, root, dir);
+    let waited = wait_for_stop().await;
+    if let Some(path) = client_env
+        && let Err(e) = envfile::remove(&path, Owner::LocalServer)
+    {
+        eprintln!("warning: {e}");
+    }
+    waited?;
+    server.shutdown().await.context("stopping the server")
+}
+
+fn print_local(server: &LocalServer, auto_approve: bool) {
     eprintln!(
         "  Protected resource metadata:  {}",
         server.resource_metadata
@@ -83,12 +197,19 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
         server.static_client.secret.as_deref().unwrap_or("-"),
         server.static_client.redirect_uris.join(" ")
     );
-    if args.auto_approve {
+    if auto_approve {
         eprintln!("  Auto-approve is ON: every sign-in is approved without a login.");
     }
+}
+
+/// The static example client's settings for this server, in the file for its port (so another
+/// server in the checkout keeps its own); `None` when it could not be written.
+fn write_static_client(server: &LocalServer, root: &Path, dir: &Path) -> Option<PathBuf> {
     let scopes = format!("openid {0}/mcp:read {0}/mcp:write", server.resource);
+    let port = server.addr.port();
     let client_env = env_layout::local_static_client(
-        root,
+        dir,
+        port,
         &LocalStatic {
             server_url: server.resource.as_str(),
             issuer: &server.dev_issuer,
@@ -98,41 +219,39 @@ pub async fn run(args: ServeArgs, root: &Path) -> anyhow::Result<()> {
             scopes: &scopes,
         },
     );
-    match client_env.write(Owner::LocalServer) {
-        Ok(()) => eprintln!(
-            "  Static client settings: {} (0600)",
-            client_env.path.display()
+    if let Err(e) = client_env.write(Owner::LocalServer) {
+        eprintln!("  warning: the static client's env file was not written: {e}");
+        return None;
+    }
+    // How `cargo xtask client` finds it: by itself in the workspace, by --server on another
+    // port, by --env-file elsewhere.
+    let path = client_env.path.display();
+    let reads = match (dir == root, port == local::DEFAULT_PORT) {
+        (true, true) => String::new(),
+        (true, false) => format!(
+            "; `cargo xtask client --registration static --server {}` reads it",
+            server.resource
         ),
-        Err(e) => eprintln!("  warning: the static client's env file was not written: {e}"),
-    }
-    let waited = wait_for_stop().await;
-    if let Err(e) = envfile::remove(&client_env.path, Owner::LocalServer) {
-        eprintln!("warning: {e}");
-    }
-    waited?;
-    server.shutdown().await.context("stopping the server")
+        (false, _) => {
+            format!("; `cargo xtask client --registration static --env-file {path}` reads it")
+        }
+    };
+    eprintln!("  Static client settings: {path} (0600{reads})");
+    Some(client_env.path)
 }
 
-async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
-    let deployment = Deployment::from_env_file(env_file)?;
-    eprintln!(
-        "Cognito mode, from {} (user pool {}).",
-        env_file.display(),
-        deployment.issuer
-    );
+async fn run_cognito(args: &ServeArgs, deployment: Deployment) -> anyhow::Result<()> {
     let csrf_key = std::env::var("FACADE_CSRF_KEY")
         .ok()
         .map(String::into_bytes);
     if csrf_key.as_ref().is_some_and(|k| k.len() < 32) {
         anyhow::bail!("FACADE_CSRF_KEY must be at least 32 characters");
     }
+    let listen = cognito_listen(args, &deployment)?;
     let server = cognito::start(
         deployment,
         CognitoOptions {
-            listen: args.listen.or_else(|| {
-                args.port
-                    .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p))
-            }),
+            listen,
             allowed_origins: args.allowed_origins.clone(),
             csrf_key,
             introspection: introspection_from_env()?,
@@ -143,6 +262,16 @@ async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
     .context("starting the server")?;
     println!("{}", server.resource);
     eprintln!("  Listening on {}", server.addr);
+    let public = Url::parse(server.resource.as_str()).context("the resource URI")?;
+    if public.port_or_known_default() != Some(server.addr.port()) {
+        eprintln!(
+            "  The resource URI names port {}, this server listens on {}: clients reach it \
+             through the proxy that serves {} and forwards here.",
+            public.port_or_known_default().unwrap_or_default(),
+            server.addr.port(),
+            public.origin().ascii_serialization()
+        );
+    }
     eprintln!(
         "  Protected resource metadata:  {}",
         server.resource_metadata
@@ -150,6 +279,33 @@ async fn run_cognito(args: &ServeArgs, env_file: &Path) -> anyhow::Result<()> {
     eprintln!("  Authorization server (façade): {}", server.issuer);
     wait_for_stop().await?;
     server.shutdown().await.context("stopping the server")
+}
+
+/// Where Cognito mode listens: `--listen`, else 127.0.0.1 at `--port`. Cognito has the resource
+/// URI registered (its resource server, the façade's callback), so when that URI is on this
+/// machine, `--port` cannot move it: clients and tokens keep naming its port.
+fn cognito_listen(args: &ServeArgs, deployment: &Deployment) -> anyhow::Result<Option<SocketAddr>> {
+    if let Some(addr) = args.listen {
+        return Ok(Some(addr));
+    }
+    let Some(port) = args.port else {
+        return Ok(None);
+    };
+    let resource = Url::parse(deployment.resource.as_str()).context("the resource URI")?;
+    let registered = resource.port_or_known_default().unwrap_or_default();
+    if is_loopback_http(&resource) && port != registered {
+        anyhow::bail!(
+            "--port {port} is not the port of the deployment's resource URI {resource}: Cognito \
+             has that URI registered (its resource server and the façade's callback), so clients \
+             and tokens name port {registered}. Leave --port out; or run local mode on any port \
+             with `cargo xtask serve --local --port {port}`; or redeploy on another port with \
+             `cargo xtask deploy --resource-uri http://localhost:PORT/mcp --callback-url \
+             http://localhost:PORT/oauth/callback`; or, behind a proxy that forwards \
+             {origin} here, use --listen 127.0.0.1:PORT",
+            origin = resource.origin().ascii_serialization()
+        );
+    }
+    Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)))
 }
 
 /// `MCP_INTROSPECTION_URL`, `_CLIENT_ID` and `_CLIENT_SECRET`: all three, or none.

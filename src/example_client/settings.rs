@@ -7,6 +7,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use mcp_auth_conformance::catalogue::Revision;
+use mcp_auth_server::{facade::clients::is_loopback_http, local::DEFAULT_PORT};
 use url::Url;
 
 use crate::env_layout;
@@ -146,18 +147,33 @@ impl ClientSettings {
 }
 
 /// The env file a mode reads: the deployed one if present, else (static) the local server's.
-pub fn env_file_for(root: &Path, registration: Registration) -> Option<PathBuf> {
+/// A local server on another port than the default writes its own file, which `--server`
+/// naming that port selects (over a deployed one: it names exactly that server).
+pub fn env_file_for(
+    root: &Path,
+    registration: Registration,
+    server: Option<&Url>,
+) -> Option<PathBuf> {
     let deployed = root.join(match registration {
         Registration::Static => env_layout::CLIENT_STATIC,
         Registration::Dcr => env_layout::CLIENT_DCR,
         Registration::Cimd => env_layout::CLIENT_CIMD,
         Registration::Auto => return None,
     });
-    if deployed.exists() {
-        return Some(deployed);
+    let local_port = match server {
+        None => Some(DEFAULT_PORT),
+        Some(url) if is_loopback_http(url) => url.port_or_known_default(),
+        Some(_) => None,
+    };
+    let local = local_port
+        .filter(|_| registration == Registration::Static)
+        .map(|port| env_layout::local_static_client_path(root, port))
+        .filter(|path| path.exists());
+    match local {
+        Some(local) if local_port != Some(DEFAULT_PORT) => Some(local),
+        _ if deployed.exists() => Some(deployed),
+        local => local,
     }
-    let local = root.join(env_layout::CLIENT_STATIC_LOCAL);
-    (registration == Registration::Static && local.exists()).then_some(local)
 }
 
 fn read(path: &Path) -> anyhow::Result<HashMap<String, String>> {
@@ -179,7 +195,7 @@ pub fn resolve(
     if registration == Registration::Auto {
         bail!("automatic registration is for `--conformance`");
     }
-    let file = env_file.or_else(|| env_file_for(root, registration));
+    let file = env_file.or_else(|| env_file_for(root, registration, server.as_ref()));
     let values = match &file {
         Some(path) => read(path)?,
         None => HashMap::new(),
@@ -188,13 +204,18 @@ pub fn resolve(
     let server = match (server, get("MCP_SERVER_URL")) {
         (Some(s), _) => s,
         (None, Some(s)) => Url::parse(&s).with_context(|| format!("MCP_SERVER_URL {s:?}"))?,
-        (None, None) => Url::parse("http://127.0.0.1:8080/mcp").expect("a static URL"),
+        (None, None) => {
+            Url::parse(&format!("http://127.0.0.1:{DEFAULT_PORT}/mcp")).expect("a loopback URL")
+        }
     };
     let static_client = if registration == Registration::Static {
         let Some(path) = &file else {
             bail!(
                 "the static client needs its pre-registered id and secret: run `cargo xtask serve` \
-                 (it writes {}) or `cargo xtask deploy` (it writes {}), or pass --env-file",
+                 (it writes {}; on another port N, {}.N, which --server \
+                 http://127.0.0.1:N/mcp selects) or `cargo xtask deploy` (it writes {}), or pass \
+                 --env-file",
+                env_layout::CLIENT_STATIC_LOCAL,
                 env_layout::CLIENT_STATIC_LOCAL,
                 env_layout::CLIENT_STATIC
             );
@@ -242,4 +263,42 @@ pub fn resolve(
         pre_registered: None,
         metadata_url: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: PathBuf) -> PathBuf {
+        std::fs::write(&path, "MCP_CLIENT_REGISTRATION=static\n").unwrap();
+        path
+    }
+
+    #[test]
+    fn the_static_client_finds_the_local_server_that_server_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let url = |s: &str| Url::parse(s).unwrap();
+        let find = |server: Option<&str>| {
+            env_file_for(root, Registration::Static, server.map(url).as_ref())
+        };
+        assert_eq!(find(None), None);
+        let default = touch(root.join(".env.client.static.local"));
+        let other = touch(root.join(".env.client.static.local.9000"));
+        assert_eq!(find(None), Some(default.clone()));
+        assert_eq!(
+            find(Some("http://localhost:8080/mcp")),
+            Some(default.clone())
+        );
+        assert_eq!(find(Some("http://127.0.0.1:9000/mcp")), Some(other.clone()));
+        // Another server's settings would sign in with a client that server does not know.
+        assert_eq!(find(Some("http://127.0.0.1:9001/mcp")), None);
+        assert_eq!(find(Some("https://mcp.example.com/mcp")), None);
+
+        let deployed = touch(root.join(".env.client.static"));
+        assert_eq!(find(None), Some(deployed.clone()));
+        assert_eq!(find(Some("https://mcp.example.com/mcp")), Some(deployed));
+        assert_eq!(find(Some("http://127.0.0.1:9000/mcp")), Some(other));
+        assert_eq!(env_file_for(root, Registration::Dcr, None), None);
+    }
 }
