@@ -6,9 +6,8 @@ mod support;
 
 use mcp_auth_server::local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS};
 use reqwest::{Response, StatusCode, header};
-use serde_json::{Value, json};
 use support::{
-    facade::{authorization_url, discover},
+    facade::{authorization_url, discover, register_named_public_client},
     hidden, http, pkce,
 };
 
@@ -51,23 +50,10 @@ async fn the_consent_page_and_facade_errors() {
     let server = LocalServer::start(LocalOptions::default()).await.unwrap();
     let metadata = discover(&server).await;
     let redirect = "http://127.0.0.1:9/callback";
-    let registered: Value = http()
-        .post(metadata["registration_endpoint"].as_str().unwrap())
-        .json(&json!({
-            "redirect_uris": [redirect],
-            "token_endpoint_auth_method": "none",
-            "client_name": HOSTILE_NAME,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().expect("registered");
+    let client_id = register_named_public_client(&metadata, redirect, HOSTILE_NAME).await;
     let (_, challenge) = pkce();
     let url = authorization_url(
-        &server, &metadata, client_id, redirect, "mcp:read", &challenge,
+        &server, &metadata, &client_id, redirect, "mcp:read", &challenge,
     );
     let consent = http().get(&url).send().await.unwrap();
     let csp = consent.headers()[header::CONTENT_SECURITY_POLICY]
