@@ -142,3 +142,88 @@ async fn the_tester_signs_in_through_a_real_browser() {
     }
     server.shutdown().await.unwrap();
 }
+
+/// The consent page's answers in Chromium, with the façade, its upstream (Cognito's place) and
+/// the client each on an origin of its own, as deployed: Approve leads through the upstream
+/// sign-in back to the client with a code, Deny back to the client with `access_denied`.
+/// Chromium checks the page's CSP `form-action` on every redirect after the form, so a page that
+/// allows only itself strands both answers on the consent page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_answers_reach_the_upstream_and_the_client_in_chromium() {
+    use std::sync::Arc;
+
+    use mcp_auth_server::{facade::store::MemoryStore, runtime::Running};
+
+    if !browser_ready() {
+        return;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = support::dev_as_upstream(&public).await;
+    let store = Arc::new(MemoryStore::default());
+    let key = b"a key for this test only, 32+ bytes long";
+    let facade = support::facade_assembly(listener, &public, &upstream, store, key);
+    let server = Running::start(facade).await.unwrap();
+    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/callback", client.local_addr().unwrap());
+    let answered = axum::Router::new().route("/callback", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(axum::serve(client, answered).into_future());
+
+    let registered: serde_json::Value = reqwest::Client::new()
+        .post(format!("{public}/register"))
+        .json(&serde_json::json!({
+            "redirect_uris": [callback],
+            "client_name": "Consent test client",
+            "token_endpoint_auth_method": "none",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut authorize = url::Url::parse(&format!("{public}/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", registered["client_id"].as_str().unwrap())
+        .append_pair("redirect_uri", &callback)
+        .append_pair("scope", "mcp:read")
+        .append_pair("state", "client-state")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", &format!("{public}/mcp"));
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/consent_answer.mjs");
+    for (button, expected) in [("Approve", "code="), ("Deny", "error=access_denied")] {
+        let (script, url, prefix) = (script.clone(), authorize.to_string(), callback.clone());
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new("node")
+                .arg(script)
+                .args([&url, button, &prefix])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{out}\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let landed = out
+            .lines()
+            .find_map(|l| l.strip_prefix("landed: "))
+            .unwrap_or_else(|| panic!("{button}: no final URL\n{out}"));
+        assert!(
+            landed.starts_with(&callback) && landed.contains(expected),
+            "{button} should reach {callback} with {expected}; Chromium said:\n{out}"
+        );
+        assert!(landed.contains("state=client-state"), "{button}: {landed}");
+    }
+    server.shutdown().await.unwrap();
+}

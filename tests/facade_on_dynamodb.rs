@@ -21,12 +21,7 @@ use axum::{
     extract::{Request, State},
     response::Response,
 };
-use mcp_auth_server::{
-    dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser},
-    facade::{UpstreamConfig, dynamodb::DynamoStore},
-    resource::ResourceUri,
-    runtime::{Assembly, Running},
-};
+use mcp_auth_server::{dev_as::DevClient, facade::dynamodb::DynamoStore, runtime::Running};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use support::Emulator;
@@ -34,35 +29,6 @@ use tokio::net::TcpListener;
 
 const REDIRECT: &str = "http://127.0.0.1:7777/callback";
 const KEY: &[u8] = b"a key the replicas share, 32+ bytes long";
-
-/// The development AS on a port of its own, with the façade's upstream client for `public`.
-async fn upstream(public: &str) -> (String, DevClient) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}{}", listener.local_addr().unwrap(), dev_as::MOUNT);
-    let client = DevClient {
-        id: "facade".into(),
-        secret: Some("facade-secret".into()),
-        redirect_uris: vec![format!("{public}/oauth/callback")],
-        name: "façade".into(),
-    };
-    let dev = DevAuthServer::new(DevAsConfig {
-        issuer: issuer.clone(),
-        resource: format!("{public}/mcp").parse().unwrap(),
-        resource_scopes: vec!["mcp:read".into(), "mcp:write".into()],
-        clients: vec![client.clone()],
-        user: DevUser {
-            username: "dev@example.com".into(),
-            password: "unused".into(),
-            subject: "user-1".into(),
-        },
-        auto_approve: true,
-        token_lifetime: Duration::from_secs(600),
-    })
-    .unwrap();
-    let app = Router::new().nest(dev_as::MOUNT, dev.router());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    (issuer, client)
-}
 
 /// A replica of the server, public at `public`, its state in `table` at `endpoint`.
 async fn replica(
@@ -72,32 +38,11 @@ async fn replica(
     endpoint: &str,
     table: &str,
 ) -> Running {
-    let (issuer, client) = upstream;
     let dynamodb = aws_sdk_dynamodb::Client::new(&support::sdk_config_at(endpoint).await);
-    let resource: ResourceUri = format!("{public}/mcp").parse().unwrap();
-    Running::start(Assembly {
-        listener,
-        base: public.to_owned(),
-        resource,
-        upstream_issuer: issuer.clone(),
-        upstream_jwks: None,
-        upstream: UpstreamConfig {
-            authorization_endpoint: format!("{issuer}/oauth2/authorize"),
-            token_endpoint: format!("{issuer}/oauth2/token"),
-            client_id: client.id.clone(),
-            client_secret: client.secret.clone().unwrap(),
-            redirect_uri: client.redirect_uris[0].clone(),
-            revocation_endpoint: Some(format!("{issuer}/oauth2/revoke")),
-            resource_at_token_endpoint: false,
-        },
-        store: Arc::new(DynamoStore::new(dynamodb, table)),
-        allowed_origins: vec![],
-        allowed_hosts: vec!["127.0.0.1".into()],
-        extra: Router::new(),
-        loopback_cimd: Some(Default::default()),
-        csrf_key: KEY.to_vec(),
-        introspection: None,
-    })
+    let store = Arc::new(DynamoStore::new(dynamodb, table));
+    Running::start(support::facade_assembly(
+        listener, public, upstream, store, KEY,
+    ))
     .await
     .unwrap()
 }
@@ -240,7 +185,7 @@ async fn two_replicas_complete_one_sign_in_between_them() {
     let table = support::state_table(&dynamodb, "replicas").await;
     let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("http://{}", front.local_addr().unwrap());
-    let up = upstream(&public).await;
+    let up = support::dev_as_upstream(&public).await;
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -405,7 +350,7 @@ async fn a_paused_or_stopped_table_gives_503s_and_loses_nothing() {
     let table = support::state_table(&dynamodb, "outage").await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("http://{}", listener.local_addr().unwrap());
-    let up = upstream(&public).await;
+    let up = support::dev_as_upstream(&public).await;
     let server = replica(listener, &public, &up, &emulator.endpoint, &table).await;
     let browser = browser();
 

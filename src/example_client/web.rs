@@ -10,6 +10,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
 };
+use maud::{DOCTYPE, Markup, html};
 use mcp_auth_conformance::client::{authorization::AuthorizationResponse, cimd_host};
 use tokio::sync::Mutex;
 
@@ -170,96 +171,109 @@ pub fn describe(outcome: Result<ToolOutcome, super::session::Stopped>) -> Option
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
+                     padding:0 1rem;color:#222}form{display:inline}button{margin:0 .5rem .5rem 0;\
+                     padding:.5rem 1rem;font-size:1rem}ol{padding-left:1.5rem}li{margin:.4rem 0}\
+                     .ok b{color:#0a6b2b}.failed{color:#b00020}.failed b{color:#b00020}\
+                     pre{background:#f5f5f5;padding:.5rem;overflow-x:auto;white-space:pre-wrap}\
+                     code{font-size:.9em}small{color:#555}";
 
 async fn page(State(app): State<Arc<App>>) -> Response {
     let session = app.session.lock().await;
     let settings = session.settings();
-    let steps: String = session
-        .timeline
-        .iter()
-        .enumerate()
-        .map(|(i, s)| render_step(i, s))
-        .collect();
-    let result = app
-        .result
-        .lock()
-        .await
-        .as_deref()
-        .map(|r| {
-            format!(
-                r#"<h2>Tool result</h2><pre id="result">{}</pre>"#,
-                escape(r)
-            )
-        })
-        .unwrap_or_default();
+    let result = app.result.lock().await.clone();
     let state = if session.signed_in() {
         "Signed in (tokens in this process's memory only)"
     } else {
         "Not signed in"
     };
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MCP client: {mode}</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}
-form{{display:inline}}button{{margin:0 .5rem .5rem 0;padding:.5rem 1rem;font-size:1rem}}
-ol{{padding-left:1.5rem}}li{{margin:.4rem 0}}.ok b{{color:#0a6b2b}}.failed{{color:#b00020}}
-.failed b{{color:#b00020}}pre{{background:#f5f5f5;padding:.5rem;overflow-x:auto;white-space:pre-wrap}}
-code{{font-size:.9em}}small{{color:#555}}
-</style></head><body>
-<h1>MCP client ({mode} registration)</h1>
-<p>MCP server <code>{server}</code> · settings from <code>{source}</code> · <span id="state">{state}</span></p>
-<form method="post" action="/login"><button id="login">Log in</button></form>
-<form method="post" action="/fetch"><button id="fetch">Fetch MCP Data</button></form>
-<form method="post" action="/write"><button id="write">Call write tool</button></form>
-<form method="post" action="/logout"><button id="logout">Log out</button></form>
-{result}
-<h2>The flow, step by step</h2>
-<ol id="timeline">{steps}</ol>
-</body></html>"#,
-        mode = settings.registration.as_str(),
-        server = escape(settings.server.as_str()),
-        source = escape(&settings.source),
-    );
+    let mode = settings.registration.as_str();
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "MCP client: " (mode) }
+                style { (STYLE) }
+            }
+            body {
+                h1 { "MCP client (" (mode) " registration)" }
+                p {
+                    "MCP server " code { (settings.server) } " · settings from "
+                    code { (settings.source) } " · " span id="state" { (state) }
+                }
+                form method="post" action="/login" { button id="login" { "Log in" } }
+                form method="post" action="/fetch" { button id="fetch" { "Fetch MCP Data" } }
+                form method="post" action="/write" { button id="write" { "Call write tool" } }
+                form method="post" action="/logout" { button id="logout" { "Log out" } }
+                @if let Some(result) = result {
+                    h2 { "Tool result" }
+                    pre id="result" { (result) }
+                }
+                h2 { "The flow, step by step" }
+                ol id="timeline" {
+                    @for (i, step) in session.timeline.iter().enumerate() { (render_step(i, step)) }
+                }
+            }
+        }
+    };
     (
         [
+            // Log in posts here and redirects to whichever authorization server the client uses.
             (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        Html(html),
+        Html(page.into_string()),
     )
         .into_response()
 }
 
-fn render_step(i: usize, s: &Step) -> String {
-    let class = if s.ok { "ok" } else { "failed" };
-    let mut details = String::new();
-    for e in &s.exchanges {
-        let json = serde_json::to_string_pretty(e).unwrap_or_default();
-        details.push_str(&format!("<pre>{}</pre>", escape(&json)));
+/// JSON evidence as the page shows it.
+fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn render_step(i: usize, s: &Step) -> Markup {
+    html! {
+        li class=(if s.ok { "ok" } else { "failed" }) id={ "step-" (i) } {
+            b { (s.name) } " " (if s.ok { "✓" } else { "✗" }) " " (s.summary)
+            @if !s.exchanges.is_empty() || s.claims.is_some() {
+                details {
+                    summary { "request and response" }
+                    @for exchange in &s.exchanges { pre { (pretty(exchange)) } }
+                    @if let Some(claims) = &s.claims {
+                        p { small { "access token claims (decoded, not verified)" } }
+                        pre { (pretty(claims)) }
+                    }
+                }
+            }
+        }
     }
-    if let Some(c) = &s.claims {
-        details.push_str(&format!(
-            "<p><small>access token claims (decoded, not verified)</small></p><pre>{}</pre>",
-            escape(&serde_json::to_string_pretty(c).unwrap_or_default())
-        ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_servers_send_is_shown_as_text() {
+        let step = Step {
+            name: "token",
+            ok: false,
+            summary: r#"refused: <img src=x onerror="alert(1)">"#.into(),
+            exchanges: vec![],
+            claims: Some(serde_json::json!({"sub": "</pre><script>alert(1)</script>"})),
+        };
+        let html = render_step(3, &step).into_string();
+        assert!(html.starts_with(r#"<li class="failed" id="step-3"><b>token</b> ✗ refused: "#));
+        assert!(
+            !html.contains("<img") && !html.contains("<script>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;/pre&gt;&lt;script&gt;"), "{html}");
     }
-    let details = if details.is_empty() {
-        String::new()
-    } else {
-        format!("<details><summary>request and response</summary>{details}</details>")
-    };
-    format!(
-        r#"<li class="{class}" id="step-{i}"><b>{name}</b> {mark} {summary}{details}</li>"#,
-        name = escape(s.name),
-        mark = if s.ok { "✓" } else { "✗" },
-        summary = escape(&s.summary),
-    )
 }

@@ -370,3 +370,70 @@ pub async fn state_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Strin
         .unwrap();
     table
 }
+
+/// The development AS on a port of its own, as the façade's upstream (Cognito's place) for a
+/// façade public at `public`: approving without a form, as an upstream single sign-on session
+/// would. Returns its issuer and the façade's client there.
+pub async fn dev_as_upstream(public: &str) -> (String, mcp_auth_server::dev_as::DevClient) {
+    use mcp_auth_server::dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}{}", listener.local_addr().unwrap(), dev_as::MOUNT);
+    let client = DevClient {
+        id: "facade".into(),
+        secret: Some("facade-secret".into()),
+        redirect_uris: vec![format!("{public}/oauth/callback")],
+        name: "façade".into(),
+    };
+    let dev = DevAuthServer::new(DevAsConfig {
+        issuer: issuer.clone(),
+        resource: format!("{public}/mcp").parse().unwrap(),
+        resource_scopes: vec!["mcp:read".into(), "mcp:write".into()],
+        clients: vec![client.clone()],
+        user: DevUser {
+            username: "dev@example.com".into(),
+            password: "unused".into(),
+            subject: "user-1".into(),
+        },
+        auto_approve: true,
+        token_lifetime: std::time::Duration::from_secs(600),
+    })
+    .unwrap();
+    let app = axum::Router::new().nest(dev_as::MOUNT, dev.router());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    (issuer, client)
+}
+
+/// A façade public at `public` (served from `listener`), signing in at `upstream` (see
+/// [`dev_as_upstream`]), its state in `store`, its browser bindings under `csrf_key`.
+pub fn facade_assembly(
+    listener: tokio::net::TcpListener,
+    public: &str,
+    upstream: &(String, mcp_auth_server::dev_as::DevClient),
+    store: std::sync::Arc<dyn mcp_auth_server::facade::store::Store>,
+    csrf_key: &[u8],
+) -> mcp_auth_server::runtime::Assembly {
+    let (issuer, client) = upstream;
+    mcp_auth_server::runtime::Assembly {
+        listener,
+        base: public.to_owned(),
+        resource: format!("{public}/mcp").parse().unwrap(),
+        upstream_issuer: issuer.clone(),
+        upstream_jwks: None,
+        upstream: mcp_auth_server::facade::UpstreamConfig {
+            authorization_endpoint: format!("{issuer}/oauth2/authorize"),
+            token_endpoint: format!("{issuer}/oauth2/token"),
+            client_id: client.id.clone(),
+            client_secret: client.secret.clone().unwrap(),
+            redirect_uri: client.redirect_uris[0].clone(),
+            revocation_endpoint: Some(format!("{issuer}/oauth2/revoke")),
+            resource_at_token_endpoint: false,
+        },
+        store,
+        allowed_origins: vec![],
+        allowed_hosts: vec!["127.0.0.1".into()],
+        extra: axum::Router::new(),
+        loopback_cimd: Some(Default::default()),
+        csrf_key: csrf_key.to_vec(),
+        introspection: None,
+    }
+}

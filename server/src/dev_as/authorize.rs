@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Instant};
 use axum::{
     extract::State,
     http::StatusCode,
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 
 use super::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page};
@@ -39,11 +39,7 @@ impl IntoResponse for RedirectError {
 
 fn redirect_with(redirect_uri: &str, pairs: &[(&str, String)], see_other: bool) -> Response {
     let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Html(html::error_page("invalid redirect URI")),
-        )
-            .into_response();
+        return error_page("invalid redirect URI");
     };
     url.query_pairs_mut()
         .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
@@ -55,7 +51,7 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, String)], see_other: bool) 
 }
 
 fn error_page(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Html(html::error_page(message))).into_response()
+    html::error_page(StatusCode::BAD_REQUEST, message).into_response()
 }
 
 /// Validates an authorization request, then shows the login form (or, with auto-approve,
@@ -135,14 +131,13 @@ pub async fn authorize(
     }
     let login_id = random_token(24);
     dev.logins.insert(login_id.clone(), pending.clone());
-    Html(page::login(
-        &dev.login_action(),
-        &client.name,
-        &pending.grant.scope.to_string(),
-        &login_id,
-        None,
-    ))
-    .into_response()
+    let login = page::Login {
+        action: &dev.login_action(),
+        client_name: &client.name,
+        scope: &pending.grant.scope.to_string(),
+        login_id: &login_id,
+    };
+    page::login(&login, None).into_response()
 }
 
 /// Checks the development user's credentials and issues the code.
@@ -179,17 +174,13 @@ pub async fn login(
             .unwrap_or_default();
         let scope = pending.grant.scope.to_string();
         dev.logins.insert(login_id.clone(), pending);
-        return (
-            StatusCode::UNAUTHORIZED,
-            Html(page::login(
-                &dev.login_action(),
-                &client_name,
-                &scope,
-                &login_id,
-                Some("Incorrect email or password."),
-            )),
-        )
-            .into_response();
+        let login = page::Login {
+            action: &dev.login_action(),
+            client_name: &client_name,
+            scope: &scope,
+            login_id: &login_id,
+        };
+        return page::login(&login, Some("Incorrect email or password.")).into_response();
     }
     issue_code(&dev, pending, true)
 }
@@ -210,11 +201,11 @@ fn issue_code(dev: &DevAuthServer, pending: PendingLogin, see_other: bool) -> Re
         true
     });
     if !stored {
-        return (
+        return html::error_page(
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(html::error_page("too many codes outstanding")),
+            "too many codes outstanding",
         )
-            .into_response();
+        .into_response();
     }
     let mut pairs = vec![("code", code)];
     if let Some(state) = pending.state {

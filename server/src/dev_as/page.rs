@@ -1,41 +1,53 @@
-//! The login page: plain HTML, every value escaped.
+//! The login page: a maud template, every value escaped.
 
-use crate::html::escape;
+use axum::http::StatusCode;
+use maud::html;
 
-/// The sign-in form for one pending authorization; it posts to `action` (absolute, because the
-/// page is shown both at the authorize endpoint and at the login endpoint).
-pub fn login(
-    action: &str,
-    client_name: &str,
-    scope: &str,
-    login_id: &str,
-    error: Option<&str>,
-) -> String {
-    let error = error
-        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
-        .unwrap_or_default();
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in (development)</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
-.dev{{background:#fff3cd;padding:.5rem;border-radius:4px}}.error{{color:#b00020}}
-label{{display:block;margin-top:1rem}}input{{width:100%;padding:.4rem}}button{{margin-top:1rem;padding:.5rem 1rem}}</style>
-</head><body>
-<p class="dev"><strong>Development authorization server.</strong> Not for production.</p>
-<h1>Sign in</h1>
-<p><strong>{client}</strong> asks for: <code>{scope}</code></p>
-{error}
-<form method="post" action="{action}">
-<input type="hidden" name="login_id" value="{login_id}">
-<label for="username">Email</label><input id="username" name="username" autocomplete="username" required>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form></body></html>"#,
-        action = escape(action),
-        client = escape(client_name),
-        scope = escape(scope),
-        login_id = escape(login_id),
-    )
+use crate::html::Page;
+
+const STYLE: &str = ".dev{background:#fff3cd;padding:.5rem;border-radius:4px}\
+                     label{display:block;margin-top:1rem}input{width:100%;padding:.4rem}\
+                     button{margin-top:1rem;padding:.5rem 1rem}";
+
+/// What the sign-in form shows and where it goes.
+pub struct Login<'a> {
+    /// Where the form posts (absolute: the page is shown at the authorize and login endpoints).
+    pub action: &'a str,
+    /// The client asking, as it named itself.
+    pub client_name: &'a str,
+    /// The scope it asks for.
+    pub scope: &'a str,
+    /// The pending sign-in the form answers.
+    pub login_id: &'a str,
+}
+
+/// The sign-in form; with `error`, shown again (401) after a failed attempt.
+pub fn login(login: &Login<'_>, error: Option<&str>) -> Page {
+    let body = html! {
+        p class="dev" { strong { "Development authorization server." } " Not for production." }
+        h1 { "Sign in" }
+        p { strong { (login.client_name) } " asks for: " code { (login.scope) } }
+        @if let Some(error) = error {
+            p class="error" role="alert" { (error) }
+        }
+        form method="post" action=(login.action) {
+            input type="hidden" name="login_id" value=(login.login_id);
+            label for="username" { "Email" }
+            input id="username" name="username" autocomplete="username" required;
+            label for="password" { "Password" }
+            input id="password" name="password" type="password"
+                autocomplete="current-password" required;
+            button type="submit" { "Sign in" }
+        }
+    };
+    // A good sign-in redirects to the client, and in local mode the client is the façade, whose
+    // callback redirects on to an MCP client this page cannot know; Chromium checks every hop
+    // against form-action, so any list here would break that flow.
+    let page = Page::new("Sign in (development)", STYLE, body).forms_may_reach_anywhere();
+    match error {
+        Some(_) => page.with_status(StatusCode::UNAUTHORIZED),
+        None => page,
+    }
 }
 
 #[cfg(test)]
@@ -44,18 +56,18 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let page = login(
-            "/dev-as/login",
-            "<script>alert(1)</script>",
-            "a\"b",
-            "id'1",
-            Some("<b>"),
-        );
+        let login = Login {
+            action: "/dev-as/login",
+            client_name: "<script>alert(1)</script>",
+            scope: "a\"b",
+            login_id: "id\"1",
+        };
+        let page = super::login(&login, Some("<b>")).render();
         assert!(page.contains(r#"action="/dev-as/login""#));
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("a&quot;b"));
-        assert!(page.contains("id&#39;1"));
+        assert!(page.contains(r#"value="id&quot;1""#));
         assert!(page.contains("&lt;b&gt;"));
     }
 }

@@ -9,10 +9,11 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -27,7 +28,7 @@ use super::{
     store_unavailable_page, too_many_requests_page,
 };
 use crate::{
-    html::escape as e,
+    html::Page,
     oauth_request::{OAuthForm, ParamsError},
     secret,
 };
@@ -68,7 +69,9 @@ fn csrf_token(facade: &Facade, browser: &BrowserId, consent_id: &str) -> String 
     facade.browsers.mac("csrf", &[browser.as_str(), consent_id])
 }
 
-/// The consent page for `request`, shown to `browser`.
+/// The consent page for `request`, shown to `browser`. Its form leads to the upstream sign-in
+/// (Approve) or back to the client (Deny, or Approve with a live upstream session), so both are
+/// named in its `form-action`.
 pub fn page(
     facade: &Facade,
     client: &Client,
@@ -77,18 +80,14 @@ pub fn page(
 ) -> Response {
     let consent_id = seal(facade, request);
     let csrf = csrf_token(facade, browser, &consent_id);
-    let mut response = Html(html(client, request, &consent_id, &csrf)).into_response();
-    let headers = response.headers_mut();
-    // The page must not be framed (clickjacking the Approve button) nor cached.
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Page::new(
+        "Allow access?",
+        STYLE,
+        body(client, request, &consent_id, &csrf),
+    )
+    .forms_may_reach(&facade.config.upstream.authorization_endpoint)
+    .forms_may_reach(&request.redirect_uri)
+    .into_response()
 }
 
 /// `POST /consent`.
@@ -186,57 +185,38 @@ async fn answer_once(facade: &Facade, consent_id: &str) -> Result<bool, StoreErr
     }
 }
 
-fn html(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) -> String {
+const STYLE: &str = "button{margin:1rem .5rem 0 0;padding:.5rem 1rem}";
+
+fn body(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) -> Markup {
     let redirect = url::Url::parse(&request.redirect_uri).ok();
-    let host = redirect
-        .as_ref()
-        .and_then(|u| u.host_str())
-        .unwrap_or("?")
-        .to_owned();
+    let host = redirect.as_ref().and_then(|u| u.host_str()).unwrap_or("?");
     let loopback = redirect.as_ref().is_some_and(is_loopback_http);
-    let warning = if loopback {
-        "<p class=\"warn\">This application runs on your own computer (its redirect address is \
-         <code>localhost</code>). Any program on this computer could claim to be it: approve only \
-         if you just started it yourself.</p>"
-    } else {
-        ""
-    };
-    let origin = match client.origin {
-        Origin::Cimd => {
-            format!("<p>Described by <code>{}</code></p>", e(&client.client_id))
+    html! {
+        h1 { "Allow " em { (client.display_name()) } " to use this MCP server?" }
+        @match client.origin {
+            Origin::Cimd => p { "Described by " code { (client.client_id) } },
+            Origin::Dcr => p { "Registered itself with this server (dynamic registration)." },
         }
-        Origin::Dcr => {
-            "<p>Registered itself with this server (dynamic registration).</p>".to_owned()
+        p {
+            "After you sign in, you will be sent back to " strong { (host) }
+            " (" code { (request.redirect_uri) } ")."
         }
-    };
-    let scopes: String = request
-        .scope
-        .iter()
-        .map(|s| format!("<li><code>{}</code></li>", e(s)))
-        .collect();
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Allow access?</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
-.warn{{background:#fff3cd;padding:.5rem;border-radius:4px}}button{{margin:1rem .5rem 0 0;padding:.5rem 1rem}}</style>
-</head><body>
-<h1>Allow <em>{name}</em> to use this MCP server?</h1>
-{origin}
-<p>After you sign in, you will be sent back to <strong>{host}</strong> (<code>{redirect_uri}</code>).</p>
-{warning}
-<p>It asks for:</p><ul>{scopes}</ul>
-<form method="post" action="consent">
-<input type="hidden" name="consent_id" value="{consent_id}">
-<input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" name="decision" value="approve">Approve</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>"#,
-        name = e(client.display_name()),
-        host = e(&host),
-        redirect_uri = e(&request.redirect_uri),
-        consent_id = e(consent_id),
-        csrf = e(csrf),
-    )
+        @if loopback {
+            p class="warn" {
+                "This application runs on your own computer (its redirect address is "
+                code { "localhost" } "). Any program on this computer could claim to be it: \
+                 approve only if you just started it yourself."
+            }
+        }
+        p { "It asks for:" }
+        ul { @for scope in request.scope.iter() { li { code { (scope) } } } }
+        form method="post" action="consent" {
+            input type="hidden" name="consent_id" value=(consent_id);
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" name="decision" value="approve" { "Approve" }
+            button type="submit" name="decision" value="deny" { "Deny" }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Router,
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 
@@ -210,11 +210,7 @@ pub fn random_secret() -> String {
 /// An HTML error page: for requests whose client or redirect URI cannot be trusted with a
 /// redirect, and for people who landed somewhere they should not have.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let mut response = (status, Html(crate::html::error_page(message))).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    crate::html::error_page(status, message).into_response()
 }
 
 /// The page shown when the state store failed: 503 with `Retry-After`, the detail only in the

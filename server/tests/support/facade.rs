@@ -20,9 +20,26 @@ pub fn location(r: &reqwest::Response) -> String {
 
 /// Registers a public client with one redirect URI by DCR; returns its client_id.
 pub async fn register_public_client(metadata: &Value, redirect: &str) -> String {
+    register(
+        metadata,
+        json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "none"}),
+    )
+    .await
+}
+
+/// Registers a public client as [`register_public_client`] does, named `name`.
+pub async fn register_named_public_client(metadata: &Value, redirect: &str, name: &str) -> String {
+    register(
+        metadata,
+        json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "none", "client_name": name}),
+    )
+    .await
+}
+
+async fn register(metadata: &Value, body: Value) -> String {
     let registered: Value = http()
         .post(metadata["registration_endpoint"].as_str().unwrap())
-        .json(&json!({"redirect_uris": [redirect], "token_endpoint_auth_method": "none"}))
+        .json(&body)
         .send()
         .await
         .unwrap()
