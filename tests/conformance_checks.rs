@@ -4,6 +4,11 @@
 //! goes wrong: a credential another check spent, a refusal for the wrong reason, a server that
 //! echoes every credential or sends hostile text, flags that select nothing.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod fixture;
 mod reports;
 mod support;

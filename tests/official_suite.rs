@@ -15,6 +15,11 @@
 //! The results are docs/interoperability.md's matrix: a test that finds them changed fails
 //! (`UPDATE_DOCS=1` rewrites them). A missing install fails, with the command to run.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod fixture;
 mod support;
 
