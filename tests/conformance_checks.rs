@@ -927,7 +927,7 @@ fn the_documented_check_list_is_the_catalogue() {
             std::fs::write(&path, format!("{before}{start}{table}{end}{after}")).unwrap();
         } else {
             panic!(
-                "docs/conformance.md's check list differs from the catalogue; run\n  UPDATE_DOCS=1 cargo test --test conformance_checks the_documented_check_list\nExpected:\n{table}"
+                "docs/conformance.md's check list differs from the catalogue; run\n  UPDATE_DOCS=1 cargo test --test it conformance_checks::the_documented_check_list\nExpected:\n{table}"
             );
         }
     }

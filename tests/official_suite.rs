@@ -355,7 +355,7 @@ fn documented(name: &str, table: &str) {
         std::fs::write(&path, format!("{before}{start}{table}{end}{after}")).unwrap();
     } else {
         panic!(
-            "docs/interoperability.md's {name} section differs from what the suite found; run\n  UPDATE_DOCS=1 cargo test --test official_suite\nExpected:\n{table}"
+            "docs/interoperability.md's {name} section differs from what the suite found; run\n  UPDATE_DOCS=1 cargo test --test it official_suite::\nExpected:\n{table}"
         );
     }
 }
@@ -807,7 +807,7 @@ fn the_documented_sdk_results_are_the_sdk_tests_transcripts() {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("sdk_clients__") && n.ends_with(".snap"))
+                .is_some_and(|n| n.starts_with("it__sdk_clients__") && n.ends_with(".snap"))
         })
         .collect();
     files.sort();

@@ -1,10 +1,11 @@
-//! Test harness: the AWS emulator (moto, started once per test binary) and the `xtask` binary
-//! pointed at it with dummy credentials. Nothing here can reach real AWS: every command gets
-//! `AWS_ENDPOINT_URL` set to the emulator, and the instance-metadata lookup is disabled.
+//! Test harness: the AWS emulator (moto, started once per test file: each module of `tests/it.rs`
+//! has its own copy of this one) and the `xtask` binary pointed at it with dummy credentials.
+//! Nothing here can reach real AWS: every command gets `AWS_ENDPOINT_URL` set to the emulator, and
+//! the instance-metadata lookup is disabled.
 
 #![allow(
     dead_code,
-    reason = "each test binary that includes this module uses a part of it"
+    reason = "each test file that includes this module uses a part of it"
 )]
 
 use std::{

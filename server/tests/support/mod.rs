@@ -2,7 +2,7 @@
 
 #![allow(
     dead_code,
-    reason = "each test binary that includes this module uses a part of it"
+    reason = "each test file that includes this module uses a part of it"
 )]
 
 pub mod facade;
