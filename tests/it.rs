@@ -3,7 +3,7 @@
 //! of once per file. `#[path]` keeps each file where it is and its own `mod support;`: every
 //! file still gets its own copy of the support code, so its own emulator, as when it was a binary
 //! of its own. Cargo's discovery of `tests/*.rs` is off (`autotests = false` in Cargo.toml): a file
-//! not declared here would never be built, which `every_test_file_is_a_module` refuses.
+//! not declared here would never be built, which `tests/workspace_manifests.rs` refuses.
 
 #![allow(
     clippy::duplicate_mod,
@@ -48,20 +48,3 @@ mod template_rules;
 mod third_party_servers;
 #[path = "workspace_manifests.rs"]
 mod workspace_manifests;
-
-/// A file in `tests/` that this crate does not declare would silently never run.
-#[test]
-fn every_test_file_is_a_module() {
-    let me = include_str!("it.rs");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    for entry in std::fs::read_dir(&dir).expect("tests/ is readable") {
-        let name = entry.expect("a directory entry").file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".rs") && name != "it.rs" {
-            assert!(
-                me.contains(&format!("#[path = \"{name}\"]")),
-                "tests/{name} is not a module of tests/it.rs: add `#[path = \"{name}\"] mod …;` there"
-            );
-        }
-    }
-}

@@ -18,11 +18,13 @@ use std::{
 
 use serde_json::Value;
 
-/// A member of the workspace: its name, its manifest and the dependencies it names.
+/// A member of the workspace: its name, its manifest, the dependencies it names and the root
+/// files of its integration-test targets.
 struct Member {
     name: String,
     manifest: PathBuf,
     dependencies: BTreeSet<String>,
+    test_roots: Vec<PathBuf>,
 }
 
 fn members() -> Vec<Member> {
@@ -63,6 +65,13 @@ fn members() -> Vec<Member> {
                         .unwrap()
                         .to_owned()
                 })
+                .collect(),
+            test_roots: p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "test"))
+                .map(|t| PathBuf::from(t["src_path"].as_str().unwrap()))
                 .collect(),
         })
         .collect()
@@ -145,6 +154,42 @@ fn every_member_takes_the_workspace_lints() {
             member.manifest.display()
         );
     }
+}
+
+/// Where a crate's tests are one binary (`autotests = false`), Cargo no longer builds each
+/// `tests/*.rs`: a file that is neither a test target nor a module one declares with `#[path]`
+/// would never run, and nothing would say so.
+#[test]
+fn every_test_file_is_built() {
+    let mut checked = 0;
+    for member in members() {
+        let Ok(entries) = std::fs::read_dir(member.manifest.with_file_name("tests")) else {
+            continue;
+        };
+        let roots: String = member
+            .test_roots
+            .iter()
+            .map(|root| std::fs::read_to_string(root).unwrap())
+            .collect();
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".rs") || member.test_roots.contains(&path) {
+                continue;
+            }
+            checked += 1;
+            assert!(
+                roots.contains(&format!("#[path = \"{name}\"]")),
+                "{} is never built: declare it in {}'s tests/it.rs as `#[path = \"{name}\"] mod …;`",
+                path.display(),
+                member.name
+            );
+        }
+    }
+    assert!(
+        checked >= 20,
+        "the test files of the root and server/ are modules"
+    );
 }
 
 #[test]

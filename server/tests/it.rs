@@ -3,8 +3,8 @@
 //! a binary of its own because it installs the process-wide log subscriber. One binary links the
 //! server and the AWS SDK once instead of once per file. `#[path]` keeps each file where it is and
 //! its own `mod support;`. Cargo's discovery of `tests/*.rs` is off (`autotests = false`): a file
-//! not declared here or in Cargo.toml would never be built, which `every_test_file_is_a_module`
-//! refuses.
+//! not declared here or in Cargo.toml would never be built, which the root's
+//! `tests/workspace_manifests.rs` refuses.
 
 #![allow(
     clippy::duplicate_mod,
@@ -29,22 +29,3 @@ mod jwks_cache;
 mod local_mode;
 #[path = "token_corpus.rs"]
 mod token_corpus;
-
-/// A file in `tests/` that neither this crate nor Cargo.toml declares would silently never run.
-#[test]
-fn every_test_file_is_a_module() {
-    let me = include_str!("it.rs");
-    let manifest = include_str!("../Cargo.toml");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    for entry in std::fs::read_dir(&dir).expect("tests/ is readable") {
-        let name = entry.expect("a directory entry").file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".rs") && name != "it.rs" {
-            assert!(
-                me.contains(&format!("#[path = \"{name}\"]"))
-                    || manifest.contains(&format!("path = \"tests/{name}\"")),
-                "tests/{name} is not a module of tests/it.rs: add `#[path = \"{name}\"] mod …;` there"
-            );
-        }
-    }
-}
