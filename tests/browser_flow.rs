@@ -5,6 +5,11 @@
 //! `.ci/run` installs Chromium and `tests/browser/node_modules`; in CI a missing one fails the
 //! test, elsewhere it says what to install and returns.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

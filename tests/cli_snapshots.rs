@@ -1,5 +1,10 @@
 //! Snapshots of what people read: the help, and the outputs of a deployed stack.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use support::{bare_xtask, run, volatile_filters, xtask};

@@ -3,6 +3,11 @@
 //! against the pool's JWKS. (The emulator has no managed login, so the browser part of the flow
 //! stops at the redirect to Cognito.)
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -4,6 +4,11 @@
 //! goes wrong: a credential another check spent, a refusal for the wrong reason, a server that
 //! echoes every credential or sends hostile text, flags that select nothing.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod fixture;
 mod reports;
 mod support;
@@ -922,7 +927,7 @@ fn the_documented_check_list_is_the_catalogue() {
             std::fs::write(&path, format!("{before}{start}{table}{end}{after}")).unwrap();
         } else {
             panic!(
-                "docs/conformance.md's check list differs from the catalogue; run\n  UPDATE_DOCS=1 cargo test --test conformance_checks the_documented_check_list\nExpected:\n{table}"
+                "docs/conformance.md's check list differs from the catalogue; run\n  UPDATE_DOCS=1 cargo test --test it conformance_checks::the_documented_check_list\nExpected:\n{table}"
             );
         }
     }

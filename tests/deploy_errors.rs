@@ -1,5 +1,10 @@
 //! Bad input gets a clear error, exit code 1, no panic, and changes nothing it should not.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use support::{bare_xtask, emulator, run, xtask};

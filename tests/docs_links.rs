@@ -1,6 +1,11 @@
 //! The documentation's relative links lead somewhere: every `[text](path)` and `[text](path#anchor)`
 //! in README.md and docs/ names a file that exists, and an anchor names one of its headings.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,10 @@
 //! `cargo xtask emulator`: the emulator a person starts by hand, as docs/testing.md shows.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

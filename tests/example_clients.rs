@@ -2,6 +2,11 @@
 //! registration paths headless (sign-in through the real forms, the read tool, the 403 step-up,
 //! the write tool), their refusals, and the page driven over HTTP.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod fixture;
 mod support;
 

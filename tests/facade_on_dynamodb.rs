@@ -5,6 +5,11 @@
 //! The upstream is the development AS (the emulator has no Cognito sign-in pages), served on
 //! its own port, approving without a form as an upstream single sign-on session would.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{
@@ -337,7 +342,7 @@ async fn assert_unavailable(response: reqwest::Response, what: &str) {
 /// must answer well before the server's 30 s request limit.
 const ANSWER_BOUND: Duration = Duration::from_secs(20);
 
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+async fn bounded<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(ANSWER_BOUND, f)
         .await
         .expect("answered within the bound")

@@ -3,6 +3,11 @@
 //! SARIF and JUnit; against a server that breaks a rule it fails the job and still leaves them;
 //! with its first report as the baseline, the same server passes.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod fixture;
 mod reports;
 mod support;

@@ -9,6 +9,11 @@
 //! - `stacks/runtime-policy.json` (the running server) must grant exactly the DynamoDB calls the
 //!   server's code makes (read from `server/src/`).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

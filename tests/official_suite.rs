@@ -15,6 +15,11 @@
 //! The results are docs/interoperability.md's matrix: a test that finds them changed fails
 //! (`UPDATE_DOCS=1` rewrites them). A missing install fails, with the command to run.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod fixture;
 mod support;
 
@@ -350,7 +355,7 @@ fn documented(name: &str, table: &str) {
         std::fs::write(&path, format!("{before}{start}{table}{end}{after}")).unwrap();
     } else {
         panic!(
-            "docs/interoperability.md's {name} section differs from what the suite found; run\n  UPDATE_DOCS=1 cargo test --test official_suite\nExpected:\n{table}"
+            "docs/interoperability.md's {name} section differs from what the suite found; run\n  UPDATE_DOCS=1 cargo test --test it official_suite::\nExpected:\n{table}"
         );
     }
 }
@@ -792,7 +797,7 @@ fn compare(
 
 // ---------------------------------------------------------------------------------------------
 // The SDK clients of tests/sdk_clients.rs, read from the sign-in transcripts that test snapshots
-// (`sdk_clients__the_<sdk>_signs_in_by_<registration>_….snap`).
+// (`it__sdk_clients__the_<sdk>_signs_in_by_<registration>_….snap`).
 
 #[test]
 fn the_documented_sdk_results_are_the_sdk_tests_transcripts() {
@@ -803,7 +808,7 @@ fn the_documented_sdk_results_are_the_sdk_tests_transcripts() {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("sdk_clients__the_") && n.contains("_signs_in_"))
+                .is_some_and(|n| n.starts_with("it__sdk_clients__the_") && n.contains("_signs_in_"))
         })
         .collect();
     files.sort();

@@ -10,6 +10,11 @@
 //!
 //! A missing install fails these tests with the command to run, never skips them.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

@@ -2,6 +2,11 @@
 //! ignores a deployment, `--port 0` names the bound port everywhere, and two servers in one
 //! checkout keep their own static client settings.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

@@ -4,6 +4,11 @@
 //! Cognito's managed login with the façade's client, PKCE and the resource. The emulator has no
 //! managed login, so no token comes back, and the report says so.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

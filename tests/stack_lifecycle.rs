@@ -1,5 +1,10 @@
 //! `deploy`, `outputs` and `cleanup` against the AWS emulator: the whole life of a stack.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::path::Path;

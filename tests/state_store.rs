@@ -1,6 +1,11 @@
 //! The façade's state stores, held to the same tests: in memory (local mode) and DynamoDB (AWS
 //! mode, here against the emulator, with two store instances standing for two replicas).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::sync::Arc;

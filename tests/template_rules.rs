@@ -3,6 +3,11 @@
 //! is canonical (so a stack made without `deploy` still works); create-only properties fed by a
 //! parameter are either safe to replace or guarded by `deploy`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use serde_json::Value;

@@ -56,7 +56,7 @@ pub struct ConformanceArgs {
     /// The MCP endpoint to check, e.g. https://mcp.example.com/mcp (`cargo xtask conformance`
     /// without one starts the bundled server in local mode and checks it)
     #[arg(value_parser = target_url)]
-    pub url: Option<url::Url>,
+    pub url: Option<Url>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -95,7 +95,7 @@ pub struct ConformanceArgs {
     /// reach the tester's loopback (the run prints the document to publish); give a second URL
     /// serving the same document to run the client_id mismatch check too
     #[arg(long, value_name = "URL", num_args = 1, action = clap::ArgAction::Append, value_parser = target_url)]
-    pub cimd_url: Vec<url::Url>,
+    pub cimd_url: Vec<Url>,
     /// A token of the server's authorization server that has expired, for the expiry check
     #[arg(
         long,

@@ -28,7 +28,7 @@ pub struct RunOptions {
     pub expired_token: Option<String>,
     /// Where the tester's client metadata document is published for a server that cannot
     /// fetch from loopback; a second URL serving the same document lets the mismatch check run.
-    pub cimd_urls: Vec<url::Url>,
+    pub cimd_urls: Vec<Url>,
     /// How to obtain tokens through the server's own authorization server.
     pub login: Login,
     /// The scope to ask for (default: the challenge's `scope`).

@@ -1,5 +1,10 @@
 //! The standalone `mcp-auth-conformance` binary: what a CI gate in another repository runs.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 use std::process::Command;
 
 fn tester(args: &[&str]) -> (i32, String) {

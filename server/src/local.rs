@@ -55,7 +55,7 @@ pub struct LocalServer {
     pub user: DevUser,
     /// The pre-registered static client.
     pub static_client: DevClient,
-    dev: std::sync::Arc<DevAuthServer>,
+    dev: Arc<DevAuthServer>,
     running: Running,
 }
 

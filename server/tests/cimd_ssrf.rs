@@ -1,6 +1,11 @@
 //! Client ID Metadata Document fetching against hostile servers (on loopback, which development
 //! mode admits; address-class refusals are unit-tested in facade::cimd without any connection).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 use std::time::{Duration, Instant};
 
 use axum::{

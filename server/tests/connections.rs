@@ -3,6 +3,11 @@
 //! still drains in-flight requests on shutdown. Every wait here is bounded; the bounds say "it
 //! was closed" or "it was answered", never how fast.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{net::SocketAddr, time::Duration};

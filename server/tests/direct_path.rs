@@ -5,6 +5,11 @@
 //! are counted, so the comparison cannot pass by the direct path never answering; the ones it
 //! must leave to rmcp (every protocol error among them) are counted too.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 use axum::{
     body::{Body, to_bytes},
     http::{Request, header},

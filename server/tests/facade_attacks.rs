@@ -3,6 +3,11 @@
 //! wrong client presenting someone else's code or refresh token, a rotated refresh token
 //! reused, refresh asking for something else than was granted. Each was a defect once.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

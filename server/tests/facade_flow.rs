@@ -2,6 +2,11 @@
 //! metadata document), consents, signs in at the development AS through the façade, gets a
 //! token, calls tools, steps up, refreshes; consent cannot be skipped or forged.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 use axum::{Json, Router, routing::get};
 mod support;
 

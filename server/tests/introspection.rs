@@ -1,5 +1,10 @@
 //! RFC 7662 introspection of opaque tokens, against an introspection endpoint on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

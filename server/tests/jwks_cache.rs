@@ -1,5 +1,10 @@
 //! The JWKS cache: refresh on unknown kid, single flight, rate limit, serving while down.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{sync::Arc, time::Duration};

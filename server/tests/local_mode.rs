@@ -1,6 +1,11 @@
 //! Local mode end to end, offline: discovery from a 401, sign-in at the development AS through
 //! its login form with PKCE, MCP calls, the 403 step-up, refresh rotation, and refusals.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use mcp_auth_server::local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS};

@@ -3,6 +3,11 @@
 //!
 //! One test in this binary: it installs the process-wide log subscriber.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use std::{

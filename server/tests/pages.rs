@@ -2,6 +2,11 @@
 //! and the development AS's error pages), attacked: each refuses to be framed, cached or sniffed
 //! and loads nothing; text a peer chose (a client's name, parameter names) arrives as text.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking: an unwrap is an assertion"
+)]
+
 mod support;
 
 use mcp_auth_server::local::{LocalOptions, LocalServer, STATIC_CLIENT_REDIRECTS};

@@ -102,7 +102,7 @@ async fn headless(
 
 /// What to do when the client's port is taken: another port, unless a pre-registered redirect
 /// URI fixes it (the AS matches it exactly), which only a new registration changes.
-fn busy_port(settings: &settings::ClientSettings, addr: SocketAddr) -> String {
+fn busy_port(settings: &ClientSettings, addr: SocketAddr) -> String {
     match &settings.static_client {
         Some(s) => format!(
             "cannot listen on {addr} (is another client, or something else, using it?). The \

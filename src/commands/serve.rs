@@ -342,7 +342,7 @@ async fn wait_for_stop() -> anyhow::Result<()> {
 /// stop the server gracefully and remove the files it wrote. The handlers are installed before
 /// this returns, so no signal is lost between the two.
 #[cfg(unix)]
-fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+fn stop_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;

@@ -3,7 +3,10 @@
 //! schema (the one `@microsoft/jest-sarif` ships, checked with ajv), Markdown parsed as
 //! CommonMark with tables (every row keeps its four cells, every reason reads back as it was).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file that includes this module uses a part of it"
+)]
 
 use std::{path::Path, process::Command};
 

@@ -1,8 +1,12 @@
-//! Test harness: the AWS emulator (moto, started once per test binary) and the `xtask` binary
-//! pointed at it with dummy credentials. Nothing here can reach real AWS: every command gets
-//! `AWS_ENDPOINT_URL` set to the emulator, and the instance-metadata lookup is disabled.
+//! Test harness: the AWS emulator (moto, started once per test file: each module of `tests/it.rs`
+//! has its own copy of this one) and the `xtask` binary pointed at it with dummy credentials.
+//! Nothing here can reach real AWS: every command gets `AWS_ENDPOINT_URL` set to the emulator, and
+//! the instance-metadata lookup is disabled.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file that includes this module uses a part of it"
+)]
 
 use std::{
     io::{BufRead, BufReader},
@@ -278,7 +282,7 @@ pub fn volatile_filters() -> Vec<(&'static str, &'static str)> {
 pub struct ClientPage {
     /// Where the page is.
     pub url: url::Url,
-    child: std::process::Child,
+    child: Child,
 }
 
 impl ClientPage {
@@ -296,12 +300,12 @@ impl ClientPage {
                 "--server",
                 server,
             ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start the example client");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped"))
+        BufReader::new(child.stdout.take().expect("piped"))
             .read_line(&mut line)
             .expect("read its first line");
         let url = line

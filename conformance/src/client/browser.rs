@@ -332,8 +332,8 @@ pub fn title(body: &[u8]) -> String {
 /// with an approving button.
 fn pick_form(html: &str, page: &Url) -> Option<Form> {
     let doc = Html::parse_document(html);
-    let forms: Vec<ElementRef> = doc.select(&selector("form")).collect();
-    let read = |f: &ElementRef| read_form(f, page);
+    let forms: Vec<ElementRef<'_>> = doc.select(&selector("form")).collect();
+    let read = |f: &ElementRef<'_>| read_form(f, page);
     forms
         .iter()
         .filter_map(read)
@@ -346,7 +346,7 @@ fn pick_form(html: &str, page: &Url) -> Option<Form> {
         })
 }
 
-fn read_form(form: &ElementRef, page: &Url) -> Option<Form> {
+fn read_form(form: &ElementRef<'_>, page: &Url) -> Option<Form> {
     let el = form.value();
     let action = match el.attr("action") {
         Some(a) if !a.is_empty() => page.join(a).ok()?,

@@ -103,7 +103,7 @@ pub struct FacadeConfig {
     /// DCR limits.
     pub registration: RegistrationLimits,
     /// Accept metadata documents served on this machine (development only).
-    pub loopback_cimd: Option<crate::facade::cimd::LoopbackDocuments>,
+    pub loopback_cimd: Option<cimd::LoopbackDocuments>,
     /// Key for CSRF tokens; 32 random bytes, the same on every replica.
     pub csrf_key: Vec<u8>,
 }

@@ -33,7 +33,7 @@ pub enum ParamsError {
 
 impl axum::response::IntoResponse for ParamsError {
     fn into_response(self) -> axum::response::Response {
-        (axum::http::StatusCode::BAD_REQUEST, self.to_string()).into_response()
+        (http::StatusCode::BAD_REQUEST, self.to_string()).into_response()
     }
 }
 

@@ -1,6 +1,9 @@
 //! A JWKS endpoint on loopback that counts its fetches and can be taken down.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file that includes this module uses a part of it"
+)]
 
 use std::sync::{
     Arc, RwLock,

@@ -1,6 +1,9 @@
 //! Helpers shared by the server's integration tests.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file that includes this module uses a part of it"
+)]
 
 pub mod facade;
 pub mod jwks;
