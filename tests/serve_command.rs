@@ -375,3 +375,68 @@ async fn two_servers_keep_their_own_static_client_settings() {
     second.stop();
     assert!(!second_file.exists());
 }
+
+/// The resident memory of a process, from /proc.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kib * 1024
+}
+
+/// Request bodies dripped a byte at a time over many connections (unauthenticated, to
+/// `/register`): the server's memory follows the bytes received, not the number of writes (it
+/// grew by about 3 KB a byte when each piece was kept), and a body that has not arrived within
+/// 10 s is answered 408.
+#[test]
+fn dripped_request_bodies_cost_what_they_send_and_time_out() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(xtask(), dir.path(), &["--local", "--port", "0"]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let before = resident_bytes(server.child.id());
+    let mut connections: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.set_nodelay(true).unwrap();
+            write!(
+                c,
+                "POST /register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 100000\r\n\r\n"
+            )
+            .unwrap();
+            c
+        })
+        .collect();
+    // 100 connections x 1,500 one-byte writes: 150 KB sent.
+    for _ in 0..1_500 {
+        for c in &mut connections {
+            c.write_all(b" ").unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let grown = resident_bytes(server.child.id()).saturating_sub(before);
+    eprintln!(
+        "dripped bodies: resident memory grew by {} KiB",
+        grown / 1024
+    );
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "150 KB of dripped bodies grew the server by {} MiB",
+        grown / (1024 * 1024)
+    );
+    // Nothing more is sent: each is answered 408 once its 10 s are up (well before the 30 s
+    // limit of every request, which this read would not wait for).
+    let c = &mut connections[0];
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = [0u8; 64];
+    let n = c.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    server.stop();
+}

@@ -20,6 +20,7 @@ use tower_http::{
 use crate::{
     guard::{Guard, guard},
     prm::{self, ProtectedResourceMetadata},
+    request_body,
     resource::ResourceUri,
     stateless::{DirectPath, McpEndpoint},
     tools::{McpTools, Notes},
@@ -79,7 +80,12 @@ pub fn router(parts: AppParts) -> Router {
         .merge(mcp_router)
         .merge(metadata_router)
         .route("/healthz", get(|| async { "ok" }))
-        .merge(parts.extra)
+        // The OAuth and sign-in endpoints take small bodies from anyone: read whole, in time.
+        .merge(
+            parts
+                .extra
+                .layer(middleware::from_fn(request_body::whole_body)),
+        )
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_headers))
         .layer(TimeoutLayer::with_status_code(

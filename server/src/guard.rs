@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::{
-    body::{Body, Bytes, to_bytes},
+    body::{Body, Bytes},
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
@@ -96,9 +96,11 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         }
     };
     let (mut parts, body) = request.into_parts();
-    let body = match to_bytes(body, guard.max_body_bytes).await {
+    // Copied piece by piece into one buffer: a body dripped a byte at a time must not pin a read
+    // buffer per byte (request_body.rs).
+    let body = match crate::request_body::read_whole(body, guard.max_body_bytes).await {
         Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(e) => return e.into_response(),
     };
     let policy = verifier.policy();
     if let Some((tool, needed)) = missing_tool_scopes(&body, &principal.scopes, policy) {

@@ -22,6 +22,7 @@ pub mod oauth_request;
 pub mod pkce;
 pub mod prm;
 pub mod refusals;
+pub mod request_body;
 pub mod resource;
 pub mod runtime;
 pub mod scope;
