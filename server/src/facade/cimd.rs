@@ -224,8 +224,10 @@ impl CimdResolver {
         if let Some(client) = self.cache.get(&client_id.to_owned()) {
             return Ok(client);
         }
-        let (url, http) = self.vet_url(client_id)?;
-        let (client, max_age) = fetch(http, &url, client_id).await?;
+        let (url, policy, http) = self.vet_url(client_id)?;
+        let (client, max_age) = fetch(http, &url, client_id)
+            .await
+            .map_err(|e| without_network_detail(e, policy))?;
         if let Some(age) = max_age {
             self.cache.insert(client_id.to_owned(), client.clone(), age);
         }
@@ -234,7 +236,10 @@ impl CimdResolver {
 
     /// Checks the URL, and an IP-literal host's address (a name's addresses are vetted by the
     /// client's resolver); returns the client to fetch it with.
-    fn vet_url(&self, client_id: &str) -> Result<(Url, &reqwest::Client), CimdError> {
+    fn vet_url(
+        &self,
+        client_id: &str,
+    ) -> Result<(Url, AddressPolicy, &reqwest::Client), CimdError> {
         let url = Url::parse(client_id).map_err(|e| CimdError::BadUrl(e.to_string()))?;
         let bad = |why: &str| Err(CimdError::BadUrl(why.to_owned()));
         if url.fragment().is_some() || client_id.contains('#') {
@@ -271,7 +276,7 @@ impl CimdResolver {
         if let Some(ip) = literal {
             policy.vet(&host, &[SocketAddr::new(ip, 0)])?;
         }
-        Ok((url, http))
+        Ok((url, policy, http))
     }
 }
 
@@ -285,6 +290,19 @@ fn refused_by_resolver(e: &reqwest::Error) -> Option<CimdError> {
         cause = c.source();
     }
     None
+}
+
+/// A failed connection to a public host is told without its cause: "refused" next to "timed
+/// out" would let anyone probe hosts and ports through this server. The cause goes to the log;
+/// documents on this machine (development) keep it, as their developer needs it.
+fn without_network_detail(e: CimdError, policy: AddressPolicy) -> CimdError {
+    match (e, policy) {
+        (CimdError::Fetch(detail), AddressPolicy::Public) => {
+            tracing::info!(%detail, "a client metadata document could not be fetched");
+            CimdError::Fetch("no answer from its host".into())
+        }
+        (e, _) => e,
+    }
 }
 
 fn fetch_error(e: reqwest::Error) -> CimdError {
@@ -587,6 +605,18 @@ mod tests {
         );
         assert_eq!(cache_lifetime(Some("max-age=99999999")), Some(MAX_CACHE));
         assert_eq!(cache_lifetime(Some("no-store")), None);
+    }
+
+    #[test]
+    fn a_public_host_that_does_not_answer_is_not_described() {
+        let refused = || CimdError::Fetch("client error (Connect): Connection refused".into());
+        let public = without_network_detail(refused(), AddressPolicy::Public).to_string();
+        let timed_out = CimdError::Fetch("timed out".into());
+        let timed_out = without_network_detail(timed_out, AddressPolicy::Public).to_string();
+        assert_eq!(public, timed_out, "refused and timed out must read alike");
+        assert!(!public.contains("refused"), "{public}");
+        let local = without_network_detail(refused(), AddressPolicy::Loopback).to_string();
+        assert!(local.contains("Connection refused"), "{local}");
     }
 
     #[test]
