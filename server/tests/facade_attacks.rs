@@ -510,6 +510,48 @@ async fn a_wrong_client_spends_nothing() {
     server.shutdown().await.unwrap();
 }
 
+/// RFC 6749 section 5.2: a client that authenticated with the Authorization header and failed
+/// gets 401 `invalid_client` with the challenge of the scheme it used; one that sent its
+/// credentials in the body gets no challenge.
+#[tokio::test]
+async fn failed_basic_authentication_is_challenged_with_basic() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let endpoint = metadata["token_endpoint"].as_str().unwrap();
+    let form = [("grant_type", "authorization_code"), ("code", "x")];
+    let basic = http()
+        .post(endpoint)
+        .basic_auth("dcr-nobody", Some("wrong"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    let challenge = basic.headers().get(header::WWW_AUTHENTICATE).cloned();
+    assert_eq!(
+        error_of(basic).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+    assert!(
+        challenge.is_some_and(|c| c.to_str().unwrap().starts_with("Basic ")),
+        "no Basic challenge"
+    );
+    let in_body = http()
+        .post(endpoint)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", "dcr-nobody"),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_body.status(), StatusCode::UNAUTHORIZED);
+    assert!(in_body.headers().get(header::WWW_AUTHENTICATE).is_none());
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     let server = support::auto_approving_server().await;

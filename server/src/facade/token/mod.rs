@@ -95,7 +95,20 @@ pub async fn token(
             h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             r
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // RFC 6749 section 5.2: a client that authenticated with the Authorization header
+            // is answered with the challenge of the scheme it used.
+            let used_basic = oauth_request::basic_credentials(&headers).is_some();
+            let challenge = e.status == StatusCode::UNAUTHORIZED && used_basic;
+            let mut r = e.into_response();
+            if challenge {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"token\""),
+                );
+            }
+            r
+        }
     }
 }
 
