@@ -196,6 +196,8 @@ struct Document {
     #[serde(default)]
     grant_types: Option<Vec<String>>,
     #[serde(default)]
+    response_types: Option<Vec<String>>,
+    #[serde(default)]
     client_secret: Option<serde_json::Value>,
 }
 
@@ -405,6 +407,10 @@ fn validate(doc: Document, client_id: &str) -> Result<Client, CimdError> {
     let Some(name) = doc.client_name.filter(|n| !n.trim().is_empty()) else {
         return invalid("it has no client_name".into());
     };
+    // The consent page shows it: the rules of a registered client's name apply.
+    if let Some(problem) = super::clients::client_name_problem(&name) {
+        return invalid(format!("its client_name {problem}"));
+    }
     let redirect_uris = doc.redirect_uris.unwrap_or_default();
     if redirect_uris.is_empty() {
         return invalid("it has no redirect_uris".into());
@@ -428,8 +434,15 @@ fn validate(doc: Document, client_id: &str) -> Result<Client, CimdError> {
     let grant_types = doc
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".into()]);
-    if !grant_types.iter().any(|g| g == "authorization_code") {
-        return invalid("grant_types must include authorization_code".into());
+    if !grant_types.iter().any(|g| g == "authorization_code")
+        || grant_types
+            .iter()
+            .any(|g| g != "authorization_code" && g != "refresh_token")
+    {
+        return invalid("grant_types must be authorization_code, with refresh_token or not".into());
+    }
+    if doc.response_types.is_some_and(|r| r != ["code"]) {
+        return invalid("response_types must be [\"code\"]".into());
     }
     Ok(Client {
         client_id: client_id.to_owned(),
@@ -605,6 +618,43 @@ mod tests {
         );
         assert_eq!(cache_lifetime(Some("max-age=99999999")), Some(MAX_CACHE));
         assert_eq!(cache_lifetime(Some("no-store")), None);
+    }
+
+    /// What the consent page would show is held to the rules of a registered client.
+    #[test]
+    fn a_document_is_held_to_the_rules_of_a_registration() {
+        const URL: &str = "https://app.example.com/client.json";
+        let check = |changes: serde_json::Value| {
+            let mut doc = serde_json::json!({
+                "client_id": URL,
+                "client_name": "App",
+                "redirect_uris": ["https://app.example.com/cb"],
+            });
+            for (k, v) in changes.as_object().unwrap() {
+                doc[k] = v.clone();
+            }
+            validate(serde_json::from_value(doc).unwrap(), URL).map(|_| ())
+        };
+        assert!(check(serde_json::json!({})).is_ok());
+        for name in [
+            "a\u{202E}b",
+            "a\u{2066}b",
+            "a\u{0}b",
+            "a\nb",
+            &"x".repeat(201),
+        ] {
+            let refused = check(serde_json::json!({ "client_name": name }));
+            assert!(
+                matches!(&refused, Err(CimdError::Invalid(why)) if why.contains("client_name")),
+                "{name:?}: {refused:?}"
+            );
+        }
+        for other in [
+            serde_json::json!({"response_types": ["token"]}),
+            serde_json::json!({"grant_types": ["authorization_code", "implicit"]}),
+        ] {
+            assert!(check(other.clone()).is_err(), "{other}");
+        }
     }
 
     #[test]
