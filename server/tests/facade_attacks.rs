@@ -471,6 +471,51 @@ async fn refresh_issues_what_was_granted_or_refuses() {
     server.shutdown().await.unwrap();
 }
 
+/// A remembered consent covers the redirect URI it was given for, and only an https one: a
+/// loopback client cannot prove who it is (any program can listen on a port of this machine),
+/// so RFC 8252 section 8.6 asks to treat its requests as never approved; `prompt=consent` asks
+/// anyway. (Each once skipped the consent page.)
+#[tokio::test]
+async fn a_remembered_consent_covers_one_https_redirect_uri_only() {
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let (_, challenge) = pkce();
+    let url = |client: &str, redirect: &str| {
+        authorization_url(&server, &metadata, client, redirect, "mcp:read", &challenge)
+    };
+    let asks = |r: reqwest::Response| r.status() == StatusCode::OK;
+    let mut browser = Browser::new();
+
+    let (cb, other) = ("https://app.example/cb", "https://app.example/other");
+    let web = support::facade::register_public_client_at(&metadata, &[cb, other]).await;
+    browser.approve(&server, &url(&web, cb)).await;
+    let again = browser.get(&url(&web, cb)).await;
+    assert!(again.status().is_redirection(), "remembered for {cb}");
+    assert!(
+        asks(browser.get(&url(&web, other)).await),
+        "asked for {other}"
+    );
+    let forced = format!("{}&prompt=consent", url(&web, cb));
+    assert!(
+        asks(browser.get(&forced).await),
+        "asked with prompt=consent"
+    );
+
+    let port_a = "http://127.0.0.1:5555/cb";
+    let native = support::facade::register_public_client_at(&metadata, &[port_a]).await;
+    browser.approve(&server, &url(&native, port_a)).await;
+    assert!(
+        asks(browser.get(&url(&native, port_a)).await),
+        "asked again"
+    );
+    let port_b = "http://127.0.0.1:6666/cb";
+    assert!(
+        asks(browser.get(&url(&native, port_b)).await),
+        "asked for another port"
+    );
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_wrong_client_spends_nothing() {
     let server = support::auto_approving_server().await;

@@ -111,7 +111,8 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
         "the replay revoked the refresh token"
     );
 
-    // Again (consent is remembered now: no consent page), with the right verifier.
+    // Again (asked again: a loopback client's consent is never remembered), with the right
+    // verifier.
     let answer = authorize(
         &server,
         &mut browser,

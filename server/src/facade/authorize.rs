@@ -60,6 +60,30 @@ pub struct Pending {
 pub struct Approval {
     /// What was approved.
     pub scope: ScopeSet,
+    /// Where the answer went; a request to another URI is asked again (an approval from before
+    /// this was recorded has none, so it is asked again too).
+    #[serde(default)]
+    pub redirect_uri: String,
+}
+
+impl Approval {
+    /// Whether a consent is remembered for requests to `redirect_uri`: only for an https one.
+    /// Whoever listens on a loopback port or owns a private-use scheme on the user's machine
+    /// receives the code, so a client with such a redirect URI cannot prove who it is, and RFC
+    /// 8252 section 8.6 asks to process its requests "as if no previous request had been
+    /// approved".
+    pub fn may_be_remembered(redirect_uri: &str) -> bool {
+        redirect_uri.starts_with("https://")
+    }
+
+    /// Whether this approval covers `request` (same redirect URI, no scope beyond).
+    fn covers(&self, request: &AuthRequest) -> bool {
+        self.redirect_uri == request.redirect_uri
+            && request
+                .scope
+                .iter()
+                .all(|s| self.scope.iter().any(|g| g == s))
+    }
 }
 
 /// The key of a browser's remembered consent for a client.
@@ -113,16 +137,22 @@ pub async fn authorize(
             (b, Some(cookie))
         }
     };
+    // OpenID Connect's prompt=consent: ask, whatever was remembered.
+    let ask_anyway = params
+        .get("prompt")
+        .is_some_and(|p| p.split(' ').any(|v| v == "consent"));
     // A failed read only means the user is asked again.
-    let approved = Records(facade.store.as_ref())
-        .get::<Approval>(
-            Kind::Approval,
-            &approval_key(browser.as_str(), &request.client_id),
-        )
-        .await
-        .ok()
-        .flatten()
-        .is_some_and(|a| request.scope.iter().all(|s| a.scope.iter().any(|g| g == s)));
+    let approved = !ask_anyway
+        && Approval::may_be_remembered(&request.redirect_uri)
+        && Records(facade.store.as_ref())
+            .get::<Approval>(
+                Kind::Approval,
+                &approval_key(browser.as_str(), &request.client_id),
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|a| a.covers(&request));
     if approved {
         return to_upstream(&facade, request).await;
     }

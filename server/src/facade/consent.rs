@@ -148,8 +148,18 @@ pub async fn consent(
             request.state.as_deref(),
         );
     }
+    if Approval::may_be_remembered(&request.redirect_uri) {
+        remember(&facade, &browser, &request).await;
+    }
+    to_upstream(&facade, request).await
+}
+
+/// Remembers an approval for this browser, client and redirect URI; failing only means the user
+/// is asked again next time.
+async fn remember(facade: &Facade, browser: &BrowserId, request: &AuthRequest) {
     let approval = Approval {
         scope: request.scope.clone(),
+        redirect_uri: request.redirect_uri.clone(),
     };
     let key = approval_key(browser.as_str(), &request.client_id);
     if let Err(e) = Records(facade.store.as_ref())
@@ -163,7 +173,6 @@ pub async fn consent(
     {
         tracing::warn!(error = %e, "could not remember a consent");
     }
-    to_upstream(&facade, request).await
 }
 
 /// Records that a consent form was answered; `false` if it already was.

@@ -36,6 +36,15 @@ pub async fn register_named_public_client(metadata: &Value, redirect: &str, name
     .await
 }
 
+/// Registers a public client with several redirect URIs.
+pub async fn register_public_client_at(metadata: &Value, redirects: &[&str]) -> String {
+    register(
+        metadata,
+        json!({"redirect_uris": redirects, "token_endpoint_auth_method": "none"}),
+    )
+    .await
+}
+
 async fn register(metadata: &Value, body: Value) -> String {
     let registered: Value = http()
         .post(metadata["registration_endpoint"].as_str().unwrap())
