@@ -691,3 +691,179 @@ async fn a_flood_of_sign_ins_does_not_lock_the_development_sign_in_out() {
     assert!(query(&location(&signed_in)).contains_key("code"));
     server.shutdown().await.unwrap();
 }
+
+/// A request to the in-process façade from its own address (each address has its own quota).
+fn sent_from(mut request: Request<Body>, i: usize) -> Request<Body> {
+    let i = u32::try_from(i).unwrap();
+    let from = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 40000));
+    request.extensions_mut().insert(ConnectInfo(from));
+    request
+}
+
+/// A public DCR client with one redirect URI, straight into the store.
+async fn stored_client(store: &MemoryStore, client_id: &str, redirect_uri: &str) {
+    let client = Client {
+        client_id: client_id.into(),
+        secret_sha256: None,
+        auth_method: AuthMethod::None,
+        redirect_uris: vec![redirect_uri.into()],
+        client_name: Some("Test".into()),
+        grant_types: vec!["authorization_code".into()],
+        origin: Origin::Dcr,
+        issued_at: now_secs(),
+    };
+    Records(store)
+        .insert(Kind::Client, client_id, &client, now_secs() + 600)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn loopback_redirect_uris_match_as_written_but_for_the_port() {
+    let store = Arc::new(MemoryStore::default());
+    stored_client(&store, "v4", "http://127.0.0.1:9999/cb").await;
+    stored_client(&store, "name", "http://localhost:9999/cb").await;
+    stored_client(&store, "v6", "http://[::1]/cb").await;
+    let app = facade_over(store);
+    let (_, challenge) = pkce();
+    let (mut sent, mut wrong) = (0, Vec::new());
+    // Collects each redirect URI not answered with `expected`, and never a redirect.
+    let mut check = async |client_id: &str, redirect_uri: &str, expected: u16| {
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(redirect_uri.as_bytes()).collect();
+        let request = Request::get(format!(
+            "/authorize?response_type=code&client_id={client_id}&redirect_uri={encoded}&code_challenge={challenge}&code_challenge_method=S256"
+        ))
+        .body(Body::empty())
+        .unwrap();
+        sent += 1;
+        let r = app.clone().oneshot(sent_from(request, sent)).await.unwrap();
+        assert!(
+            r.headers().get(header::LOCATION).is_none(),
+            "{redirect_uri:?}"
+        );
+        if r.status() != expected {
+            wrong.push((redirect_uri.to_owned(), r.status().as_u16()));
+        }
+    };
+    // RFC 8252 section 7.3: the port of a loopback redirect URI may vary, nothing else.
+    for (client_id, accepted) in [
+        ("v4", "http://127.0.0.1:9999/cb"),
+        ("v4", "http://127.0.0.1:53124/cb"),
+        ("v4", "http://127.0.0.1/cb"),
+        ("v4", "http://127.0.0.1:1/cb"),
+        ("v4", "http://127.0.0.1:65535/cb"),
+        ("name", "http://localhost:4000/cb"),
+        ("v6", "http://[::1]:4000/cb"),
+    ] {
+        check(client_id, accepted, 200).await;
+    }
+    // RFC 9700 section 2.1: everything else is compared as a string, not after URL parsing.
+    for (client_id, trick) in [
+        ("v4", "http://127.0.0.1:9999/x/../cb"),
+        ("v4", "http://127.0.0.1:9999/./cb"),
+        ("v4", "http://127.0.0.1:9999/x/%2e%2e/cb"),
+        ("v4", "http://127.0.0.1:9999/x/%2E./cb"),
+        ("v4", "http://127.0.0.1/x/..\\cb"),
+        ("v4", "http://127.0.0.1:9999\\cb"),
+        ("v4", "http://127.0.0.1:9999/c\tb"),
+        ("v4", "http://127.0.0.1:9999/c\nb"),
+        ("v4", "http://127.0.0.1:9999/c\rb"),
+        ("v4", "http://127.0.0.1:9999/cb\0"),
+        ("v4", " http://127.0.0.1:9999/cb"),
+        ("v4", "http://127.0.0.1:9999/cb "),
+        ("v4", "http://0177.0.0.1:9999/cb"),
+        ("v4", "http://2130706433:9999/cb"),
+        ("v4", "http://127.1:9999/cb"),
+        ("v4", "http://127.0.0.1:09999/cb"),
+        ("v4", "http://127.0.0.1:0/cb"),
+        ("v4", "http://127.0.0.1:65536/cb"),
+        ("v4", "http://127.0.0.1:/cb"),
+        ("v4", "http://127.0.0.1:80/cb/"),
+        ("v4", "HTTP://127.0.0.1:9999/cb"),
+        ("v4", "http://127.0.0.1.:9999/cb"),
+        ("v4", "http://127.0.0.1:9999/cb?"),
+        ("v4", "http://127.0.0.1:9999/cb#"),
+        ("v4", "http://127.0.0.1:9999/c%62"),
+        ("v4", "http://127.0.0.1:9999//cb"),
+        ("v4", "http://user@127.0.0.1:9999/cb"),
+        ("v4", "http://127.0.0.1:9999@evil.example/cb"),
+        ("v4", "http://localhost:9999/cb"),
+        ("name", "http://LOCALHOST:9999/cb"),
+        ("name", "http://LocalHost:4000/cb"),
+        ("name", "http://localhost.:9999/cb"),
+        ("v6", "http://[0:0:0:0:0:0:0:1]:4000/cb"),
+        ("v6", "http://[::0001]/cb"),
+    ] {
+        check(client_id, trick, 400).await;
+    }
+    assert_eq!(wrong, [], "(redirect URI, status) answered wrongly");
+}
+
+#[tokio::test]
+async fn client_names_that_hide_or_fake_text_are_refused() {
+    let app = facade_over(Arc::new(MemoryStore::default()));
+    let (mut sent, mut wrong) = (0, Vec::new());
+    // Collects each name not answered with `expected` (status, OAuth error).
+    let mut register = async |name: &str, expected: (u16, &str)| {
+        let body = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_name": name});
+        let request = Request::post("/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        sent += 1;
+        let r = app.clone().oneshot(sent_from(request, sent)).await.unwrap();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        let error = body["error"].as_str().unwrap_or_default();
+        if (status.as_u16(), error) != expected {
+            wrong.push((name.to_owned(), status.as_u16()));
+        }
+    };
+    let marks = format!("Z{}", "\u{0301}".repeat(150));
+    for hidden in [
+        "Good\u{200B}Client",
+        "Good\u{200D}Client",
+        "Good\u{2060}Client",
+        "\u{FEFF}Good Client",
+        "Good\u{00AD}Client",
+        "Good\u{FFF9}Client\u{FFFA}x\u{FFFB}",
+        "Good\u{180E}Client",
+        "Good\u{034F}Client",
+        "Good Client\u{E0001}\u{E0041}",
+        "Good\u{E0041}Client",
+        "Good\u{2028}Client",
+        "Good\u{2029}Client",
+        "Good\u{FE0F}Client",
+        "Good\u{E0100}Client",
+        "\u{3164}",
+        "\u{115F}\u{1160}",
+        "\u{FFA0}",
+        "\u{2800}",
+        " \u{3000} ",
+        "\u{0301}",
+        "👩\u{200D}\u{200D}💻",
+        "\u{200D}💻",
+        marks.as_str(),
+        "a\u{0301}\u{0302}\u{0303}\u{0304}\u{0305}",
+    ] {
+        register(hidden, (400, "invalid_client_metadata")).await;
+    }
+    for shown in [
+        "Claude",
+        "VS Code — Copilot",
+        "日本語クライアント",
+        "Tiếng Việt",
+        "हिन्दी क्षत्रिय",
+        "བསྒྲུབས",
+        "a\u{0301}\u{0302}\u{0303}\u{0304}",
+        "👩\u{200D}💻 dev tool",
+        "👩🏽\u{200D}💻",
+        "❤\u{FE0F} app",
+        "1\u{FE0F}\u{20E3}",
+    ] {
+        register(shown, (201, "")).await;
+    }
+    assert_eq!(wrong, [], "(client_name, status) answered wrongly");
+}

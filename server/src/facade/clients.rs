@@ -1,6 +1,13 @@
 //! The façade's clients: registered by DCR (RFC 7591) or described by a Client ID Metadata
 //! Document, and the rules their redirect URIs follow.
 
+use icu_properties::{
+    CodePointMapData, CodePointSetData,
+    props::{
+        DefaultIgnorableCodePoint, Emoji, EmojiModifier, ExtendedPictographic, GeneralCategory,
+        GeneralCategoryGroup,
+    },
+};
 use serde::{Deserialize, Serialize};
 
 /// How a client authenticates at the token endpoint.
@@ -82,22 +89,43 @@ impl Client {
     }
 }
 
-/// RFC 8252 section 7.3 for loopback, exact match otherwise.
+/// Exact string matching (RFC 9700 section 2.1), except that the port of a loopback redirect
+/// URI may differ (RFC 8252 section 7.3). Nothing is parsed: a URL parser would repair dot
+/// segments, case, octal addresses and stray whitespace into the registered URI.
 pub fn redirect_matches(registered: &str, requested: &str) -> bool {
-    if registered == requested {
-        return true;
-    }
-    let (Ok(r), Ok(q)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
-        return false;
+    registered == requested
+        || matches!(
+            (loopback_without_port(registered), loopback_without_port(requested)),
+            (Some(r), Some(q)) if r == q
+        )
+}
+
+/// The hosts a loopback redirect URI may name, as they must be written.
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
+
+/// `(host, path and query)` of `http://<loopback host>[:<port>]<path>` as written, the port
+/// dropped; `None` for anything else, or a port not written as 1 to 65535 in canonical decimal.
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let authority = uri.strip_prefix("http://")?;
+    let host = LOOPBACK_HOSTS
+        .into_iter()
+        .find(|h| authority.starts_with(h))?;
+    let after_host = &authority[host.len()..];
+    let rest = match after_host.strip_prefix(':') {
+        Some(port_on) => {
+            let digits = port_on
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(port_on.len());
+            let port = &port_on[..digits];
+            let canonical = !port.starts_with('0') && port.parse::<u16>().is_ok();
+            if !canonical {
+                return None;
+            }
+            &port_on[digits..]
+        }
+        None => after_host,
     };
-    is_loopback_http(&r)
-        && r.scheme() == q.scheme()
-        && r.host_str() == q.host_str()
-        && r.path() == q.path()
-        && r.query() == q.query()
-        && q.fragment().is_none()
-        && r.username() == q.username()
-        && q.password().is_none()
+    (rest.is_empty() || rest.starts_with('/')).then_some((host, rest))
 }
 
 /// `http://127.0.0.1`, `http://[::1]` or `http://localhost`, any port.
@@ -143,23 +171,91 @@ pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
     }
 }
 
-/// Why a client name cannot be shown on the consent page: empty, too long, or with characters
-/// that change how the text around them reads (control characters, bidirectional overrides).
+/// Why a client name cannot be shown on the consent page: too long, blank, or written so that
+/// it reads differently from what it is (hidden characters, bidirectional overrides, stacked
+/// marks). Character properties are Unicode 18.0's, from `icu_properties`.
 pub fn client_name_problem(name: &str) -> Option<&'static str> {
-    if name.trim().is_empty() {
-        return Some("is empty");
-    }
-    if name.chars().count() > 200 {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() > 200 {
         return Some("is longer than 200 characters");
     }
-    let misleading = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-    };
-    if name.chars().any(misleading) {
-        return Some("contains control or bidirectional-override characters");
+    if chars.iter().all(|&c| renders_blank(c)) {
+        return Some("is empty or blank");
+    }
+    let hidden = (0..chars.len()).any(|i| {
+        is_hidden(chars[i])
+            && !joins_emoji(
+                i.checked_sub(1).map(|p| chars[p]),
+                chars[i],
+                chars.get(i + 1).copied(),
+            )
+    });
+    if hidden {
+        return Some(
+            "contains control, format, invisible or unassigned characters \
+             (bidirectional overrides, zero-width or tag characters, line separators)",
+        );
+    }
+    if stacks_marks(&chars) {
+        return Some("stacks more than 4 combining marks on one character, or begins with one");
     }
     None
+}
+
+/// Combining marks one character may carry: Vietnamese needs 2, Tibetan stacks 3 or 4.
+const MAX_MARKS_PER_CHARACTER: usize = 4;
+
+/// Characters that change the text without showing: general category Other (Cc control, Cf
+/// format, Co private use, Cn unassigned), line and paragraph separators, and
+/// Default_Ignorable_Code_Point (zero-width and tag characters, variation selectors, fillers).
+fn is_hidden(c: char) -> bool {
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    GeneralCategoryGroup::Other.contains(category)
+        || matches!(
+            category,
+            GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
+        || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+/// The two hidden characters an emoji is made of: a variation selector 16 after an emoji
+/// (`❤️`) and a zero-width joiner between two pictographs (`👩‍💻`, also after a skin tone).
+fn joins_emoji(before: Option<char>, c: char, after: Option<char>) -> bool {
+    let emoji = |c: Option<char>| c.is_some_and(|c| CodePointSetData::new::<Emoji>().contains(c));
+    let pictograph = |c: Option<char>| {
+        c.is_some_and(|c| CodePointSetData::new::<ExtendedPictographic>().contains(c))
+    };
+    let modifier =
+        |c: Option<char>| c.is_some_and(|c| CodePointSetData::new::<EmojiModifier>().contains(c));
+    match c {
+        '\u{FE0F}' => emoji(before),
+        '\u{200D}' => {
+            (pictograph(before) || modifier(before) || before == Some('\u{FE0F}'))
+                && pictograph(after)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a character shows as nothing even when it is not hidden: white space, the Hangul
+/// fillers and the blank Braille pattern.
+fn renders_blank(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+        )
+}
+
+/// Whether marks pile up past [`MAX_MARKS_PER_CHARACTER`] on one character ("Zalgo" text that
+/// covers the lines around it) or the name begins with a mark that has nothing to sit on.
+fn stacks_marks(chars: &[char]) -> bool {
+    let marks = CodePointMapData::<GeneralCategory>::new();
+    let is_mark = |c: &char| GeneralCategoryGroup::Mark.contains(marks.get(*c));
+    chars.first().is_some_and(is_mark)
+        || chars
+            .split(|c| !is_mark(c))
+            .any(|run| run.len() > MAX_MARKS_PER_CHARACTER)
 }
 
 #[cfg(test)]
@@ -201,6 +297,77 @@ mod tests {
             "http://127.0.0.1/cb",
             "http://127.0.0.1:1/cb#frag"
         ));
+    }
+
+    #[test]
+    fn only_a_canonical_port_may_differ() {
+        let r = "http://127.0.0.1:3000/cb";
+        assert!(redirect_matches(r, "http://127.0.0.1:65535/cb"));
+        assert!(redirect_matches(
+            "http://localhost:3000",
+            "http://localhost:4000"
+        ));
+        for q in [
+            "http://127.0.0.1:03000/cb",
+            "http://127.0.0.1:0/cb",
+            "http://127.0.0.1:65536/cb",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1:+1/cb",
+            "http://127.0.0.1:3000x/cb",
+            "http://127.0.0.10:3000/cb",
+            "http://127.0.0.1%2e:3000/cb",
+            "http://127.0.0.1:3000%2fcb",
+            "http://127.0.0.1:3000/cb/",
+            "http://127.0.0.1:3000/./cb",
+        ] {
+            assert!(!redirect_matches(r, q), "{q}");
+        }
+        assert!(!redirect_matches(
+            "http://localhost/cb",
+            "http://localhost.evil.example/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://localhost:3000",
+            "http://localhost:4000/"
+        ));
+        // Only what was registered as loopback gets a free port.
+        assert!(!redirect_matches(
+            "https://localhost/cb",
+            "https://localhost:4000/cb"
+        ));
+    }
+
+    #[test]
+    fn client_names_say_what_is_wrong() {
+        assert_eq!(client_name_problem("Claude Desktop"), None);
+        assert_eq!(client_name_problem("\u{3164}"), Some("is empty or blank"));
+        assert_eq!(client_name_problem(""), Some("is empty or blank"));
+        assert!(
+            client_name_problem("a\u{200B}b")
+                .unwrap()
+                .contains("invisible")
+        );
+        assert!(
+            client_name_problem("a\u{10FFFF}b")
+                .unwrap()
+                .contains("unassigned")
+        );
+        assert!(client_name_problem("a\u{E000}b").is_some(), "private use");
+        assert!(
+            client_name_problem("\u{0301}a")
+                .unwrap()
+                .contains("begins with")
+        );
+        assert!(client_name_problem("a\u{0301}\u{0301}\u{0301}\u{0301}\u{0301}b").is_some());
+        assert_eq!(
+            client_name_problem("a\u{0301}\u{0301}\u{0301}\u{0301}b\u{0301}"),
+            None
+        );
+        // Emoji keep their joiners and presentation selectors, and nothing more.
+        assert_eq!(client_name_problem("👨\u{200D}👩\u{200D}👧"), None);
+        assert!(client_name_problem("👨\u{200D}").is_some());
+        assert!(client_name_problem("a\u{FE0F}").is_some());
+        assert!(client_name_problem("👩\u{FE0E}").is_some());
     }
 
     #[test]

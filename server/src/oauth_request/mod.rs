@@ -94,6 +94,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_token_endpoint_compares_redirect_uris_as_strings() {
+        let registered = "http://127.0.0.1:9999/cb";
+        let redeem = |redirect_uri: &str| {
+            let form = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("code_verifier", "v")
+                .finish();
+            let params = Params::parse(form.as_bytes()).unwrap();
+            redemption(&params, "c", "c", registered, "challenge")
+                .unwrap_err()
+                .1
+        };
+        // The authorization request's own URI, port and all: nothing is parsed or repaired.
+        for variant in [
+            "http://127.0.0.1:9999/x/../cb",
+            "http://127.0.0.1:9999/c%62",
+            "http://127.0.0.1:09999/cb",
+            "http://127.0.0.1:9998/cb",
+            "http://LOCALHOST:9999/cb",
+            " http://127.0.0.1:9999/cb",
+        ] {
+            assert_eq!(
+                redeem(variant),
+                "redirect_uri does not match the authorization request"
+            );
+        }
+        assert_eq!(
+            redeem(registered),
+            "code_verifier does not match the code_challenge"
+        );
+    }
+
+    #[test]
     fn code_flow_checks() {
         let ok = |k: &str| match k {
             "response_type" => Some("code"),
