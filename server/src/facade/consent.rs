@@ -40,6 +40,10 @@ pub const CONSENT_TTL: Duration = Duration::from_secs(600);
 struct Payload {
     request: AuthRequest,
     expires_at: u64,
+    /// Makes every page's form its own: answered-once is kept per form, and the same request
+    /// opened twice (a second tab, a retry, a client asking again) must not find its form
+    /// already answered.
+    nonce: String,
 }
 
 /// The signed request a consent form carries: `<payload>.<tag>`.
@@ -47,6 +51,7 @@ fn seal(facade: &Facade, request: &AuthRequest) -> String {
     let payload = Payload {
         request: request.clone(),
         expires_at: now_secs() + CONSENT_TTL.as_secs(),
+        nonce: secret::random_token(12),
     };
     let json = serde_json::to_vec(&payload).expect("a request serializes");
     let payload = URL_SAFE_NO_PAD.encode(json);
@@ -284,6 +289,7 @@ mod tests {
             serde_json::to_vec(&Payload {
                 request: altered,
                 expires_at: now_secs() + 60,
+                nonce: "n".into(),
             })
             .unwrap(),
         );
@@ -292,11 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn the_same_request_shown_twice_gets_two_forms() {
+        let f = facade(&[7; 32]);
+        assert_ne!(seal(&f, &request()), seal(&f, &request()));
+    }
+
+    #[test]
     fn an_expired_request_does_not_open() {
         let f = facade(&[7; 32]);
         let json = serde_json::to_vec(&Payload {
             request: request(),
             expires_at: now_secs() - 1,
+            nonce: "n".into(),
         })
         .unwrap();
         let payload = URL_SAFE_NO_PAD.encode(json);
