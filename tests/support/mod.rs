@@ -35,13 +35,17 @@ pub fn venv_python() -> PathBuf {
         .unwrap_or_else(|| root().join(".venv/bin/python"))
 }
 
-/// A free loopback port (for servers that take their port from a setting).
+/// A free loopback port for a server that must name its port before it binds (a deployed
+/// resource URI). Chosen at random below the kernel's ephemeral range (32768 and up, where
+/// port-0 binds and outgoing connections take theirs), so a test running beside it cannot take
+/// it between this check and the server's bind, as a port-0 pick could lose it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new();
+    (0u32..)
+        .map(|attempt| 20_000 + (random.hash_one(attempt) % 12_000) as u16)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port between 20000 and 32000")
 }
 
 /// The Python that has moto and cfn-lint: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv`.
