@@ -666,10 +666,7 @@ async fn the_bundled_server_passes_everything_applicable() {
 
 #[tokio::test]
 async fn a_server_that_is_not_there_cannot_be_judged() {
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let free = format!("127.0.0.1:{}", support::free_port());
     let err = run(&format!("http://{free}/mcp").parse().unwrap(), &options())
         .await
         .unwrap_err();
@@ -772,10 +769,7 @@ async fn the_cli_is_a_ci_gate() {
         "{junit}"
     );
 
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let free = format!("127.0.0.1:{}", support::free_port());
     let down = run_cli(s(&["conformance", &format!("http://{free}/mcp")])).await;
     assert_eq!(down.code, Some(2), "could not run: {}", down.stderr);
 }

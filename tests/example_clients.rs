@@ -203,10 +203,7 @@ async fn refusals_are_clear() {
     assert_eq!(no_env.code, Some(1));
     assert!(no_env.stderr.contains("reading"), "{}", no_env.stderr);
 
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let free = format!("127.0.0.1:{}", support::free_port());
     let mut down = base("dcr");
     down[5] = format!("http://{free}/mcp");
     let nothing = client(down, Some(("u".into(), "p".into()))).await;

@@ -135,7 +135,7 @@ pub fn is_loopback_http(url: &url::Url) -> bool {
 
 /// Whether a URL names this machine (127.0.0.1, `[::1]` or `localhost`), whatever its scheme.
 pub fn is_loopback_host(url: &url::Url) -> bool {
-    matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+    url.host_str().is_some_and(|h| LOOPBACK_HOSTS.contains(&h))
 }
 
 /// Why a redirect URI cannot be registered.
