@@ -35,6 +35,9 @@ pub struct TokenError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    /// The client failed to authenticate with HTTP Basic: RFC 6749 section 5.2 asks for the
+    /// challenge of the scheme it used.
+    basic_challenge: bool,
 }
 
 fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
@@ -42,6 +45,7 @@ fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
         status: StatusCode::BAD_REQUEST,
         error,
         description: description.into(),
+        basic_challenge: false,
     }
 }
 
@@ -52,14 +56,17 @@ fn unavailable(e: StoreError) -> TokenError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         error: "temporarily_unavailable",
         description: "the authorization server is temporarily unavailable; try again".into(),
+        basic_challenge: false,
     }
 }
 
-fn unauthorized() -> TokenError {
+/// `invalid_client` for a client that authenticated with `method`.
+fn unauthorized(method: AuthMethod) -> TokenError {
     TokenError {
         status: StatusCode::UNAUTHORIZED,
         error: "invalid_client",
         description: "client authentication failed".into(),
+        basic_challenge: method == AuthMethod::ClientSecretBasic,
     }
 }
 
@@ -72,6 +79,12 @@ impl IntoResponse for TokenError {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if self.basic_challenge {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"token\""),
+            );
         }
         r
     }
@@ -95,20 +108,7 @@ pub async fn token(
             h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             r
         }
-        Err(e) => {
-            // RFC 6749 section 5.2: a client that authenticated with the Authorization header
-            // is answered with the challenge of the scheme it used.
-            let used_basic = oauth_request::basic_credentials(&headers).is_some();
-            let challenge = e.status == StatusCode::UNAUTHORIZED && used_basic;
-            let mut r = e.into_response();
-            if challenge {
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"token\""),
-                );
-            }
-            r
-        }
+        Err(e) => e.into_response(),
     }
 }
 
@@ -154,7 +154,7 @@ async fn authenticate(
             ));
         }
         (Some(basic), None) => {
-            let (id, secret) = basic.map_err(|()| unauthorized())?;
+            let (id, secret) = basic.map_err(|()| unauthorized(AuthMethod::ClientSecretBasic))?;
             (id, Some(secret), AuthMethod::ClientSecretBasic)
         }
         (None, Some(secret)) => (
@@ -178,14 +178,14 @@ async fn authenticate(
         Ok(c) => c,
         // The store being down says nothing about the client's credentials.
         Err(ClientError::Store(e)) => return Err(unavailable(e)),
-        Err(_) => return Err(unauthorized()),
+        Err(_) => return Err(unauthorized(method)),
     };
     if client.auth_method != method {
-        return Err(unauthorized());
+        return Err(unauthorized(method));
     }
     match (&client.secret_sha256, secret) {
         (Some(hash), Some(given)) if secret::equal(hash, &secret::sha256_hex(&given)) => Ok(client),
         (None, None) => Ok(client),
-        _ => Err(unauthorized()),
+        _ => Err(unauthorized(method)),
     }
 }
