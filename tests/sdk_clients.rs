@@ -66,7 +66,12 @@ fn python() -> Command {
 /// Runs an SDK client script against a fresh server as its development user; returns its
 /// transcript (one JSON value a line), after checking it exited 0.
 async fn transcript(client: Command) -> Vec<Value> {
-    let (output, stdout) = run_against(client, LocalOptions::default()).await;
+    transcript_with(client, LocalOptions::default()).await
+}
+
+/// [`transcript`], against a server started with `options`.
+async fn transcript_with(client: Command, options: LocalOptions) -> Vec<Value> {
+    let (output, stdout) = run_against(client, options).await;
     assert!(
         output.status.success(),
         "the SDK client failed ({}):\n{stdout}\n{}",
@@ -172,14 +177,7 @@ async fn the_typescript_sdk_signs_in_by_cimd_and_steps_up() {
         loopback_documents: LoopbackDocuments::trusting(&pki.ca).unwrap(),
         ..LocalOptions::default()
     };
-    let (output, stdout) = run_against(pki.cimd_client(), options).await;
-    assert!(
-        output.status.success(),
-        "the SDK client failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    insta::assert_yaml_snapshot!(redacted(lines(&stdout)));
+    insta::assert_yaml_snapshot!(redacted(transcript_with(pki.cimd_client(), options).await));
 }
 
 /// The development CA is what makes the document trusted: without it the same client is
