@@ -24,33 +24,15 @@ use mcp_auth_server::{
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use support::{
-    facade::{Browser, authorization_url, authorize, discover, location, register_public_client},
+    facade::{
+        Browser, authorization_url, authorize, discover, location, redeem, register_public_client,
+        signed_in,
+    },
     hidden, http, pkce, query,
 };
 use tower::ServiceExt;
 
-const REDIRECT: &str = "http://127.0.0.1:7777/callback";
-
-/// Exchanges a code at the façade's token endpoint for a public client.
-async fn redeem(
-    metadata: &Value,
-    client_id: &str,
-    code: &str,
-    verifier: &str,
-) -> reqwest::Response {
-    http()
-        .post(metadata["token_endpoint"].as_str().unwrap())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", client_id),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
+const REDIRECT: &str = support::facade::PUBLIC_REDIRECT;
 
 /// A refresh at the façade's token endpoint for a public client, with extra parameters.
 async fn refresh(
@@ -80,26 +62,6 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
         status,
         body["error"].as_str().unwrap_or_default().to_owned(),
     )
-}
-
-/// A client signed in for `scope`: its id, PKCE verifier and token response.
-async fn signed_in(server: &LocalServer, metadata: &Value, scope: &str) -> (String, Value) {
-    let client_id = register_public_client(metadata, REDIRECT).await;
-    let (verifier, challenge) = pkce();
-    let mut browser = Browser::new();
-    let answer = authorize(
-        server,
-        &mut browser,
-        metadata,
-        &client_id,
-        REDIRECT,
-        scope,
-        &challenge,
-    )
-    .await;
-    let issued = redeem(metadata, &client_id, &answer["code"], &verifier).await;
-    assert_eq!(issued.status(), 200);
-    (client_id, issued.json().await.unwrap())
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use mcp_auth_server::local::LocalServer;
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{hidden, http, query};
+use super::{hidden, http, pkce, query};
 
 pub fn location(r: &reqwest::Response) -> String {
     r.headers()
@@ -283,4 +283,48 @@ pub async fn authorize(
         "{to_client}"
     );
     query(&to_client)
+}
+
+/// The redirect URI of the public clients [`signed_in`] registers.
+pub const PUBLIC_REDIRECT: &str = "http://127.0.0.1:7777/callback";
+
+/// Exchanges a code at the façade's token endpoint for a public client.
+pub async fn redeem(
+    metadata: &Value,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    http()
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("redirect_uri", PUBLIC_REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A client signed in for `scope`: its id, PKCE verifier and token response.
+pub async fn signed_in(server: &LocalServer, metadata: &Value, scope: &str) -> (String, Value) {
+    let client_id = register_public_client(metadata, PUBLIC_REDIRECT).await;
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let answer = authorize(
+        server,
+        &mut browser,
+        metadata,
+        &client_id,
+        PUBLIC_REDIRECT,
+        scope,
+        &challenge,
+    )
+    .await;
+    let issued = redeem(metadata, &client_id, &answer["code"], &verifier).await;
+    assert_eq!(issued.status(), 200);
+    (client_id, issued.json().await.unwrap())
 }
