@@ -829,3 +829,50 @@ async fn client_names_that_hide_or_fake_text_are_refused() {
     }
     assert_eq!(wrong, [], "(client_name, status) answered wrongly");
 }
+
+#[tokio::test]
+async fn a_consent_posted_from_another_site_is_refused() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let client_id = register_public_client(&metadata, REDIRECT).await;
+    let (_, challenge) = pkce();
+    let mut browser = Browser::new();
+    let url = authorization_url(
+        &server, &metadata, &client_id, REDIRECT, "mcp:read", &challenge,
+    );
+    let page = browser.get(&url).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let form = [
+        ("consent_id", hidden(&html, "consent_id")),
+        ("csrf", hidden(&html, "csrf")),
+        ("decision", "approve".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let consent = format!("{}/consent", server.issuer);
+    // The victim's own cookies and a valid form, but posted by a page of a sibling host (what
+    // cookie tossing on an http issuer allows): refused before anything is spent.
+    for headers in [
+        [
+            ("Origin", "http://evil.localhost:8080"),
+            ("Sec-Fetch-Site", "same-site"),
+        ],
+        [
+            ("Origin", &server.issuer as &str),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        [("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+    ] {
+        let r = browser.post_form_with(&consent, &form, &headers).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(r.text().await.unwrap().contains("another site"));
+    }
+    // From the page itself, as a browser sends it: the same form still works.
+    let own = [
+        ("Origin", &server.issuer as &str),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let r = browser.post_form_with(&consent, &form, &own).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    server.shutdown().await.unwrap();
+}

@@ -165,7 +165,20 @@ impl Browser {
     }
 
     pub async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.post_form_with(url, form, &[]).await
+    }
+
+    /// [`Browser::post_form`] with extra headers (`Origin`, `Sec-Fetch-Site`).
+    pub async fn post_form_with(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut r = self.http.as_ref().unwrap().post(url).form(form);
+        for (name, value) in headers {
+            r = r.header(*name, *value);
+        }
         if let Some(c) = self.cookie_header() {
             r = r.header(header::COOKIE, c);
         }
