@@ -565,23 +565,63 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     let metadata = discover(&server).await;
     let (client_id, issued) = signed_in(&server, &metadata, "mcp:read").await;
     let first = issued["refresh_token"].as_str().unwrap();
-    let rotated = refresh(&metadata, &client_id, first, &[]).await;
-    assert_eq!(rotated.status(), 200);
-    let rotated: Value = rotated.json().await.unwrap();
-    let second = rotated["refresh_token"].as_str().unwrap();
+    let rotate = |token: String| {
+        let (metadata, client_id) = (&metadata, &client_id);
+        async move {
+            let r = refresh(metadata, client_id, &token, &[]).await;
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            body["refresh_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let second = rotate(first.to_owned()).await;
     assert_ne!(first, second, "rotated");
-    // The old one comes back (stolen, or replayed): refused, and the live one dies with it.
+    let third = rotate(second.clone()).await;
+    // A token older than the last rotation comes back (stolen, or replayed): refused, and the
+    // live one dies with it.
     let reused = refresh(&metadata, &client_id, first, &[]).await;
     assert_eq!(
         error_of(reused).await,
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
     );
-    let after = refresh(&metadata, &client_id, second, &[]).await;
+    let after = refresh(&metadata, &client_id, &third, &[]).await;
     assert_eq!(
         error_of(after).await,
         (StatusCode::BAD_REQUEST, "invalid_grant".into()),
         "the whole family is revoked"
     );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refresh_retried_after_a_lost_answer_gets_the_same_answer() {
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let (client_id, issued) = signed_in(&server, &metadata, "mcp:read").await;
+    let first = issued["refresh_token"].as_str().unwrap();
+    // Twenty refreshes of one token at once (a client's threads racing, or retries of a cut
+    // request): every one gets the one rotation's answer, and the family lives on.
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (metadata, client_id, token) = (metadata.clone(), client_id.clone(), first.to_owned());
+        racing.spawn(async move {
+            let r = refresh(&metadata, &client_id, &token, &[]).await;
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        });
+    }
+    let answers = racing.join_all().await;
+    let next = answers[0]["refresh_token"].as_str().unwrap().to_owned();
+    for a in &answers {
+        assert_eq!(a["refresh_token"], next.as_str(), "{a}");
+        assert_eq!(a["access_token"], answers[0]["access_token"]);
+    }
+    let r = refresh(&metadata, &client_id, &next, &[]).await;
+    assert_eq!(r.status(), 200, "the family lives on");
+    // Another client presenting the replaced token within the window gets nothing from it.
+    let other = register_public_client(&metadata, REDIRECT).await;
+    let stolen = refresh(&metadata, &other, first, &[]).await;
+    assert_eq!(error_of(stolen).await.1, "invalid_grant");
     server.shutdown().await.unwrap();
 }
 
