@@ -607,7 +607,7 @@ fn refresh_rotated(o: &Observations) -> Finding {
             // one rotation's answer again. Nothing new is issued, so the two holders share one
             // chain and the next rotation still tells a reuse (RFC 9700 §4.14.2's purpose).
             Some(AsAnswer::WentOn(_)) if f.refresh_rotated && same_tokens(first, replay) => pass(
-                "the used refresh token got the same tokens again (a retry window re-delivers one rotation's answer; nothing new was issued)",
+                "a retry of the used token got the same tokens again: nothing new was issued",
                 ev,
             ),
             Some(AsAnswer::WentOn(_)) => fail("a used refresh token worked a second time", ev),
