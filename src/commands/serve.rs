@@ -376,13 +376,13 @@ mod tests {
             .with_writer(move || Sink(writer.clone()))
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
-        String::from_utf8(out.lock().unwrap().clone()).unwrap()
+        String::from_utf8(out.lock().expect("the log sink").clone()).expect("UTF-8 log lines")
     }
 
     struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Sink {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
+            self.0.lock().expect("the log sink").extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
