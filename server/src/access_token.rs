@@ -319,8 +319,10 @@ impl TokenVerifier {
             return Err(TokenError::WrongAudience);
         }
         Ok(Principal {
+            // An empty `sub` names nobody: sessions bound to it would be everyone's.
             subject: claims
                 .sub
+                .filter(|s| !s.is_empty())
                 .ok_or_else(|| TokenError::MissingClaim("sub".into()))?,
             client_id: claims.client_id,
             username: claims.username,

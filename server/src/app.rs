@@ -19,6 +19,7 @@ use tower_http::{
 
 use crate::{
     guard::{Guard, guard},
+    mcp_sessions::SessionLimits,
     prm::{self, ProtectedResourceMetadata},
     request_body,
     resource::ResourceUri,
@@ -58,6 +59,7 @@ pub fn router(parts: AppParts) -> Router {
         McpTools::new(notes, name),
         config,
         DirectPath::On,
+        SessionLimits::default(),
     ));
     let mcp_path = url::Url::parse(parts.resource.as_str())
         .map(|u| u.path().to_owned())

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::{
-    body::{Body, Bytes},
+    body::Body,
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
@@ -102,18 +102,54 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    let call = if parts.method == http::Method::POST && is_json(&parts.headers) {
+        match McpCall::read(&body) {
+            Ok(call) => Some(call),
+            Err(refusal) => return refusal.into_response(),
+        }
+    } else {
+        // No body the transport would read (GET, DELETE, or a media type rmcp refuses).
+        None
+    };
     let policy = verifier.policy();
-    if let Some((tool, needed)) = missing_tool_scopes(&body, &principal.scopes, policy) {
+    if let Some((tool, needed)) = call
+        .as_ref()
+        .and_then(|c| missing_tool_scopes(c, &principal.scopes, policy))
+    {
         return guard.challenge(Challenge::InsufficientScope {
             description: format!("the tool {tool} needs the scope {needed}"),
             scope: scopes_to_ask_for(&principal.scopes, &needed, &policy.resource),
         });
     }
     parts.extensions.insert(principal);
+    if let Some(call) = call {
+        parts.extensions.insert(call);
+    }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
+/// `Content-Type` is JSON: the only body the MCP transport reads (rmcp answers 415 to others).
+fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// What the guard read of an MCP POST body, once: everything after it (the scope decision, the
+/// session table) reads this, so nothing decides on a body it did not see.
+#[derive(Debug, Clone)]
+pub struct McpCall {
+    /// The JSON-RPC method; `None` for a response or error the client sends.
+    pub method: Option<String>,
+    /// For `tools/call`, the tool.
+    pub tool: Option<String>,
+}
+
 /// The two fields of a JSON-RPC message the guard needs, borrowed, without building a tree.
+/// Derived: a member given twice is an error here, so a body that names two tools is refused
+/// instead of being read one way here and another way by the transport.
 #[derive(serde::Deserialize)]
 struct Peek<'a> {
     #[serde(borrow, default)]
@@ -128,27 +164,68 @@ struct PeekParams<'a> {
     name: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// A body that is not one JSON-RPC message: answered as JSON-RPC says (an error with no id),
+/// with 400 (MCP transports: a server that cannot accept the input answers an HTTP error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefusal {
+    /// Not JSON at all (-32700).
+    Parse,
+    /// JSON, but not one message this server reads (-32600): a batch (gone from MCP since
+    /// 2025-06-18), a member given twice, a method that is not a string.
+    InvalidRequest,
+}
+
+impl IntoResponse for BodyRefusal {
+    fn into_response(self) -> Response {
+        let (code, message) = match self {
+            Self::Parse => (-32700, "Parse error: the request body is not JSON"),
+            Self::InvalidRequest => (
+                -32600,
+                "Invalid Request: the body must be one JSON-RPC message, each member once",
+            ),
+        };
+        let body = serde_json::json!({
+            "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message },
+        });
+        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    }
+}
+
+impl McpCall {
+    /// Reads the method and tool of one JSON-RPC message.
+    pub fn read(body: &[u8]) -> Result<Self, BodyRefusal> {
+        match serde_json::from_slice::<Peek<'_>>(body) {
+            Ok(peek) => Ok(Self {
+                tool: peek
+                    .params
+                    .and_then(|p| p.name)
+                    .filter(|_| peek.method.as_deref() == Some("tools/call"))
+                    .map(|n| n.into_owned()),
+                method: peek.method.map(|m| m.into_owned()),
+            }),
+            Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+                Err(BodyRefusal::InvalidRequest)
+            }
+            Err(_) => Err(BodyRefusal::Parse),
+        }
+    }
+
+    /// Whether this opens a 2025-11-25 session.
+    pub fn is_initialize(&self) -> bool {
+        self.method.as_deref() == Some("initialize")
+    }
+}
+
 /// For a `tools/call` whose tool needs scopes the token lacks: the tool and all its scopes.
 fn missing_tool_scopes(
-    body: &Bytes,
+    call: &McpCall,
     granted: &ScopeSet,
     policy: &crate::access_token::TokenPolicy,
 ) -> Option<(String, ScopeSet)> {
-    let check = |m: &Peek<'_>| {
-        if m.method.as_deref()? != "tools/call" {
-            return None;
-        }
-        let tool = m.params.as_ref()?.name.as_deref()?;
-        let needed = tools::required_scopes(tool)?;
-        let lacking = needed.iter().any(|s| !granted.grants(s, &policy.resource));
-        lacking.then(|| (tool.to_owned(), needed))
-    };
-    // JSON-RPC batches are gone from MCP since 2025-06-18, but a batch must not slip past.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let batch: Vec<Peek<'_>> = serde_json::from_slice(body).ok()?;
-        return batch.iter().find_map(check);
-    }
-    check(&serde_json::from_slice::<Peek<'_>>(body).ok()?)
+    let tool = call.tool.as_deref()?;
+    let needed = tools::required_scopes(tool)?;
+    let lacking = needed.iter().any(|s| !granted.grants(s, &policy.resource));
+    lacking.then(|| (tool.to_owned(), needed))
 }
 
 /// The `scope` of an `insufficient_scope` challenge: this server's scopes the token already
@@ -178,8 +255,12 @@ mod tests {
         }
     }
 
-    fn call(tool: &str) -> Bytes {
-        Bytes::from(serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}).to_string())
+    fn call(tool: &str) -> McpCall {
+        read(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}).to_string()).unwrap()
+    }
+
+    fn read(body: &str) -> Result<McpCall, BodyRefusal> {
+        McpCall::read(body.as_bytes())
     }
 
     #[test]
@@ -221,13 +302,24 @@ mod tests {
     }
 
     #[test]
-    fn other_methods_unknown_tools_and_batches() {
+    fn other_methods_unknown_tools_and_bodies_that_are_not_one_message() {
         let none = ScopeSet::default();
-        let list = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        let list = read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
         assert!(missing_tool_scopes(&list, &none, &policy()).is_none());
         // Unknown tools are the MCP layer's to refuse (method not found), not a scope matter.
         assert!(missing_tool_scopes(&call("nope"), &none, &policy()).is_none());
-        let batch = Bytes::from(format!("[{}]", String::from_utf8_lossy(&call("notes_add"))));
-        assert!(missing_tool_scopes(&batch, &none, &policy()).is_some());
+        assert_eq!(read("{not json").err(), Some(BodyRefusal::Parse));
+        assert_eq!(read("").err(), Some(BodyRefusal::Parse));
+        let batch =
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_add"}}]"#;
+        assert_eq!(read(batch).err(), Some(BodyRefusal::InvalidRequest));
+        // Two tool names: whichever one the transport would take, the guard decides on neither.
+        let twice = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_list","name":"notes_add"}}"#;
+        assert_eq!(read(twice).err(), Some(BodyRefusal::InvalidRequest));
+        assert!(
+            read(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#)
+                .unwrap()
+                .is_initialize()
+        );
     }
 }

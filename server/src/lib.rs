@@ -18,6 +18,7 @@ pub mod html;
 pub mod introspection;
 pub mod jwks;
 pub mod local;
+pub mod mcp_sessions;
 pub mod oauth_request;
 pub mod pkce;
 pub mod prm;

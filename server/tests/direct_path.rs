@@ -36,6 +36,7 @@ fn endpoint(direct: DirectPath) -> McpEndpoint {
         McpTools::new(Default::default(), "direct path test"),
         config,
         direct,
+        Default::default(),
     )
 }
 

@@ -24,33 +24,15 @@ use mcp_auth_server::{
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use support::{
-    facade::{Browser, authorization_url, authorize, discover, location, register_public_client},
+    facade::{
+        Browser, authorization_url, authorize, discover, location, redeem, register_public_client,
+        signed_in,
+    },
     hidden, http, pkce, query,
 };
 use tower::ServiceExt;
 
-const REDIRECT: &str = "http://127.0.0.1:7777/callback";
-
-/// Exchanges a code at the façade's token endpoint for a public client.
-async fn redeem(
-    metadata: &Value,
-    client_id: &str,
-    code: &str,
-    verifier: &str,
-) -> reqwest::Response {
-    http()
-        .post(metadata["token_endpoint"].as_str().unwrap())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", client_id),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
+const REDIRECT: &str = support::facade::PUBLIC_REDIRECT;
 
 /// A refresh at the façade's token endpoint for a public client, with extra parameters.
 async fn refresh(
@@ -80,26 +62,6 @@ async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
         status,
         body["error"].as_str().unwrap_or_default().to_owned(),
     )
-}
-
-/// A client signed in for `scope`: its id, PKCE verifier and token response.
-async fn signed_in(server: &LocalServer, metadata: &Value, scope: &str) -> (String, Value) {
-    let client_id = register_public_client(metadata, REDIRECT).await;
-    let (verifier, challenge) = pkce();
-    let mut browser = Browser::new();
-    let answer = authorize(
-        server,
-        &mut browser,
-        metadata,
-        &client_id,
-        REDIRECT,
-        scope,
-        &challenge,
-    )
-    .await;
-    let issued = redeem(metadata, &client_id, &answer["code"], &verifier).await;
-    assert_eq!(issued.status(), 200);
-    (client_id, issued.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -603,23 +565,63 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     let metadata = discover(&server).await;
     let (client_id, issued) = signed_in(&server, &metadata, "mcp:read").await;
     let first = issued["refresh_token"].as_str().unwrap();
-    let rotated = refresh(&metadata, &client_id, first, &[]).await;
-    assert_eq!(rotated.status(), 200);
-    let rotated: Value = rotated.json().await.unwrap();
-    let second = rotated["refresh_token"].as_str().unwrap();
+    let rotate = |token: String| {
+        let (metadata, client_id) = (&metadata, &client_id);
+        async move {
+            let r = refresh(metadata, client_id, &token, &[]).await;
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            body["refresh_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let second = rotate(first.to_owned()).await;
     assert_ne!(first, second, "rotated");
-    // The old one comes back (stolen, or replayed): refused, and the live one dies with it.
+    let third = rotate(second.clone()).await;
+    // A token older than the last rotation comes back (stolen, or replayed): refused, and the
+    // live one dies with it.
     let reused = refresh(&metadata, &client_id, first, &[]).await;
     assert_eq!(
         error_of(reused).await,
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
     );
-    let after = refresh(&metadata, &client_id, second, &[]).await;
+    let after = refresh(&metadata, &client_id, &third, &[]).await;
     assert_eq!(
         error_of(after).await,
         (StatusCode::BAD_REQUEST, "invalid_grant".into()),
         "the whole family is revoked"
     );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refresh_retried_after_a_lost_answer_gets_the_same_answer() {
+    let server = support::auto_approving_server().await;
+    let metadata = discover(&server).await;
+    let (client_id, issued) = signed_in(&server, &metadata, "mcp:read").await;
+    let first = issued["refresh_token"].as_str().unwrap();
+    // Twenty refreshes of one token at once (a client's threads racing, or retries of a cut
+    // request): every one gets the one rotation's answer, and the family lives on.
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (metadata, client_id, token) = (metadata.clone(), client_id.clone(), first.to_owned());
+        racing.spawn(async move {
+            let r = refresh(&metadata, &client_id, &token, &[]).await;
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        });
+    }
+    let answers = racing.join_all().await;
+    let next = answers[0]["refresh_token"].as_str().unwrap().to_owned();
+    for a in &answers {
+        assert_eq!(a["refresh_token"], next.as_str(), "{a}");
+        assert_eq!(a["access_token"], answers[0]["access_token"]);
+    }
+    let r = refresh(&metadata, &client_id, &next, &[]).await;
+    assert_eq!(r.status(), 200, "the family lives on");
+    // Another client presenting the replaced token within the window gets nothing from it.
+    let other = register_public_client(&metadata, REDIRECT).await;
+    let stolen = refresh(&metadata, &other, first, &[]).await;
+    assert_eq!(error_of(stolen).await.1, "invalid_grant");
     server.shutdown().await.unwrap();
 }
 
@@ -866,4 +868,51 @@ async fn client_names_that_hide_or_fake_text_are_refused() {
         register(shown, (201, "")).await;
     }
     assert_eq!(wrong, [], "(client_name, status) answered wrongly");
+}
+
+#[tokio::test]
+async fn a_consent_posted_from_another_site_is_refused() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let client_id = register_public_client(&metadata, REDIRECT).await;
+    let (_, challenge) = pkce();
+    let mut browser = Browser::new();
+    let url = authorization_url(
+        &server, &metadata, &client_id, REDIRECT, "mcp:read", &challenge,
+    );
+    let page = browser.get(&url).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let form = [
+        ("consent_id", hidden(&html, "consent_id")),
+        ("csrf", hidden(&html, "csrf")),
+        ("decision", "approve".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let consent = format!("{}/consent", server.issuer);
+    // The victim's own cookies and a valid form, but posted by a page of a sibling host (what
+    // cookie tossing on an http issuer allows): refused before anything is spent.
+    for headers in [
+        [
+            ("Origin", "http://evil.localhost:8080"),
+            ("Sec-Fetch-Site", "same-site"),
+        ],
+        [
+            ("Origin", &server.issuer as &str),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        [("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+    ] {
+        let r = browser.post_form_with(&consent, &form, &headers).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(r.text().await.unwrap().contains("another site"));
+    }
+    // From the page itself, as a browser sends it: the same form still works.
+    let own = [
+        ("Origin", &server.issuer as &str),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    let r = browser.post_form_with(&consent, &form, &own).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    server.shutdown().await.unwrap();
 }

@@ -27,6 +27,8 @@ mod introspection;
 mod jwks_cache;
 #[path = "local_mode.rs"]
 mod local_mode;
+#[path = "mcp_sessions.rs"]
+mod mcp_sessions;
 #[path = "pages.rs"]
 mod pages;
 #[path = "token_corpus.rs"]

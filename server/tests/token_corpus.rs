@@ -329,6 +329,12 @@ async fn the_bad_token_corpus_is_refused_for_the_right_reason() {
             TokenError::MissingClaim("sub".into()),
         ),
         (
+            // Nobody: every session and limit keyed on it would be everyone's.
+            "an empty sub",
+            sign(with(claims(), json!({"sub": ""}))),
+            TokenError::MissingClaim("sub".into()),
+        ),
+        (
             "not yet valid",
             sign(with(claims(), json!({"nbf": now() + 600}))),
             TokenError::NotYetValid,

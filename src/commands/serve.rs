@@ -366,6 +366,44 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 mod tests {
     use super::*;
 
+    /// The log lines written while `emit` runs under the filter for `rust_log`.
+    fn logged(rust_log: &str, emit: impl FnOnce()) -> String {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(log_filter(Some(rust_log)))
+            .with_ansi(false)
+            .with_writer(move || Sink(writer.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        String::from_utf8(out.lock().expect("the log sink").clone()).expect("UTF-8 log lines")
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("the log sink").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn no_log_level_lifts_the_sdk_and_wire_traces() {
+        for rust_log in ["trace", "aws_smithy_runtime=trace,hyper=trace,trace"] {
+            let out = logged(rust_log, || {
+                tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "item: refresh-token-1");
+                tracing::trace!(target: "hyper::proto::h1::io", "bytes: access-token-2");
+                tracing::debug!(target: "hyper_util::client", "bytes: access-token-3");
+                tracing::trace!(target: "mcp_auth_server::facade", "the server's own trace");
+            });
+            assert!(!out.contains("token-"), "{rust_log}: {out}");
+            assert!(out.contains("the server's own trace"), "{rust_log}: {out}");
+        }
+    }
+
     #[tokio::test]
     async fn sigterm_stops_the_server_as_ctrl_c_does() {
         let stopped = stop_signal().unwrap();
@@ -382,9 +420,7 @@ mod tests {
 
 fn init_logging() {
     use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,rmcp=warn"));
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     // Colour codes are for people at a terminal, not for log files and collectors
     // (https://no-color.org: a non-empty NO_COLOR turns them off).
     let colour = std::io::stderr().is_terminal()
@@ -394,6 +430,33 @@ fn init_logging() {
         .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Targets whose trace (and for some, debug) output carries what was sent and received: the AWS
+/// SDK logs DynamoDB items (codes, upstream state, tokens) and HTTP bodies, hyper and h2 the bytes
+/// on the wire. No `RUST_LOG` may lift them past these levels (issue 21: `RUST_LOG=trace` in
+/// Cognito mode printed Cognito's refresh tokens).
+const QUIET_TARGETS: [&str; 8] = [
+    "aws_smithy_runtime=debug",
+    "aws_smithy_runtime_api=debug",
+    "aws_smithy_http_client=info",
+    "aws_sdk_dynamodb=debug",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+    "reqwest=info",
+];
+
+/// The log filter: `RUST_LOG` (or the default), with [`QUIET_TARGETS`] capped whatever it says.
+fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    let mut filter = rust_log
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,tower_http=warn,rmcp=warn"));
+    for quiet in QUIET_TARGETS {
+        filter = filter.add_directive(quiet.parse().expect("a valid directive"));
+    }
+    filter
 }
 
 /// Every connection is a file descriptor, and the connection cap is derived from the limit on

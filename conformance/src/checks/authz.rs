@@ -603,6 +603,13 @@ fn refresh_rotated(o: &Observations) -> Finding {
                 ),
                 ev,
             ),
+            // A retry window (Okta, Auth0, the bundled façade): the replaced token gets the
+            // one rotation's answer again. Nothing new is issued, so the two holders share one
+            // chain and the next rotation still tells a reuse (RFC 9700 §4.14.2's purpose).
+            Some(AsAnswer::WentOn(_)) if f.refresh_rotated && same_tokens(first, replay) => pass(
+                "a retry of the used token got the same tokens again: nothing new was issued",
+                ev,
+            ),
             Some(AsAnswer::WentOn(_)) => fail("a used refresh token worked a second time", ev),
             Some(AsAnswer::Refused(said, _)) => {
                 pass(format!("the used refresh token was refused: {said}"), ev)
@@ -611,6 +618,17 @@ fn refresh_rotated(o: &Observations) -> Finding {
             Some(AsAnswer::Unclear(finding)) => finding,
         })
     })
+}
+
+/// Whether a replay answered exactly the tokens the first refresh did.
+fn same_tokens(first: &TokenAnswer, replay: &Option<TokenAnswer>) -> bool {
+    let (Some(a), Some(b)) = (
+        &first.tokens,
+        replay.as_ref().and_then(|r| r.tokens.as_ref()),
+    ) else {
+        return false;
+    };
+    a.access_token == b.access_token && a.refresh_token == b.refresh_token
 }
 
 /// RFC 9207 with the MCP 2026-07-28 table: a present `iss` equals the issuer exactly; an

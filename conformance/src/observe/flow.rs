@@ -120,6 +120,8 @@ pub struct FlowObservations {
     /// Filled by [`FlowObservations::spend_refresh_token`] after every other use of the main
     /// tokens: an AS may revoke the access token of a refreshed pair.
     pub refresh: Option<(TokenAnswer, Option<TokenAnswer>)>,
+    /// The first refresh issued a refresh token other than the one presented (it rotated).
+    pub refresh_rotated: bool,
     /// How to refresh the main pair, until it is spent.
     refresh_plan: Option<RefreshPlan>,
     /// A token from the client credentials grant.
@@ -152,6 +154,7 @@ impl FlowObservations {
             code_replay: None,
             unregistered_redirect: None,
             refresh: None,
+            refresh_rotated: false,
             refresh_plan: None,
             client_credentials: None,
             cimd: Err("not attempted".into()),
@@ -384,6 +387,11 @@ impl FlowObservations {
             )
         };
         let first = refresh().await;
+        self.refresh_rotated = first
+            .tokens
+            .as_ref()
+            .and_then(|t| t.refresh_token.as_deref())
+            .is_some_and(|issued| issued != plan.refresh_token);
         let replay = match &first.tokens {
             Some(_) => Some(refresh().await),
             None => None,

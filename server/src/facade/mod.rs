@@ -118,6 +118,8 @@ pub struct Facade {
     authorize_limiter: AddressLimiter,
     consent_limiter: AddressLimiter,
     http: reqwest::Client,
+    /// The issuer's origin, which the façade's own forms are posted from.
+    issuer_origin: String,
 }
 
 /// Why the client a `client_id` names is not available.
@@ -148,7 +150,11 @@ impl Facade {
             config.issuer.starts_with("https://"),
         );
         let limits = &config.registration;
+        let issuer_origin = url::Url::parse(&config.issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| config.issuer.clone());
         Arc::new(Self {
+            issuer_origin,
             registration_limiter: AddressLimiter::new(limits.per_address),
             authorize_limiter: AddressLimiter::new(limits.authorize_per_address),
             consent_limiter: AddressLimiter::new(limits.consent_per_address),

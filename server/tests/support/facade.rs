@@ -7,7 +7,7 @@ use mcp_auth_server::local::LocalServer;
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{hidden, http, query};
+use super::{hidden, http, pkce, query};
 
 pub fn location(r: &reqwest::Response) -> String {
     r.headers()
@@ -165,7 +165,20 @@ impl Browser {
     }
 
     pub async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.post_form_with(url, form, &[]).await
+    }
+
+    /// [`Browser::post_form`] with extra headers (`Origin`, `Sec-Fetch-Site`).
+    pub async fn post_form_with(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut r = self.http.as_ref().unwrap().post(url).form(form);
+        for (name, value) in headers {
+            r = r.header(*name, *value);
+        }
         if let Some(c) = self.cookie_header() {
             r = r.header(header::COOKIE, c);
         }
@@ -283,4 +296,48 @@ pub async fn authorize(
         "{to_client}"
     );
     query(&to_client)
+}
+
+/// The redirect URI of the public clients [`signed_in`] registers.
+pub const PUBLIC_REDIRECT: &str = "http://127.0.0.1:7777/callback";
+
+/// Exchanges a code at the façade's token endpoint for a public client.
+pub async fn redeem(
+    metadata: &Value,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    http()
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("redirect_uri", PUBLIC_REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A client signed in for `scope`: its id, PKCE verifier and token response.
+pub async fn signed_in(server: &LocalServer, metadata: &Value, scope: &str) -> (String, Value) {
+    let client_id = register_public_client(metadata, PUBLIC_REDIRECT).await;
+    let (verifier, challenge) = pkce();
+    let mut browser = Browser::new();
+    let answer = authorize(
+        server,
+        &mut browser,
+        metadata,
+        &client_id,
+        PUBLIC_REDIRECT,
+        scope,
+        &challenge,
+    )
+    .await;
+    let issued = redeem(metadata, &client_id, &answer["code"], &verifier).await;
+    assert_eq!(issued.status(), 200);
+    (client_id, issued.json().await.unwrap())
 }

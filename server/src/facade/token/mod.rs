@@ -7,6 +7,7 @@
 
 mod code;
 mod refresh;
+mod retry;
 
 use std::sync::Arc;
 

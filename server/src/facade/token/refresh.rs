@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{TokenError, bad, unavailable};
+use super::{TokenError, bad, retry::Retry, unavailable};
 use crate::{
     facade::{
         Facade,
@@ -40,6 +40,10 @@ pub struct Family {
     pub upstream_refresh_token: String,
     /// SHA-256 of the live handle's secret.
     pub handle_sha256: String,
+    /// The last rotation's answer, for a retry of the secret it replaced (absent in families
+    /// stored before it existed).
+    #[serde(default)]
+    pub retry: Option<Retry>,
 }
 
 /// A refresh token as the client holds it.
@@ -80,6 +84,7 @@ pub(super) async fn start(
         resource: resource.to_owned(),
         upstream_refresh_token,
         handle_sha256: secret::sha256_hex(&handle.secret),
+        retry: None,
     };
     Records(facade.store.as_ref())
         .insert(
@@ -130,6 +135,9 @@ pub(super) async fn refresh(
         .map_err(unavailable)?
         .ok_or_else(unknown)?;
     if !secret::equal(&family.handle_sha256, &secret::sha256_hex(&handle.secret)) {
+        if let Some(answer) = answered_before(&family, client, &handle) {
+            return Ok(answer);
+        }
         revoke(facade, &handle.family, "a rotated refresh token was reused").await;
         return Err(bad(
             "invalid_grant",
@@ -153,7 +161,7 @@ pub(super) async fn refresh(
             "resource is not the one the refresh token was issued for",
         ));
     }
-    let tokens = token_request(
+    let tokens = match token_request(
         facade,
         &[
             ("grant_type", "refresh_token"),
@@ -162,11 +170,32 @@ pub(super) async fn refresh(
         &family.resource,
     )
     .await
-    .map_err(|e| {
-        tracing::warn!(error = %e, "upstream refresh failed");
-        bad("invalid_grant", "the identity provider refused the refresh")
-    })?;
+    {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            // A concurrent request of this client may have spent the upstream token first.
+            if let Some(answer) = rotated_meanwhile(&records, client, &handle).await? {
+                return Ok(answer);
+            }
+            tracing::warn!(error = %e, "upstream refresh failed");
+            return Err(bad(
+                "invalid_grant",
+                "the identity provider refused the refresh",
+            ));
+        }
+    };
     let next = random_secret();
+    let answer = super::code::body(
+        &tokens,
+        &scope,
+        Some(
+            Handle {
+                family: handle.family.clone(),
+                secret: next.clone(),
+            }
+            .token(),
+        ),
+    );
     let rotated = Family {
         // Cognito does not rotate its refresh tokens unless configured to; keep the old one.
         upstream_refresh_token: tokens
@@ -174,6 +203,7 @@ pub(super) async fn refresh(
             .clone()
             .unwrap_or_else(|| family.upstream_refresh_token.clone()),
         handle_sha256: secret::sha256_hex(&next),
+        retry: Retry::seal(&handle.secret, &answer, now_secs()),
         ..family.clone()
     };
     let replaced = records
@@ -187,16 +217,39 @@ pub(super) async fn refresh(
         .await
         .map_err(unavailable)?;
     if !replaced {
-        return Err(bad(
-            "invalid_grant",
-            "the refresh token was used by another request at the same time",
-        ));
+        // Another request of this client rotated it first: its answer, if it was this one's.
+        return rotated_meanwhile(&records, client, &handle)
+            .await?
+            .ok_or_else(|| {
+                bad(
+                    "invalid_grant",
+                    "the refresh token was used by another request at the same time",
+                )
+            });
     }
-    let handle = Handle {
-        family: handle.family,
-        secret: next,
-    };
-    Ok(super::code::body(&tokens, &scope, Some(handle.token())))
+    Ok(answer)
+}
+
+/// The answer of a rotation another request made since this one read the family.
+async fn rotated_meanwhile(
+    records: &Records<'_>,
+    client: &Client,
+    handle: &Handle,
+) -> Result<Option<serde_json::Value>, TokenError> {
+    let family = records
+        .get::<Family>(Kind::Family, &handle.family)
+        .await
+        .map_err(unavailable)?;
+    Ok(family.and_then(|f| answered_before(&f, client, handle)))
+}
+
+/// The answer the last rotation gave, when `handle` is the secret it replaced, presented by the
+/// same client within the grace window.
+fn answered_before(family: &Family, client: &Client, handle: &Handle) -> Option<serde_json::Value> {
+    if family.client_id != client.client_id {
+        return None;
+    }
+    family.retry.as_ref()?.open(&handle.secret, now_secs())
 }
 
 /// The scope a refresh asks for. The upstream's access token carries the family's whole scope
