@@ -178,6 +178,26 @@ pub struct ServeArgs {
     /// machine, e.g. for an SDK that only takes https metadata URLs; nothing else trusts it
     #[arg(long, value_name = "PEM")]
     pub dev_ca: Option<PathBuf>,
+    /// A reverse proxy in front of this server (an address or a CIDR network, repeatable;
+    /// comma-separated in the environment): only from these peers is the client's address read
+    /// from --forwarded-header, for the per-address limits [default: none; forwarded headers are
+    /// ignored, the TCP peer is the client]
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "MCP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write the client's address in: x-forwarded-for or
+    /// forwarded (RFC 7239); the other one is ignored
+    #[arg(
+        long,
+        value_name = "HEADER",
+        env = "MCP_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: mcp_auth_server::client_address::ForwardedHeader,
 }
 
 /// Options of `client`.

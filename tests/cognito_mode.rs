@@ -45,6 +45,7 @@ async fn cognito_mode_serves_the_facade_over_the_deployed_stack() {
         CognitoOptions {
             listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
             aws: Some(support::sdk_config().await),
+            trusted_proxies: Default::default(),
             ..Default::default()
         },
     )

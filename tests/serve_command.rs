@@ -200,6 +200,27 @@ fn an_unusable_deployment_file_says_what_to_do() {
         "{}",
         listen.stderr
     );
+    // A trusted proxy that is every address would let anyone forge its address: refused, with
+    // what to write instead, before anything listens.
+    for (value, says) in [
+        ("0.0.0.0/0", "trusts every address"),
+        ("proxy.internal", "10.0.0.0/8"),
+    ] {
+        let proxy = run(
+            bare_xtask(),
+            &[
+                "serve",
+                "--env-dir",
+                empty.path().to_str().unwrap(),
+                "--port",
+                "0",
+                "--trusted-proxy",
+                value,
+            ],
+        )
+        .failed();
+        assert!(proxy.stderr.contains(says), "{}", proxy.stderr);
+    }
 }
 
 /// After a deploy: Cognito mode by default, named with its stack and pool; `--port` cannot move

@@ -10,6 +10,7 @@ use std::{
 use url::Url;
 
 use crate::{
+    client_address::TrustedProxies,
     facade::{UpstreamConfig, dynamodb::DynamoStore},
     resource::ResourceUri,
     runtime::{self, Assembly, Running, StartError},
@@ -170,6 +171,8 @@ pub struct CognitoOptions {
     /// AWS configuration to use instead of the standard chain (region and endpoint from the
     /// env file apply only to the standard chain).
     pub aws: Option<aws_config::SdkConfig>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Starts the server against the deployment.
@@ -223,6 +226,7 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
         loopback_cimd: None,
         csrf_key,
         introspection: options.introspection,
+        trusted_proxies: options.trusted_proxies,
     })
     .await
 }

@@ -7,6 +7,7 @@
 pub mod access_token;
 pub mod app;
 pub mod bearer;
+pub mod client_address;
 pub mod cognito;
 pub mod connections;
 pub mod dev_as;

@@ -11,6 +11,7 @@ use url::Url;
 
 pub use crate::runtime::StartError;
 use crate::{
+    client_address::TrustedProxies,
     dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser},
     facade::{UpstreamConfig, cimd::LoopbackDocuments, store::MemoryStore},
     pkce,
@@ -37,6 +38,8 @@ pub struct LocalOptions {
     /// Client metadata documents served on this machine (admitted in local mode), and the
     /// development CA trusted for the https ones.
     pub loopback_documents: LoopbackDocuments,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A running local server and what a person needs to use it.
@@ -136,6 +139,7 @@ impl LocalServer {
             loopback_cimd: Some(options.loopback_documents.clone()),
             csrf_key: random_token(32).into_bytes(),
             introspection: None,
+            trusted_proxies: options.trusted_proxies,
         })
         .await?;
         Ok(Self {

@@ -14,6 +14,7 @@ use url::Url;
 use crate::{
     access_token::{TokenPolicy, TokenProfile, TokenVerifier},
     app::{self, AppParts},
+    client_address::TrustedProxies,
     connections::{self, ConnectionLimits},
     discovery,
     facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::Store},
@@ -54,6 +55,8 @@ pub struct Assembly {
     pub csrf_key: Vec<u8>,
     /// RFC 7662 introspection for opaque tokens, when the upstream issues them.
     pub introspection: Option<crate::introspection::IntrospectionConfig>,
+    /// Reverse proxies whose forwarded addresses name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Why the server could not start.
@@ -152,6 +155,7 @@ impl Running {
             a.listener,
             router,
             ConnectionLimits::from_fd_limit(),
+            a.trusted_proxies,
             shutdown.clone(),
         ));
         let refusals = guard.refusals.clone();

@@ -13,10 +13,13 @@ mod support;
 use std::{net::SocketAddr, time::Duration};
 
 use axum::{Router, routing::get};
-use mcp_auth_server::connections::{self, ConnectionLimits};
+use mcp_auth_server::{
+    client_address::TrustedProxies,
+    connections::{self, ConnectionLimits},
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpSocket, TcpStream},
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -181,6 +184,9 @@ fn patient(max_connections: usize, drain_timeout: Duration) -> ConnectionLimits 
         header_read_timeout: Duration::from_secs(60),
         max_connections,
         drain_timeout,
+        per_address: max_connections,
+        max_requests: 1_000,
+        max_age: Duration::from_secs(600),
     }
 }
 
@@ -206,6 +212,7 @@ async fn serve(limits: ConnectionLimits) -> TestServer {
         listener,
         router,
         limits,
+        TrustedProxies::none(),
         shutdown.clone(),
     ));
     TestServer {
@@ -314,4 +321,132 @@ async fn a_drain_that_outlasts_its_time_is_cut_short() {
             .await
             .is_some()
     );
+}
+
+/// A connection from `source` (any 127.0.0.0/8 address is this machine's on Linux).
+async fn connect_from(source: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .expect("127.0.0.0/8 is loopback");
+    socket.connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_slot() {
+    // The figure scaled down: 768 slots and a share of 192 become 64 and 16.
+    let total = 64;
+    let share = connections::per_address_cap(total);
+    assert_eq!(share, 16);
+    let limits = ConnectionLimits {
+        per_address: share,
+        ..patient(total, Duration::from_secs(5))
+    };
+    let server = serve(limits).await;
+    // The attacker opens keep-alive connections and keeps each one served.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..(total + 8) {
+        let mut s = connect_from([127, 0, 0, 1], server.addr).await;
+        s.write_all(GET_HEALTHZ).await.unwrap();
+        match read_response(&mut s, Duration::from_secs(10)).await {
+            Some(answer) if answer.starts_with("HTTP/1.1 200") => held.push(s),
+            Some(answer) => {
+                assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+                assert!(answer.contains("Retry-After: 10"), "{answer}");
+                assert!(answer.contains("too many connections from one address"));
+                assert!(
+                    read_until_closed(&mut s, Duration::from_secs(5))
+                        .await
+                        .is_some(),
+                    "a refused connection is closed"
+                );
+                refused += 1;
+            }
+            None => panic!("a connection beyond the share was neither served nor refused"),
+        }
+    }
+    println!(
+        "one address: {} connections held, {refused} refused, of {total} slots",
+        held.len()
+    );
+    assert_eq!(held.len(), share);
+    // Everyone else still gets in, at once: the slots are not all taken.
+    for source in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+        let mut other = connect_from(source, server.addr).await;
+        assert_healthy(&mut other).await;
+    }
+    // The attacker's held connections keep working, and a freed one can be taken again.
+    assert_healthy(&mut held[0]).await;
+    drop(held.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        let mut s = connect_from([127, 0, 0, 1], server.addr).await;
+        s.write_all(GET_HEALTHZ).await.unwrap();
+        let answer = read_response(&mut s, Duration::from_secs(10)).await;
+        if answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 200"))
+        {
+            again = Some(s);
+            break;
+        }
+        // The server may not have seen the close yet: ask again, bounded.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "a freed place in the share is taken again");
+    server.stop().await;
+}
+
+/// Reads answers on one keep-alive connection until the server closes it; returns how many.
+async fn answers_until_closed(stream: &mut TcpStream, up_to: usize) -> (usize, String) {
+    let mut last = String::new();
+    for n in 1..=up_to {
+        stream.write_all(GET_HEALTHZ).await.unwrap();
+        last = read_response(stream, Duration::from_secs(10))
+            .await
+            .expect("answered");
+        if last.to_ascii_lowercase().contains("connection: close") {
+            assert!(
+                read_until_closed(stream, Duration::from_secs(5))
+                    .await
+                    .is_some(),
+                "closed after the answer that said so"
+            );
+            return (n, last);
+        }
+    }
+    (up_to + 1, last)
+}
+
+#[tokio::test]
+async fn a_connection_is_closed_after_its_requests_or_its_age() {
+    let server = serve(ConnectionLimits {
+        max_requests: 3,
+        ..patient(16, Duration::from_secs(5))
+    })
+    .await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let (answered, last) = answers_until_closed(&mut s, 10).await;
+    assert_eq!(answered, 3, "{last}");
+    assert!(
+        last.starts_with("HTTP/1.1 200"),
+        "the last one is answered: {last}"
+    );
+    server.stop().await;
+
+    let server = serve(ConnectionLimits {
+        max_age: Duration::from_millis(300),
+        ..patient(16, Duration::from_secs(5))
+    })
+    .await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    assert_eq!(
+        answers_until_closed(&mut s, 1).await.0,
+        2,
+        "young: kept open"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(answers_until_closed(&mut s, 1).await.0, 1, "old: closed");
+    server.stop().await;
 }

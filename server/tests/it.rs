@@ -31,5 +31,7 @@ mod local_mode;
 mod mcp_sessions;
 #[path = "pages.rs"]
 mod pages;
+#[path = "proxies.rs"]
+mod proxies;
 #[path = "token_corpus.rs"]
 mod token_corpus;

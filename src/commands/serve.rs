@@ -10,6 +10,7 @@ use std::{
 
 use anyhow::Context;
 use mcp_auth_server::{
+    client_address::TrustedProxies,
     cognito::{self, CognitoOptions, Deployment},
     facade::cimd::LoopbackDocuments,
     facade::clients::is_loopback_http,
@@ -154,12 +155,14 @@ async fn run_local(args: ServeArgs, root: &Path, dir: &Path) -> anyhow::Result<(
         Some(ca) => LoopbackDocuments::trusting(ca)?,
         None => LoopbackDocuments::default(),
     };
+    let trusted_proxies = trusted_proxies(&args)?;
     let server = LocalServer::start(LocalOptions {
         port: args.port.unwrap_or(local::DEFAULT_PORT),
         allowed_origins: args.allowed_origins,
         auto_approve: args.auto_approve,
         token_lifetime: None,
         loopback_documents,
+        trusted_proxies,
     })
     .await
     .context("starting the server")?;
@@ -240,6 +243,19 @@ fn write_static_client(server: &LocalServer, root: &Path, dir: &Path) -> Option<
     Some(client_env.path)
 }
 
+/// The reverse proxies `--trusted-proxy` names, checked before anything starts.
+fn trusted_proxies(args: &ServeArgs) -> anyhow::Result<TrustedProxies> {
+    let proxies = TrustedProxies::parse(&args.trusted_proxies, args.forwarded_header)?;
+    if !proxies.is_empty() {
+        eprintln!(
+            "  Trusted proxies: {}; from them the client's address is read from {}",
+            args.trusted_proxies.join(", "),
+            args.forwarded_header
+        );
+    }
+    Ok(proxies)
+}
+
 async fn run_cognito(args: &ServeArgs, deployment: Deployment) -> anyhow::Result<()> {
     let csrf_key = std::env::var("FACADE_CSRF_KEY")
         .ok()
@@ -256,6 +272,7 @@ async fn run_cognito(args: &ServeArgs, deployment: Deployment) -> anyhow::Result
             csrf_key,
             introspection: introspection_from_env()?,
             aws: None,
+            trusted_proxies: trusted_proxies(args)?,
         },
     )
     .await

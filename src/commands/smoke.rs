@@ -115,6 +115,7 @@ async fn run_flows(
         CognitoOptions {
             listen: args.listen,
             aws: Some(ctx.config.clone()),
+            trusted_proxies: Default::default(),
             ..Default::default()
         },
     )

@@ -443,5 +443,6 @@ pub fn facade_assembly(
         loopback_cimd: Some(Default::default()),
         csrf_key: csrf_key.to_vec(),
         introspection: None,
+        trusted_proxies: Default::default(),
     }
 }

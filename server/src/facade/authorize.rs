@@ -1,10 +1,10 @@
 //! `GET /authorize`: the façade's authorization endpoint, and the redirect to the upstream once
 //! the user has consented (now, or earlier in this browser).
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -18,6 +18,7 @@ use super::{
     store_unavailable_page, too_many_requests_page,
 };
 use crate::{
+    client_address::ClientAddress,
     oauth_request::{self, OAuthQuery, Params, ParamsError},
     pkce,
     scope::ScopeSet,
@@ -115,11 +116,11 @@ pub fn redirect_to_client(
 /// `GET /authorize`.
 pub async fn authorize(
     State(facade): State<Arc<Facade>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     query: Result<OAuthQuery, ParamsError>,
 ) -> Response {
-    if let Err(wait) = facade.authorize_limiter.check(peer.ip()) {
+    if let Err(wait) = facade.authorize_limiter.check(client.key()) {
         return too_many_requests_page(wait);
     }
     let params = match query {

@@ -5,10 +5,10 @@
 //! database writes. Only an answer writes (once, to make the form single-use), and answers are
 //! limited per address. The CSRF token binds the form to the browser it was shown to.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -28,6 +28,7 @@ use super::{
     store_unavailable_page, too_many_requests_page,
 };
 use crate::{
+    client_address::ClientAddress,
     html::Page,
     oauth_request::{OAuthForm, ParamsError},
     secret,
@@ -98,11 +99,11 @@ pub fn page(
 /// `POST /consent`.
 pub async fn consent(
     State(facade): State<Arc<Facade>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     form: Result<OAuthForm, ParamsError>,
 ) -> Response {
-    if let Err(wait) = facade.consent_limiter.check(peer.ip()) {
+    if let Err(wait) = facade.consent_limiter.check(client.key()) {
         return too_many_requests_page(wait);
     }
     let form = match form {

@@ -1,10 +1,12 @@
 //! Per-address rate limits on the façade's endpoints that anyone can call without credentials
 //! and that make the server store state or do work: registration, authorization, consent.
 //!
-//! The address is the TCP peer's. Behind a reverse proxy every request has the proxy's
-//! address, so these limits then apply to all clients together (see docs/security.md).
+//! The address is the request's [`ClientAddress`](crate::client_address::ClientAddress): the TCP
+//! peer, or behind a trusted proxy the client it names; IPv6 counts per /64.
 
-use std::{net::IpAddr, num::NonZeroU32, time::Duration};
+use std::{num::NonZeroU32, time::Duration};
+
+use crate::client_address::AddressKey;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -29,7 +31,7 @@ impl AddressQuota {
 
 /// A keyed GCRA limiter; addresses not seen for a while are forgotten.
 pub struct AddressLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limiter: DefaultKeyedRateLimiter<AddressKey>,
     window: Duration,
 }
 
@@ -49,14 +51,14 @@ impl AddressLimiter {
         }
     }
 
-    /// Whether `ip` may make a request now, counting it; otherwise how long until it may.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+    /// Whether `key` may make a request now, counting it; otherwise how long until it may.
+    pub fn check(&self, key: AddressKey) -> Result<(), Duration> {
         if self.limiter.len() > SWEEP_ABOVE {
             // Addresses whose allowance is full again carry no state worth keeping.
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
-        self.limiter.check_key(&ip).map_err(|not_until| {
+        self.limiter.check_key(&key).map_err(|not_until| {
             not_until
                 .wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
@@ -73,8 +75,8 @@ mod tests {
     #[test]
     fn each_address_has_its_own_allowance() {
         let limiter = AddressLimiter::new(AddressQuota::per_window(3, Duration::from_secs(60)));
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let a = AddressKey::of("127.0.0.1".parse().unwrap());
+        let b = AddressKey::of("127.0.0.2".parse().unwrap());
         for _ in 0..3 {
             assert!(limiter.check(a).is_ok());
         }

@@ -4,13 +4,13 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
-use crate::secret::sha256_hex;
+use crate::{client_address::ClientAddress, secret::sha256_hex};
 
 use super::{
     Facade,
@@ -142,12 +142,12 @@ pub fn validate(
 /// `POST /register`.
 pub async fn register(
     State(facade): State<Arc<Facade>>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let limits = &facade.config.registration;
-    if let Err(wait) = facade.registration_limiter.check(peer.ip()) {
+    if let Err(wait) = facade.registration_limiter.check(client.key()) {
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
             "invalid_client_metadata",
