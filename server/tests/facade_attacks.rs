@@ -314,6 +314,11 @@ async fn parameter_floods_are_refused_without_stalling_the_server() {
 
 /// The façade alone, in process, over a store the test can count.
 fn facade_over(store: Arc<MemoryStore>) -> axum::Router {
+    facade_limited(store, RegistrationLimits::default())
+}
+
+/// [`facade_over`] with other limits.
+fn facade_limited(store: Arc<MemoryStore>, registration: RegistrationLimits) -> axum::Router {
     Facade::new(
         FacadeConfig {
             issuer: "https://mcp.example.com".into(),
@@ -329,13 +334,59 @@ fn facade_over(store: Arc<MemoryStore>) -> axum::Router {
                 revocation_endpoint: None,
                 resource_at_token_endpoint: false,
             },
-            registration: RegistrationLimits::default(),
+            registration,
             loopback_cimd: None,
             csrf_key: vec![7; 32],
         },
         store,
     )
     .router()
+}
+
+#[tokio::test]
+async fn a_registration_flood_from_many_addresses_stops_at_the_cap() {
+    let store = Arc::new(MemoryStore::default());
+    let cap = 50;
+    let app = facade_limited(
+        store.clone(),
+        RegistrationLimits {
+            max_clients: cap,
+            ..RegistrationLimits::default()
+        },
+    );
+    let body = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    // Each from its own address, all at once: no per-address limit applies.
+    let mut sent = tokio::task::JoinSet::new();
+    for i in 0..80 {
+        let request = Request::post("/register")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        sent.spawn(app.clone().oneshot(sent_from(request, i)));
+    }
+    while let Some(response) = sent.join_next().await {
+        let response = response.unwrap().unwrap();
+        if response.status() == 503 {
+            retry_after = response.headers().get("retry-after").cloned();
+        }
+        statuses.push(response.status().as_u16());
+    }
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    println!("80 registrations from 80 addresses against a cap of {cap}: {created} created");
+    assert_eq!(created, 50, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [201, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        retry_after.unwrap(),
+        "300",
+        "a twelfth of the hour the cap counts over"
+    );
+    // The clients and one record of admissions: nothing else was stored.
+    assert_eq!(store.len(), 50 + 1);
 }
 
 #[tokio::test]

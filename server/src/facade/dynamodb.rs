@@ -6,10 +6,7 @@
 //! conditional (a live record is never overwritten); `take` is a conditional delete that returns
 //! the old item, so a code or pending authorization is redeemed once across all replicas.
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -17,13 +14,11 @@ use aws_sdk_dynamodb::{
     config::timeout::TimeoutConfig,
     error::{DisplayErrorContext, SdkError},
     operation::{delete_item::DeleteItemError, put_item::PutItemError},
-    types::{AttributeValue, ReturnValue, Select},
+    types::{AttributeValue, ReturnValue},
 };
 
 use super::store::{Kind, Store, StoreError, now_secs};
 
-/// How long a count (for the registration cap) is reused before scanning again.
-const COUNT_REUSE: Duration = Duration::from_secs(30);
 /// Bound on one attempt at a store call; an unreachable or paused table fails fast.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bound on a store call with its retries: well under the server's 30 s request limit, so a
@@ -34,7 +29,6 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct DynamoStore {
     client: Client,
     table: String,
-    counts: Mutex<Vec<(Kind, usize, Instant)>>,
 }
 
 impl DynamoStore {
@@ -54,7 +48,6 @@ impl DynamoStore {
         Self {
             client: Client::from_conf(config),
             table: table.into(),
-            counts: Mutex::new(Vec::new()),
         }
     }
 
@@ -228,44 +221,5 @@ impl Store for DynamoStore {
             }
             Err(e) => Err(backend(e)),
         }
-    }
-
-    async fn count(&self, kind: Kind) -> Result<usize, StoreError> {
-        if let Some((_, n, at)) = self
-            .counts
-            .lock()
-            .expect("count cache")
-            .iter()
-            .find(|(k, _, _)| *k == kind)
-            && at.elapsed() < COUNT_REUSE
-        {
-            return Ok(*n);
-        }
-        // A scan is fine for a cap checked at registration time, reused for COUNT_REUSE.
-        let mut total = 0usize;
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .select(Select::Count)
-                .filter_expression("sk = :kind AND expires_at > :now")
-                .expression_attribute_values(":kind", AttributeValue::S(kind.as_str().to_owned()))
-                .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            total += out.count() as usize;
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-        let mut counts = self.counts.lock().expect("count cache");
-        counts.retain(|(k, _, _)| *k != kind);
-        counts.push((kind, total, Instant::now()));
-        Ok(total)
     }
 }

@@ -12,6 +12,7 @@
 //! one-time façade code and `iss` -> `/token` (PKCE, client authentication) -> the upstream
 //! access token, whose audience is this resource.
 
+pub mod admission;
 pub mod authorize;
 pub mod browser;
 pub mod callback;
@@ -43,8 +44,9 @@ use limits::{AddressLimiter, AddressQuota};
 pub struct RegistrationLimits {
     /// Registrations per address.
     pub per_address: AddressQuota,
-    /// Registrations alive at once, all addresses together.
-    pub max_clients: usize,
+    /// Registrations admitted within an hour (an unused one's lifetime), all addresses and
+    /// replicas together, exactly: never-used registrations alive at once stay below it.
+    pub max_clients: u64,
     /// Authorization requests per address.
     pub authorize_per_address: AddressQuota,
     /// Consent answers per address (each one writes to the store).

@@ -13,14 +13,21 @@ use serde::Deserialize;
 use crate::{client_address::ClientAddress, secret::sha256_hex};
 
 use super::{
-    Facade,
+    Facade, admission,
     clients::{AuthMethod, Client, Origin, client_name_problem, redirect_uri_problem},
     random_secret,
     store::{Kind, Records, StoreError, now_secs},
 };
 
-/// Lifetime of a registration that has never been used to get a token.
-pub const UNUSED_REGISTRATION_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Lifetime of a registration that has never been used to get a token: an hour, ample for a
+/// client to register and sign its user in, and the span the registration cap counts over, so
+/// a flood that fills the cap shuts new clients out for an hour after it stops, not a day.
+pub const UNUSED_REGISTRATION_TTL: Duration = Duration::from_secs(3600);
+/// The name registrations are admitted under (see [`admission`]).
+const REGISTRATIONS: &str = "registrations";
+/// When a client refused by the registration cap is told to try again: a bucket of the cap's
+/// window (a twelfth of an hour), when the oldest admissions may be forgotten.
+const ADMISSION_RETRY_SECS: u64 = UNUSED_REGISTRATION_TTL.as_secs() / 12;
 /// Lifetime of a registration once used.
 pub const USED_REGISTRATION_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
 
@@ -182,16 +189,26 @@ pub async fn register(
         Err(refused) => return refused.into_response(),
     };
     let records = Records(facade.store.as_ref());
-    match facade.store.count(Kind::Client).await {
-        Ok(n) if n >= limits.max_clients => {
-            return error(
+    match admission::admit(
+        facade.store.as_ref(),
+        REGISTRATIONS,
+        limits.max_clients,
+        UNUSED_REGISTRATION_TTL,
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let mut r = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "the registration limit is reached; try later",
             );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(ADMISSION_RETRY_SECS));
+            return r;
         }
         Err(e) => return store_failure(e),
-        Ok(_) => {}
     }
     let expires = now_secs() + UNUSED_REGISTRATION_TTL.as_secs();
     if let Err(e) = records

@@ -34,11 +34,13 @@ pub enum Kind {
     Family,
     /// A remembered consent (browser + client).
     Approval,
+    /// Admissions counted against a cap (see [`super::admission`]).
+    Admissions,
 }
 
 impl Kind {
     /// Every kind, for counting and tests.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Client,
         Kind::ConsentAnswered,
         Kind::Pending,
@@ -46,6 +48,7 @@ impl Kind {
         Kind::SpentCode,
         Kind::Family,
         Kind::Approval,
+        Kind::Admissions,
     ];
 
     /// The name used in keys.
@@ -58,6 +61,7 @@ impl Kind {
             Kind::SpentCode => "spent_code",
             Kind::Family => "family",
             Kind::Approval => "approval",
+            Kind::Admissions => "admissions",
         }
     }
 }
@@ -117,8 +121,6 @@ pub trait Store: Send + Sync {
         value: serde_json::Value,
         expires_at: u64,
     ) -> Result<bool, StoreError>;
-    /// How many live records of a kind there are (for caps).
-    async fn count(&self, kind: Kind) -> Result<usize, StoreError>;
 }
 
 /// Typed helpers over any store.
@@ -280,14 +282,6 @@ impl Store for MemoryStore {
                 }
                 _ => Ok(false),
             }
-        })
-    }
-
-    async fn count(&self, kind: Kind) -> Result<usize, StoreError> {
-        self.live(|r, now| {
-            Ok(r.iter()
-                .filter(|((k, _), (_, exp))| *k == kind && *exp > now)
-                .count())
         })
     }
 }

@@ -1,0 +1,126 @@
+//! Exact caps on how many of something all replicas together admit within a span of time (the
+//! registrations a flood can create), on any [`Store`]: one record holds the admissions per
+//! time bucket, and each admission is a compare-and-swap on it, so two replicas can never both
+//! take the last place. A Scan counted and reused for 30 s once let 10,200 registrations past a
+//! cap of 10,000.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{Kind, Records, Store, StoreError, now_secs};
+
+/// Buckets a span is counted in: an admission is forgotten at most a twelfth of the span late.
+const BUCKETS: u64 = 12;
+/// Compare-and-swap attempts before a contended admission gives up (answered as an outage).
+const ATTEMPTS: usize = 16;
+
+/// Admissions per bucket, oldest first: `(bucket start, admissions)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Window {
+    buckets: Vec<(u64, u64)>,
+}
+
+impl Window {
+    /// Drops the buckets wholly older than `span` before `now`; what is left is the count.
+    fn forget(&mut self, now: u64, bucket: u64, span: u64) {
+        self.buckets
+            .retain(|(start, _)| start + bucket > now.saturating_sub(span));
+    }
+
+    fn total(&self) -> u64 {
+        self.buckets.iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, now: u64, bucket: u64) {
+        let start = now - now % bucket;
+        match self.buckets.last_mut() {
+            Some((last, n)) if *last == start => *n += 1,
+            _ => self.buckets.push((start, 1)),
+        }
+    }
+}
+
+/// Whether one more admission under `name` fits: fewer than `cap` within the last `span`
+/// (counted in twelfths of it, so up to a twelfth longer), counting it if so.
+pub async fn admit(
+    store: &dyn Store,
+    name: &str,
+    cap: u64,
+    span: Duration,
+) -> Result<bool, StoreError> {
+    let span = span.as_secs().max(BUCKETS);
+    let bucket = span / BUCKETS;
+    let records = Records(store);
+    for _ in 0..ATTEMPTS {
+        let now = now_secs();
+        let current: Option<Window> = records.get(Kind::Admissions, name).await?;
+        let mut window = current.clone().unwrap_or_default();
+        window.forget(now, bucket, span);
+        if window.total() >= cap {
+            return Ok(false);
+        }
+        window.add(now, bucket);
+        let expires = now + span + bucket;
+        let written = match &current {
+            None => match records
+                .insert(Kind::Admissions, name, &window, expires)
+                .await
+            {
+                Ok(()) => true,
+                Err(StoreError::Conflict(_)) => false,
+                Err(e) => return Err(e),
+            },
+            Some(expected) => {
+                records
+                    .replace(Kind::Admissions, name, expected, &window, expires)
+                    .await?
+            }
+        };
+        if written {
+            return Ok(true);
+        }
+    }
+    Err(StoreError::Backend(format!(
+        "{name}: {ATTEMPTS} concurrent admissions in a row lost their compare-and-swap"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facade::store::MemoryStore;
+
+    #[test]
+    fn a_window_forgets_what_is_older_than_its_span() {
+        let mut w = Window::default();
+        w.add(1_000, 300);
+        w.add(1_100, 300);
+        w.add(1_250, 300);
+        assert_eq!(w.buckets, vec![(900, 2), (1_200, 1)]);
+        w.forget(1_000 + 3_600, 300, 3_600);
+        assert_eq!(
+            w.total(),
+            3,
+            "the bucket of 900 ends at 1,200, within the span"
+        );
+        w.forget(1_200 + 3_600, 300, 3_600);
+        assert_eq!(w.total(), 1);
+        w.forget(1_500 + 3_600, 300, 3_600);
+        assert_eq!(w.total(), 0);
+    }
+
+    #[tokio::test]
+    async fn admissions_stop_at_the_cap() {
+        let store = MemoryStore::default();
+        let span = Duration::from_secs(3_600);
+        for _ in 0..5 {
+            assert!(admit(&store, "x", 5, span).await.unwrap());
+        }
+        assert!(!admit(&store, "x", 5, span).await.unwrap());
+        assert!(
+            admit(&store, "y", 5, span).await.unwrap(),
+            "names are apart"
+        );
+    }
+}
