@@ -967,3 +967,60 @@ async fn a_consent_posted_from_another_site_is_refused() {
     assert!(r.status().is_redirection(), "{}", r.status());
     server.shutdown().await.unwrap();
 }
+
+/// The open redirector of issue 21: a client registered with a phishing page as its redirect
+/// URI, then `/authorize` with errors of every kind, from a browser that never signed in to it.
+#[tokio::test]
+async fn authorization_errors_never_send_a_stranger_to_a_registered_phishing_page() {
+    let server = LocalServer::start(LocalOptions::default()).await.unwrap();
+    let metadata = discover(&server).await;
+    let phish = "https://evil.example/phish";
+    let client_id = register_public_client(&metadata, phish).await;
+    let (_, challenge) = pkce();
+    let url = authorization_url(
+        &server, &metadata, &client_id, phish, "mcp:read", &challenge,
+    );
+    let lure = "Your+account+is+locked.+Call+1-800-555-0100";
+    let errors = [
+        url.replace("response_type=code", "response_type=token"),
+        url.replace("code_challenge_method=S256", "code_challenge_method=plain"),
+        url.replace(&format!("code_challenge={challenge}"), ""),
+        url.replace("scope=mcp%3Aread", &format!("scope={lure}")),
+        url.replace("resource=", &format!("resource=https://{lure}&x=")),
+        format!("{url}&state=second"),
+        format!("{url}&scope=mcp%3Awrite"),
+        url.replace("state=client-state", &format!("state={}", "x".repeat(1025))),
+    ];
+    let mut redirected = Vec::new();
+    for (i, request) in errors.iter().enumerate() {
+        // A stranger: no cookie; a visitor who has a browser id but never signed in to it.
+        let mut visitor = Browser::new();
+        let _ = visitor
+            .get(&authorization_url(
+                &server, &metadata, &client_id, phish, "mcp:read", &challenge,
+            ))
+            .await;
+        for (who, response) in [
+            ("stranger", http().get(request).send().await.unwrap()),
+            ("visitor", visitor.get(request).await),
+        ] {
+            if let Some(to) = response.headers().get(header::LOCATION) {
+                redirected.push(format!("{i} {who}: {}", to.to_str().unwrap()));
+                continue;
+            }
+            assert_eq!(response.status(), 400, "{i} {who}");
+            let page = response.text().await.unwrap();
+            assert!(
+                !page.contains("1-800"),
+                "{i} {who}: the lure on our page: {page}"
+            );
+        }
+    }
+    println!(
+        "{} error kinds, 2 browsers each: {} redirects",
+        errors.len(),
+        redirected.len()
+    );
+    assert!(redirected.is_empty(), "{redirected:#?}");
+    server.shutdown().await.unwrap();
+}

@@ -305,12 +305,13 @@ async fn authorize_refuses_bad_requests_without_open_redirects() {
     let metadata = discover(&server).await;
     let client_id = &register_public_client(&metadata, "https://app.example.com/callback").await;
     let (_, challenge) = pkce();
-    let authorize = |pairs: Vec<(&'static str, String)>| {
+    let url_of = |pairs: Vec<(&'static str, String)>| {
         let mut url =
             url::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
         url.query_pairs_mut().extend_pairs(pairs);
-        http().get(url).send()
+        url.to_string()
     };
+    let authorize = |pairs: Vec<(&'static str, String)>| http().get(url_of(pairs)).send();
     let base = || {
         vec![
             ("response_type", "code".to_owned()),
@@ -392,13 +393,47 @@ async fn authorize_refuses_bad_requests_without_open_redirects() {
             "invalid_target",
         ),
     ];
+    // In a browser that never signed in to this client here: a page, never a redirect
+    // (anyone can register a phishing page as a redirect URI; RFC 9700 section 4.11.2).
+    let mut browser = Browser::new();
+    for (pairs, expected) in &cases {
+        let r = browser.get(&url_of(pairs.clone())).await;
+        assert_eq!(r.status(), 400, "{expected}");
+        assert!(r.headers().get(header::LOCATION).is_none(), "{expected}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(expected), "{expected}: {page}");
+        assert!(
+            !page.contains("admin") && !page.contains("other.example"),
+            "{page}"
+        );
+    }
+    // Once this browser has completed a sign-in with the client there: an error redirect to the
+    // client, with state and iss.
+    let (_, challenge) = pkce();
+    let redirect = "https://app.example.com/callback";
+    let signed_in = support::facade::authorize(
+        &server,
+        &mut browser,
+        &metadata,
+        client_id,
+        redirect,
+        "mcp:read",
+        &challenge,
+    )
+    .await;
+    assert!(signed_in.contains_key("code"));
     for (pairs, expected) in cases {
-        let r = authorize(pairs).await.unwrap();
+        let r = browser.get(&url_of(pairs)).await;
         let p = query(&location(&r));
         assert_eq!(p["error"], expected);
         assert_eq!(p["state"], "s");
         assert_eq!(p["iss"], server.issuer);
     }
+    // Another browser has not.
+    let bad_scope = [base(), vec![("scope", "admin".to_owned())]].concat();
+    let r = Browser::new().get(&url_of(bad_scope)).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get(header::LOCATION).is_none());
     server.shutdown().await.unwrap();
 }
 

@@ -11,8 +11,8 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClientError, Facade,
-    clients::Client,
+    Facade,
+    clients::{Client, is_loopback_http},
     consent, error_page, random_secret,
     store::{Kind, Records, now_secs},
     store_unavailable_page, too_many_requests_page,
@@ -129,7 +129,8 @@ pub async fn authorize(
     };
     let (request, client) = match validate(&facade, &params).await {
         Ok(valid) => valid,
-        Err(refusal) => return refusal,
+        Err(Refusal::Page(page)) => return page,
+        Err(Refusal::ToClient(error)) => return error.answer(&facade, &headers).await,
     };
     let (browser, new_browser) = match facade.browsers.browser_id(&headers) {
         Some(b) => (b, None),
@@ -164,11 +165,135 @@ pub async fn authorize(
     response
 }
 
+/// Why an authorization request was refused, and so who hears it.
+enum Refusal {
+    /// The client or its redirect URI is in doubt, or the store failed: a page, never a
+    /// redirect.
+    Page(Response),
+    /// An error for a known client at one of its registered redirect URIs.
+    ToClient(ErrorForClient),
+}
+
+/// An authorization error the client should hear (RFC 6749 section 4.1.2.1).
+struct ErrorForClient {
+    client_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    error: &'static str,
+    description: String,
+}
+
+impl ErrorForClient {
+    /// Sent back to the client automatically only where no web attacker can be listening: a
+    /// loopback redirect URI (RFC 8252 section 7.3: the user's own machine), or one at which
+    /// this browser completed a sign-in with this client before. Otherwise a page here. Anyone
+    /// can register a phishing page as a redirect URI (by DCR, or in a metadata document), and an
+    /// automatic redirect from this server to it, carrying text of the attacker's choosing,
+    /// would lend it this server's name (RFC 9700 section 4.11.2: authenticate the user first,
+    /// and redirect automatically only to trusted redirect URIs).
+    async fn answer(self, facade: &Facade, headers: &HeaderMap) -> Response {
+        if self.trusted(facade, headers).await {
+            return redirect_to_client(
+                facade,
+                &self.redirect_uri,
+                &[
+                    ("error", self.error),
+                    ("error_description", &self.description),
+                ],
+                self.state.as_deref(),
+            );
+        }
+        // The request's own text is not repeated here: it is the attacker's, on our page.
+        error_page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The application's sign-in request cannot be accepted: {} ({}). Nothing was \
+                 sent back to it, because this browser has not signed in to it here before; \
+                 close this page and return to the application.",
+                explained(self.error),
+                self.error
+            ),
+        )
+    }
+
+    async fn trusted(&self, facade: &Facade, headers: &HeaderMap) -> bool {
+        if url::Url::parse(&self.redirect_uri).is_ok_and(|u| is_loopback_http(&u)) {
+            return true;
+        }
+        match facade.browsers.browser_id(headers) {
+            Some(browser) => {
+                signed_in_before(
+                    facade,
+                    browser.as_str(),
+                    &self.client_id,
+                    &self.redirect_uri,
+                )
+                .await
+            }
+            None => false,
+        }
+    }
+}
+
+/// A fixed sentence for an authorization error code, for a page a person reads.
+fn explained(error: &str) -> &'static str {
+    match error {
+        "invalid_scope" => "it asked for access this server does not offer",
+        "invalid_target" => "it asked for a token for another server",
+        "unsupported_response_type" => "it asked for an answer other than a code",
+        _ => "the request is incomplete or malformed",
+    }
+}
+
+/// The key of a sign-in a browser completed with a client at a redirect URI.
+fn signed_in_key(browser: &str, client_id: &str, redirect_uri: &str) -> String {
+    secret::sha256_hex(&format!("{browser}\n{client_id}\n{redirect_uri}"))
+}
+
+/// Whether this browser completed a sign-in with `client_id` at `redirect_uri` (a failed read
+/// is a no: the error is shown as a page).
+async fn signed_in_before(
+    facade: &Facade,
+    browser: &str,
+    client_id: &str,
+    redirect_uri: &str,
+) -> bool {
+    Records(facade.store.as_ref())
+        .get::<serde_json::Value>(
+            Kind::SignedIn,
+            &signed_in_key(browser, client_id, redirect_uri),
+        )
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+/// Remembers that the browser sending `headers` completed a sign-in for `request`, so its
+/// later errors go back to the client; a failure only means they are shown as pages.
+pub async fn remember_sign_in(facade: &Facade, headers: &HeaderMap, request: &AuthRequest) {
+    let Some(browser) = facade.browsers.browser_id(headers) else {
+        return;
+    };
+    let key = signed_in_key(browser.as_str(), &request.client_id, &request.redirect_uri);
+    if let Err(e) = Records(facade.store.as_ref())
+        .put(
+            Kind::SignedIn,
+            &key,
+            &serde_json::json!({}),
+            now_secs() + APPROVAL_TTL.as_secs(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not remember a completed sign-in");
+    }
+}
+
 /// Checks an authorization request into what the façade will ask the upstream for, and its
-/// client; a refusal is a page when the client or its redirect URI is in doubt, a redirect to
+/// client; a refusal is a page when the client or its redirect URI is in doubt, an error for
 /// the client otherwise.
-async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Client), Response> {
-    let page = |message: &str| error_page(StatusCode::BAD_REQUEST, message);
+async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Client), Refusal> {
+    let page = |message: &str| Refusal::Page(error_page(StatusCode::BAD_REQUEST, message));
     // Which of two values to trust is unknowable: neither gets a redirect.
     for name in ["client_id", "redirect_uri"] {
         if params.is_repeated(name) {
@@ -180,7 +305,7 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
     };
     let client = match facade.client(client_id).await {
         Ok(c) => c,
-        Err(ClientError::Store(e)) => return Err(store_unavailable_page(&e)),
+        Err(super::ClientError::Store(e)) => return Err(Refusal::Page(store_unavailable_page(&e))),
         Err(e) => return Err(page(&e.to_string())),
     };
     let Some(redirect_uri) = params
@@ -192,13 +317,14 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
         ));
     };
     let state = params.get("state").filter(|_| !params.is_repeated("state"));
-    let fail = |error: &str, description: &str| {
-        redirect_to_client(
-            facade,
-            redirect_uri,
-            &[("error", error), ("error_description", description)],
-            state,
-        )
+    let fail = |error: &'static str, description: &str| {
+        Refusal::ToClient(ErrorForClient {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            state: state.map(str::to_owned),
+            error,
+            description: description.to_owned(),
+        })
     };
     if let Err(e) = params.refuse_repeated() {
         return Err(fail("invalid_request", &e));

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Facade,
-    authorize::{AuthRequest, Pending, redirect_to_client},
+    authorize::{AuthRequest, Pending, redirect_to_client, remember_sign_in},
     error_page, random_secret,
     store::{Kind, Records, now_secs},
     store_unavailable_page,
@@ -73,7 +73,7 @@ pub async fn callback(
         }
         Err(e) => return store_unavailable_page(&e),
     };
-    let mut response = complete(&facade, state, &params, pending).await;
+    let mut response = complete(&facade, &headers, state, &params, pending).await;
     response
         .headers_mut()
         .append(header::SET_COOKIE, facade.browsers.clear_flow_cookie(state));
@@ -93,6 +93,7 @@ async fn end_flow(facade: &Facade, state: &str) {
 /// Exchanges the upstream's code, then ends the flow and sends the client its own code.
 async fn complete(
     facade: &Facade,
+    headers: &HeaderMap,
     state: &str,
     params: &crate::oauth_request::Params,
     pending: Pending,
@@ -185,5 +186,6 @@ async fn complete(
             ),
         ]);
     }
+    remember_sign_in(facade, headers, request).await;
     back(&[("code", &facade_code)])
 }

@@ -36,11 +36,14 @@ pub enum Kind {
     Approval,
     /// Admissions counted against a cap (see [`super::admission`]).
     Admissions,
+    /// A sign-in a browser completed with a client at a redirect URI: only there are errors
+    /// sent back without a page (RFC 9700 section 4.11.2).
+    SignedIn,
 }
 
 impl Kind {
     /// Every kind, for counting and tests.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Client,
         Kind::ConsentAnswered,
         Kind::Pending,
@@ -49,6 +52,7 @@ impl Kind {
         Kind::Family,
         Kind::Approval,
         Kind::Admissions,
+        Kind::SignedIn,
     ];
 
     /// The name used in keys.
@@ -62,6 +66,7 @@ impl Kind {
             Kind::Family => "family",
             Kind::Approval => "approval",
             Kind::Admissions => "admissions",
+            Kind::SignedIn => "signed_in",
         }
     }
 }
