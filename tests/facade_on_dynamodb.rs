@@ -449,3 +449,44 @@ async fn a_paused_or_stopped_table_gives_503s_and_loses_nothing() {
     assert_eq!(gone.status(), StatusCode::SERVICE_UNAVAILABLE);
     server.shutdown().await.unwrap();
 }
+
+/// A registration too large for a DynamoDB item (400 KB) was answered 503, as if the store
+/// were down; it is the client's metadata that is wrong, and nothing is written.
+#[tokio::test]
+async fn an_oversized_registration_is_refused_as_bad_metadata_not_as_an_outage() {
+    let emulator = support::emulator();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&support::sdk_config().await);
+    let table = support::state_table(&dynamodb, "oversized").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let up = support::dev_as_upstream(&public).await;
+    let server = replica(listener, &public, &up, &emulator.endpoint, &table).await;
+    let long_uri = format!("https://app.example/{}", "a".repeat(500_000));
+    for body in [
+        json!({"redirect_uris": [long_uri], "token_endpoint_auth_method": "none"}),
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+               "software_statement": "x".repeat(500_000)}),
+        json!({"redirect_uris": vec![REDIRECT; 11], "token_endpoint_auth_method": "none"}),
+    ] {
+        let r = browser()
+            .post(format!("{public}/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let said: Value = r.json().await.unwrap();
+        let error = said["error"].as_str().unwrap();
+        assert!(
+            ["invalid_client_metadata", "invalid_redirect_uri"].contains(&error),
+            "{said}"
+        );
+        assert!(
+            said.to_string().len() < 400,
+            "the answer echoes the peer: {said}"
+        );
+    }
+    let items = dynamodb.scan().table_name(&table).send().await.unwrap();
+    assert_eq!(items.count(), 0, "nothing was written");
+    server.shutdown().await.unwrap();
+}

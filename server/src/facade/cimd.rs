@@ -17,7 +17,7 @@ use std::{
 use serde::Deserialize;
 use url::Url;
 
-use super::clients::{AuthMethod, Client, Origin, redirect_uri_problem};
+use super::clients::{AuthMethod, Client, Origin, redirect_uris_problem};
 use super::store::now_secs;
 use crate::expiring::ExpiringCache;
 
@@ -412,13 +412,8 @@ fn validate(doc: Document, client_id: &str) -> Result<Client, CimdError> {
         return invalid(format!("its client_name {problem}"));
     }
     let redirect_uris = doc.redirect_uris.unwrap_or_default();
-    if redirect_uris.is_empty() {
-        return invalid("it has no redirect_uris".into());
-    }
-    for uri in &redirect_uris {
-        if let Some(problem) = redirect_uri_problem(uri) {
-            return invalid(format!("redirect URI {uri:?} {problem}"));
-        }
+    if let Some(problem) = redirect_uris_problem(&redirect_uris) {
+        return invalid(problem);
     }
     if doc.client_secret.is_some() {
         return invalid("a metadata document must not carry a client_secret".into());

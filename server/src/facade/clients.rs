@@ -138,8 +138,37 @@ pub fn is_loopback_host(url: &url::Url) -> bool {
     url.host_str().is_some_and(|h| LOOPBACK_HOSTS.contains(&h))
 }
 
+/// Most redirect URIs one client may have, registered or in a metadata document.
+pub const MAX_REDIRECT_URIS: usize = 10;
+/// Longest redirect URI, in bytes: far beyond any real one, and it bounds what a registration
+/// stores (ten of these and a 200-character name, a few KiB).
+pub const MAX_REDIRECT_URI_BYTES: usize = 2048;
+
+/// Why a client's redirect URIs cannot be accepted: the one rule for registrations and
+/// metadata documents alike.
+pub fn redirect_uris_problem(uris: &[String]) -> Option<String> {
+    if uris.is_empty() || uris.len() > MAX_REDIRECT_URIS {
+        return Some(format!("give 1 to {MAX_REDIRECT_URIS} redirect_uris"));
+    }
+    uris.iter().find_map(|uri| {
+        redirect_uri_problem(uri).map(|problem| format!("redirect URI {} {problem}", shown(uri)))
+    })
+}
+
+/// A peer's value as an error message shows it: quoted, and cut after 100 characters, so a
+/// megabyte sent is not a megabyte answered or logged.
+pub fn shown(value: &str) -> String {
+    match value.char_indices().nth(100) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
 /// Why a redirect URI cannot be registered.
 pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
+    if uri.len() > MAX_REDIRECT_URI_BYTES {
+        return Some("is longer than 2048 bytes");
+    }
     // URL parsers drop tabs and newlines and turn backslashes into slashes: what is registered
     // must be exactly what is later compared, so such input is refused, not repaired.
     if uri
@@ -261,6 +290,25 @@ fn stacks_marks(chars: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_uri_lists_are_bounded_in_count_and_length() {
+        let ok = "https://app.example/cb".to_owned();
+        assert_eq!(redirect_uris_problem(std::slice::from_ref(&ok)), None);
+        assert!(redirect_uris_problem(&[]).unwrap().contains("give 1 to 10"));
+        assert!(
+            redirect_uris_problem(&vec![ok; 11])
+                .unwrap()
+                .contains("give 1 to 10")
+        );
+        let long = format!("https://app.example/{}", "a".repeat(MAX_REDIRECT_URI_BYTES));
+        let said = redirect_uris_problem(&[long]).unwrap();
+        assert!(said.contains("longer than 2048 bytes"), "{said}");
+        assert!(
+            said.len() < 200,
+            "the URI is cut where it is echoed: {said}"
+        );
+    }
 
     #[test]
     fn loopback_ports_are_free_everything_else_exact() {

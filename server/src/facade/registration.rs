@@ -14,7 +14,7 @@ use crate::{client_address::ClientAddress, secret::sha256_hex};
 
 use super::{
     Facade, admission,
-    clients::{AuthMethod, Client, Origin, client_name_problem, redirect_uri_problem},
+    clients::{AuthMethod, Client, Origin, client_name_problem, redirect_uris_problem, shown},
     random_secret,
     store::{Kind, Records, StoreError, now_secs},
 };
@@ -28,6 +28,9 @@ const REGISTRATIONS: &str = "registrations";
 /// When a client refused by the registration cap is told to try again: a bucket of the cap's
 /// window (a twelfth of an hour), when the oldest admissions may be forgotten.
 const ADMISSION_RETRY_SECS: u64 = UNUSED_REGISTRATION_TTL.as_secs() / 12;
+/// Largest registration request body: ten redirect URIs of the longest kind, a name and the
+/// rest of RFC 7591's fields fit.
+pub const MAX_REGISTRATION_BYTES: usize = 32 * 1024;
 /// Lifetime of a registration once used.
 pub const USED_REGISTRATION_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
 
@@ -86,19 +89,14 @@ pub fn validate(
         description,
     };
     let redirect_uris = req.redirect_uris.unwrap_or_default();
-    if redirect_uris.is_empty() || redirect_uris.len() > 10 {
-        return Err(bad_redirect("give 1 to 10 redirect_uris".into()));
-    }
-    for uri in &redirect_uris {
-        if let Some(problem) = redirect_uri_problem(uri) {
-            return Err(bad_redirect(format!("redirect URI {uri:?} {problem}")));
-        }
+    if let Some(problem) = redirect_uris_problem(&redirect_uris) {
+        return Err(bad_redirect(problem));
     }
     let auth_method = match req.token_endpoint_auth_method.as_deref() {
         // RFC 7591 section 2: the default is client_secret_basic.
         None => AuthMethod::ClientSecretBasic,
         Some(m) => AuthMethod::parse(m).ok_or_else(|| {
-            bad_meta(format!("token_endpoint_auth_method {m:?} is not supported (none, client_secret_basic, client_secret_post)"))
+            bad_meta(format!("token_endpoint_auth_method {} is not supported (none, client_secret_basic, client_secret_post)", shown(m)))
         })?,
     };
     let grant_types = req
@@ -108,7 +106,10 @@ pub fn validate(
         .iter()
         .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
     {
-        return Err(bad_meta(format!("grant type {g:?} is not supported")));
+        return Err(bad_meta(format!(
+            "grant type {} is not supported",
+            shown(g)
+        )));
     }
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err(bad_meta(
@@ -127,7 +128,7 @@ pub fn validate(
         .filter(|s| !s.is_empty())
         .find(|s| !supported_scopes.iter().any(|x| x == s));
     if let Some(s) = unsupported {
-        return Err(bad_meta(format!("scope {s:?} is not supported")));
+        return Err(bad_meta(format!("scope {} is not supported", shown(s))));
     }
     if let Some(problem) = req.client_name.as_deref().and_then(client_name_problem) {
         return Err(bad_meta(format!("client_name {problem}")));
@@ -174,13 +175,29 @@ pub async fn register(
             "a registration request must be JSON (Content-Type: application/json)",
         );
     }
+    // Before it is parsed: what a registration needs fits many times over, and a larger body
+    // would cost memory (and in Cognito mode exceed DynamoDB's item size, answered 503).
+    if body.len() > MAX_REGISTRATION_BYTES {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            format!(
+                "the registration request is larger than {} KiB",
+                MAX_REGISTRATION_BYTES / 1024
+            ),
+        );
+    }
     let request: RegistrationRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_client_metadata",
-                format!("the body is not a registration request: {e}"),
+                // serde quotes the offending value: cut, like every echo of a peer's text.
+                format!(
+                    "the body is not a registration request: {}",
+                    e.to_string().chars().take(200).collect::<String>()
+                ),
             );
         }
     };
