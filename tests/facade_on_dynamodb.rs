@@ -363,6 +363,13 @@ async fn a_paused_or_stopped_table_gives_503s_and_loses_nothing() {
     let client_id = registered["client_id"].as_str().unwrap().to_owned();
     let (verifier, challenge) = pkce();
     let authorize = authorization_url(&public, &client_id, &challenge);
+    let ready = browser
+        .get(format!("{public}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["store"], "ok");
 
     // Paused at the authorization request: 503, then the same request works.
     emulator.pause();
@@ -415,6 +422,12 @@ async fn a_paused_or_stopped_table_gives_503s_and_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // Readiness says what is wrong (once its last answer is older than it may be reused).
+    tokio::time::sleep(mcp_auth_server::facade::readiness::REUSE).await;
+    let ready = bounded(browser.get(format!("{public}/readyz")).send())
+        .await
+        .unwrap();
+    assert_unavailable(ready, "/readyz").await;
     emulator.resume();
     let issued = redeem().await;
     assert_eq!(issued.status(), 200, "the code survived the outage");

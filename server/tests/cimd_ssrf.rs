@@ -155,7 +155,7 @@ async fn documents_must_be_complete_and_public_clients() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let resolver = CimdResolver::new(Some(LoopbackDocuments::default()));
     for (path, expect) in [
-        ("/no-redirects.json", "no redirect_uris"),
+        ("/no-redirects.json", "give 1 to 10 redirect_uris"),
         ("/no-name.json", "no client_name"),
         ("/secret.json", "client_secret"),
         ("/jwt.json", "private_key_jwt"),
@@ -300,5 +300,38 @@ async fn a_flood_of_new_metadata_urls_does_not_evict_the_documents_in_use() {
         fetches.load(Ordering::SeqCst),
         1,
         "the document in use was evicted by the flood"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_document_is_not_fetched_again_on_every_request() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = fetches.clone();
+    let base = serve(Router::new().route(
+        "/failing.json",
+        get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { StatusCode::INTERNAL_SERVER_ERROR }
+        }),
+    ))
+    .await;
+    let resolver = CimdResolver::new(Some(LoopbackDocuments::default()));
+    let failing = format!("{base}/failing.json");
+    for _ in 0..50 {
+        let e = resolver.resolve(&failing).await.unwrap_err();
+        assert_eq!(e, CimdError::Status(500, ""));
+    }
+    println!(
+        "50 resolves of a failing document: {} fetches",
+        fetches.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "the failure is remembered"
     );
 }

@@ -7,7 +7,7 @@
 //! inside IPv6) by the HTTP client's own DNS resolver, so the connection can only go to an
 //! address from the answer that was vetted (no second lookup to rebind), IP-literal hosts vetted
 //! before the fetch, no redirects, no proxy, a 5 s timeout, a 64 KiB cap, JSON only. Documents
-//! are cached for their `Cache-Control: max-age`, bounded to [1 min, 1 day].
+//! are cached for their `Cache-Control: max-age`, bounded to [1 min, 1 day]; a failed fetch for 30 s.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -30,6 +30,9 @@ const MAX_CACHE: Duration = Duration::from_secs(86_400);
 const DEFAULT_CACHE: Duration = Duration::from_secs(300);
 /// Most documents cached.
 pub const MAX_CACHED: u64 = 10_000;
+/// How long a failed fetch is remembered: a document that fails is not fetched again on every
+/// `/authorize` naming it, and one that was fixed works again half a minute later.
+pub const FAILURE_CACHE: Duration = Duration::from_secs(30);
 
 /// Why a metadata document was refused; the text is shown to the user on an error page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +75,8 @@ pub struct CimdResolver {
     /// Fetches loopback documents (`http://`, or `https://` trusting a development CA), in
     /// development only: every address must be loopback.
     loopback: Option<reqwest::Client>,
-    cache: ExpiringCache<String, Client>,
+    /// Documents, and failed fetches (for [`FAILURE_CACHE`]).
+    cache: ExpiringCache<String, Result<Client, CimdError>>,
 }
 
 /// Development only: metadata documents served on this machine are admitted, over `http://` or
@@ -223,17 +227,26 @@ impl CimdResolver {
 
     /// The client a metadata URL describes.
     pub async fn resolve(&self, client_id: &str) -> Result<Client, CimdError> {
-        if let Some(client) = self.cache.get(&client_id.to_owned()) {
-            return Ok(client);
+        if let Some(answer) = self.cache.get(&client_id.to_owned()) {
+            return answer;
         }
+        // A URL refused before any fetch costs nothing to refuse again: not cached.
         let (url, policy, http) = self.vet_url(client_id)?;
-        let (client, max_age) = fetch(http, &url, client_id)
-            .await
-            .map_err(|e| without_network_detail(e, policy))?;
-        if let Some(age) = max_age {
-            self.cache.insert(client_id.to_owned(), client.clone(), age);
+        match fetch(http, &url, client_id).await {
+            Ok((client, max_age)) => {
+                if let Some(age) = max_age {
+                    self.cache
+                        .insert(client_id.to_owned(), Ok(client.clone()), age);
+                }
+                Ok(client)
+            }
+            Err(e) => {
+                let e = without_network_detail(e, policy);
+                self.cache
+                    .insert(client_id.to_owned(), Err(e.clone()), FAILURE_CACHE);
+                Err(e)
+            }
         }
-        Ok(client)
     }
 
     /// Checks the URL, and an IP-literal host's address (a name's addresses are vetted by the

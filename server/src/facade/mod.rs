@@ -22,6 +22,7 @@ pub mod consent;
 pub mod dynamodb;
 pub mod limits;
 pub mod metadata;
+pub mod readiness;
 pub mod registration;
 pub mod store;
 pub mod token;
@@ -122,6 +123,7 @@ pub struct Facade {
     http: reqwest::Client,
     /// The issuer's origin, which the façade's own forms are posted from.
     issuer_origin: String,
+    readiness: readiness::Readiness,
 }
 
 /// Why the client a `client_id` names is not available.
@@ -165,6 +167,7 @@ impl Facade {
             cimd,
             browsers,
             http,
+            readiness: Default::default(),
         })
     }
 
@@ -189,6 +192,7 @@ impl Facade {
             .route("/consent", post(consent::consent))
             .route("/oauth/callback", get(callback::callback))
             .route("/token", post(token::token))
+            .route("/readyz", get(readiness::readyz))
             .with_state(self.clone())
     }
 
