@@ -14,6 +14,7 @@ pub mod dev_as;
 pub mod discovery;
 pub mod expiring;
 pub mod facade;
+pub mod forms;
 pub mod guard;
 pub mod html;
 pub mod introspection;

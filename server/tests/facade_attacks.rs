@@ -965,6 +965,27 @@ async fn a_consent_posted_from_another_site_is_refused() {
     ];
     let r = browser.post_form_with(&consent, &form, &own).await;
     assert!(r.status().is_redirection(), "{}", r.status());
+    // The development AS's sign-in form follows the same rule (a login CSRF otherwise).
+    let login_page = browser.get(&location(&r)).await.text().await.unwrap();
+    let login = format!("{}/login", server.dev_issuer);
+    let login_id = hidden(&login_page, "login_id");
+    let form = [
+        ("login_id", login_id.as_str()),
+        ("username", server.user.username.as_str()),
+        ("password", server.user.password.as_str()),
+    ];
+    let forged = [
+        ("Origin", "http://evil.localhost:8080"),
+        ("Sec-Fetch-Site", "same-site"),
+    ];
+    let r = browser.post_form_with(&login, &form, &forged).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = browser.post_form_with(&login, &form, &own).await;
+    assert!(
+        r.status().is_redirection(),
+        "the login is still there: {}",
+        r.status()
+    );
     server.shutdown().await.unwrap();
 }
 

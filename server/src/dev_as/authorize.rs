@@ -4,13 +4,13 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{
     extract::State,
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 
 use super::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page};
 use crate::{
-    html,
+    forms, html,
     oauth_request::{self, OAuthForm, OAuthQuery, ParamsError},
     scope::ScopeSet,
     secret::{equal as secrets_equal, random_token},
@@ -143,8 +143,15 @@ pub async fn authorize(
 /// Checks the development user's credentials and issues the code.
 pub async fn login(
     State(dev): State<Arc<DevAuthServer>>,
+    headers: HeaderMap,
     form: Result<OAuthForm, ParamsError>,
 ) -> Response {
+    // Before the form is read: a sign-in posted by another site is a login CSRF.
+    if !forms::posted_from(&headers, &dev.origin()) {
+        let refusal =
+            "this sign-in form was sent from another site; start again from the application";
+        return html::error_page(StatusCode::FORBIDDEN, refusal).into_response();
+    }
     let form = match form {
         Ok(OAuthForm(f)) => f,
         Err(e) => return error_page(&e.to_string()),

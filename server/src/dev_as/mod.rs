@@ -170,6 +170,13 @@ impl DevAuthServer {
         self.key.sign(&claims)
     }
 
+    /// The issuer's origin, which its sign-in form is posted from.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.config.issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.config.issuer.clone())
+    }
+
     /// The issuer.
     pub fn issuer(&self) -> &str {
         &self.config.issuer

@@ -21,7 +21,7 @@ use super::{
     authorize::{
         APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream,
     },
-    browser::{self, BrowserId},
+    browser::BrowserId,
     clients::{Client, Origin, is_loopback_http},
     error_page,
     store::{Kind, Records, StoreError, now_secs},
@@ -113,7 +113,7 @@ pub async fn consent(
     if let Err(e) = form.refuse_repeated() {
         return error_page(StatusCode::BAD_REQUEST, &e);
     }
-    if !browser::posted_from(&headers, &facade.issuer_origin) {
+    if !crate::forms::posted_from(&headers, &facade.issuer_origin) {
         return error_page(
             StatusCode::FORBIDDEN,
             "this consent was posted from another site; answer it on this server's own page",
