@@ -44,9 +44,9 @@ pub async fn run(args: EmulatorArgs, root: &Path) -> anyhow::Result<()> {
     let Some(endpoint) = ready.as_deref().and_then(|l| l.strip_prefix("READY ")) else {
         let status = child.wait().await.ok();
         bail!(
-            "the emulator did not start (it said {ready:?}, exit {status:?}); is port {} free? \
-             try --port 0",
-            args.port
+            "the emulator did not start (it said {ready:?}, exit {status:?}): if its error above \
+             is about the port, pick another with --port 0; if it is a Python import error, \
+             delete .venv and run the command again",
         );
     };
     println!("{}", exports(endpoint.trim()));
@@ -77,33 +77,86 @@ fn exports(endpoint: &str) -> String {
     .join("\n")
 }
 
+/// The file, inside `.venv`, that says its packages were installed completely: the hash of the
+/// requirements they were installed from. Written only after `pip install` succeeded, so an
+/// interrupted first run (a venv without moto) is recognised and repaired on the next one.
+const INSTALLED_MARKER: &str = ".mcp-auth-kit-requirements";
+
+/// What state the workspace's `.venv` is in.
+#[derive(Debug, PartialEq, Eq)]
+enum Venv {
+    /// No Python in it: create it.
+    Missing,
+    /// A Python, but its packages were never installed completely (or from other requirements).
+    Incomplete,
+    /// Installed from the current requirements.
+    Ready,
+}
+
+impl Venv {
+    fn of(venv: &Path, requirements: &str) -> Self {
+        if !venv.join("bin/python").exists() {
+            return Venv::Missing;
+        }
+        match std::fs::read_to_string(venv.join(INSTALLED_MARKER)) {
+            Ok(hash) if hash.trim() == requirements_hash(requirements) => Venv::Ready,
+            _ => Venv::Incomplete,
+        }
+    }
+}
+
+fn requirements_hash(requirements: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(requirements.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The Python with moto: `MCP_AUTH_KIT_PYTHON`, else the workspace's `.venv`, created (with
-/// `tests/aws-emulator/requirements.txt`) when it does not exist yet.
+/// `tests/aws-emulator/requirements.txt`) when it does not exist yet, and repaired when an
+/// earlier install did not finish.
 async fn python(root: &Path) -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("MCP_AUTH_KIT_PYTHON") {
         return Ok(PathBuf::from(p));
     }
     let venv = root.join(".venv");
     let python = venv.join("bin/python");
-    if python.exists() {
-        return Ok(python);
+    let requirements_file = root.join(REQUIREMENTS);
+    let requirements = std::fs::read_to_string(&requirements_file)
+        .with_context(|| format!("reading {}", requirements_file.display()))?;
+    match Venv::of(&venv, &requirements) {
+        Venv::Ready => return Ok(python),
+        Venv::Missing => {
+            eprintln!(
+                "First use: creating {} with moto and cfn-lint (about half a minute)...",
+                venv.display()
+            );
+            // `--clear`: a folder left by an interrupted creation is started over.
+            step(
+                Command::new("python3")
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv),
+                "python3 -m venv .venv",
+            )
+            .await?;
+        }
+        Venv::Incomplete => eprintln!(
+            "{} was not set up completely (an earlier install was interrupted, or the \
+             requirements changed): installing its packages again...",
+            venv.display()
+        ),
     }
-    eprintln!(
-        "First use: creating {} with moto and cfn-lint (about half a minute)...",
-        venv.display()
-    );
     step(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv .venv",
-    )
-    .await?;
-    step(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "-r"])
-            .arg(root.join(REQUIREMENTS)),
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(&requirements_file),
         "pip install -r tests/aws-emulator/requirements.txt",
     )
     .await?;
+    std::fs::write(
+        venv.join(INSTALLED_MARKER),
+        requirements_hash(&requirements),
+    )
+    .with_context(|| format!("writing {}", venv.join(INSTALLED_MARKER).display()))?;
     Ok(python)
 }
 
@@ -121,6 +174,24 @@ async fn step(command: &mut Command, what: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_install_is_recognised_and_a_finished_one_is_not_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join(".venv");
+        let requirements = "moto[server]==5.1.0\n";
+        assert_eq!(Venv::of(&venv, requirements), Venv::Missing);
+        // What an interrupted first run leaves: a folder without a Python, then one with a
+        // Python but no packages.
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        assert_eq!(Venv::of(&venv, requirements), Venv::Missing);
+        std::fs::write(venv.join("bin/python"), "").unwrap();
+        assert_eq!(Venv::of(&venv, requirements), Venv::Incomplete);
+        std::fs::write(venv.join(INSTALLED_MARKER), requirements_hash(requirements)).unwrap();
+        assert_eq!(Venv::of(&venv, requirements), Venv::Ready);
+        // New requirements: installed again.
+        assert_eq!(Venv::of(&venv, "moto[server]==5.2.0\n"), Venv::Incomplete);
+    }
 
     #[test]
     fn the_exports_point_at_the_emulator_with_dummy_credentials() {
