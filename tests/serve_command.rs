@@ -461,3 +461,120 @@ fn dripped_request_bodies_cost_what_they_send_and_time_out() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     server.stop();
 }
+
+/// An access token from the development AS of a `serve --local --auto-approve` process, for its
+/// static client.
+async fn static_client_token(server: &Serve) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let dev = server.value_after("Development upstream (not for production):");
+    let (id, secret) = (server.value_after("id"), server.value_after("secret"));
+    let redirect = server.value_after("redirect");
+    let verifier = "a-verifier-long-enough-for-pkce-0123456789abcdefghij";
+    let mut url = url::Url::parse(&format!("{dev}/oauth2/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", &format!("openid {}/mcp:read", server.url))
+        .append_pair(
+            "code_challenge",
+            &mcp_auth_server::pkce::s256_challenge(verifier),
+        )
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", &server.url);
+    let approved = http.get(url).send().await.unwrap();
+    let location = approved.headers()["location"].to_str().unwrap().to_owned();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {location}"));
+    let body: Value = http
+        .post(format!("{dev}/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Issue 21's high finding, measured on the process itself: one read-only token opening
+/// sessions as fast as it can (29,572 in 40 s once took the server from 47 MiB to 2,973 MiB).
+/// Now the subject keeps at most 32 sessions, so its memory stays bounded whatever its rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_opening_sessions_cannot_grow_the_server_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(
+        xtask(),
+        dir.path(),
+        &["--local", "--port", "0", "--auto-approve"],
+    );
+    let token = static_client_token(&server).await;
+    let http = reqwest::Client::new();
+    let initialize = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "flood", "version": "1"}}
+    });
+    let open = |n: usize| {
+        let (http, token, url, body) = (
+            http.clone(),
+            token.clone(),
+            server.url.clone(),
+            initialize.clone(),
+        );
+        async move {
+            for _ in 0..n {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("accept", "application/json, text/event-stream")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                assert!(r.headers().contains_key("mcp-session-id"));
+            }
+        }
+    };
+    let pid = server.child.id();
+    let before = resident_bytes(pid);
+    // Up to the cap: what sessions cost.
+    open(32).await;
+    let at_cap = resident_bytes(pid);
+    // Then forty times as many, four at a time: the oldest are ended, the memory stays.
+    let floods: Vec<_> = (0..4).map(|_| tokio::spawn(open(320))).collect();
+    for flood in floods {
+        flood.await.unwrap();
+    }
+    let after = resident_bytes(pid);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "sessions of one user: {:.1} MiB at start, {:.1} MiB with 32 sessions ({:.0} KiB each), \
+         {:.1} MiB after 1,312 initialize",
+        mib(before),
+        mib(at_cap),
+        at_cap.saturating_sub(before) as f64 / 32.0 / 1024.0,
+        mib(after)
+    );
+    assert!(
+        after.saturating_sub(before) < 48 * 1024 * 1024,
+        "one user grew the server by {:.1} MiB",
+        mib(after.saturating_sub(before))
+    );
+    server.stop();
+}
