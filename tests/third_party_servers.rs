@@ -61,6 +61,19 @@ const CIMD_NOT_ADVERTISED: [Justified; 3] = [
         "Depends on cimd.accepted.",
     ),
 ];
+/// Both demo ASes issue opaque access tokens: no JWT to forge a signature or key for.
+const OPAQUE_TOKENS: [Justified; 2] = [
+    (
+        CheckId::TokenTamperedSignatureRejected,
+        Outcome::Skip,
+        "The demo AS issues opaque access tokens: there is no signature to tamper with.",
+    ),
+    (
+        CheckId::TokenForeignKeyRejected,
+        Outcome::Skip,
+        "The demo AS issues opaque access tokens: there are no claims to sign with another key.",
+    ),
+];
 const NOTHING_TO_GIVE: [Justified; 2] = [
     (
         CheckId::TokenExpiredRejected,
@@ -123,6 +136,7 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
         .into_iter()
         .chain(CIMD_NOT_ADVERTISED)
         .chain(NOTHING_TO_GIVE)
+        .chain(OPAQUE_TOKENS)
         .chain(own)
         .collect()
 }
@@ -161,6 +175,7 @@ fn fastmcp_verdicts() -> Vec<Justified> {
         .into_iter()
         .chain(CIMD_NOT_ADVERTISED)
         .chain(NOTHING_TO_GIVE)
+        .chain(OPAQUE_TOKENS)
         .chain(own)
         .collect()
 }

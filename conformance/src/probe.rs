@@ -328,6 +328,38 @@ impl Probe {
         answer
     }
 
+    /// `GET` (the event stream) or `DELETE` (the end of a session) on the MCP endpoint, as a
+    /// client sends them: no body, extra headers (the protocol version, a session id), maybe a
+    /// token. An event stream a server opens anyway is read for at most the probe's timeout.
+    pub async fn mcp_without_body(
+        &self,
+        method: &'static str,
+        url: &Url,
+        token: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Answer {
+        let verb = match method {
+            "DELETE" => reqwest::Method::DELETE,
+            _ => reqwest::Method::GET,
+        };
+        let mut request = self
+            .http
+            .request(verb, url.clone())
+            .header("Accept", "text/event-stream");
+        if let Some(token) = token {
+            self.secrets.add(token);
+            request = request.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, v);
+        }
+        let mut answer = self.send(method, url, request).await;
+        if let Some(token) = token {
+            answer.scrub(token);
+        }
+        answer
+    }
+
     /// `POST url` with a JSON body (e.g. a client registration).
     pub async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Answer {
         let request = self

@@ -88,6 +88,40 @@ pub const NO_ERROR_WITHOUT_TOKEN: Check = Check {
     judge: no_error_without_token,
 };
 
+/// `challenge.every-method`.
+pub const EVERY_METHOD: Check = Check {
+    id: CheckId::ChallengeEveryMethod,
+    title: "GET (the event stream) and DELETE without a token are refused with 401 (or 405 where the method is not offered), never served",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",
+        section: "MCP Authorization, Token Handling (authorization in every HTTP request); OAuth 2.1 §5.3",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::ChallengeStatus401],
+    note: Some(
+        "Served without a token (2xx) fails. 405 passes: the transport lets a server offer no stream (GET) and no ending (DELETE), and nothing is served. Another refusal (400, 404) is a warning: nothing is served, but a client is not told to sign in. Whether each 401 carries its challenge is challenge.every-401's.",
+    ),
+    judge: every_method,
+};
+
+/// `challenge.every-401`.
+pub const EVERY_401: Check = Check {
+    id: CheckId::ChallengeEvery401,
+    title: "Every other 401 (to a bad token, to GET and DELETE) carries a Bearer challenge in WWW-Authenticate",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2",
+        section: "RFC 9110 §15.5.2 (\"MUST send a WWW-Authenticate header field\"); RFC 6750 §3",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::ChallengeBearer],
+    note: Some(
+        "The 401 to the opening request is challenge.bearer's; this one looks at every other 401 the run saw on the MCP endpoint, so a server whose challenge only the first request gets is caught.",
+    ),
+    judge: every_401,
+};
+
 fn unauthenticated(o: &Observations) -> Vec<Exchange> {
     vec![o.challenge.unauthenticated.clone()]
 }
@@ -160,4 +194,83 @@ fn no_error_without_token(o: &Observations) -> Finding {
             unauthenticated(o),
         )
     }
+}
+
+fn every_method(o: &Observations) -> Finding {
+    let seen = &o.challenge.other_methods;
+    let evidence = seen.clone();
+    let served: Vec<String> = seen
+        .iter()
+        .filter(|e| e.status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|e| format!("{} (HTTP {})", e.method, e.status.unwrap_or_default()))
+        .collect();
+    if !served.is_empty() {
+        return fail(
+            format!("served without a token: {}", served.join(", ")),
+            evidence,
+        );
+    }
+    let other: Vec<String> = seen
+        .iter()
+        .filter(|e| !matches!(e.status, Some(401 | 405)))
+        .map(|e| {
+            let status = e
+                .status
+                .map_or_else(|| "no answer".into(), |s| s.to_string());
+            format!("{} {status}", e.method)
+        })
+        .collect();
+    if other.is_empty() {
+        pass(
+            "GET and DELETE without a token were refused (401, or 405 for a method not offered)",
+            evidence,
+        )
+    } else {
+        super::warn(
+            format!(
+                "refused, but not with 401: {} (a client is not told to sign in)",
+                other.join(", ")
+            ),
+            evidence,
+        )
+    }
+}
+
+fn every_401(o: &Observations) -> Finding {
+    let mut seen: Vec<&Exchange> = o.challenge.other_methods.iter().collect();
+    seen.extend(o.tokens.carrying_a_token());
+    if let Some(Ok(in_session)) = &o.tokens.session_only {
+        seen.extend(in_session);
+    }
+    let refused: Vec<&Exchange> = seen.into_iter().filter(|e| e.status == Some(401)).collect();
+    if refused.is_empty() {
+        return skip("no request but the opening one was answered 401");
+    }
+    let bare: Vec<Exchange> = refused
+        .iter()
+        .filter(|e| e.bearer_challenges().next().is_none())
+        .map(|e| (*e).clone())
+        .collect();
+    if bare.is_empty() {
+        return pass(
+            format!(
+                "{} answers 401, each with a Bearer challenge",
+                refused.len()
+            ),
+            refused.into_iter().take(3).cloned().collect(),
+        );
+    }
+    let which: Vec<String> = bare
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.url))
+        .collect();
+    fail(
+        format!(
+            "{} of {} answers 401 carry no Bearer challenge: {}",
+            bare.len(),
+            refused.len(),
+            which.join(", ")
+        ),
+        bare,
+    )
 }

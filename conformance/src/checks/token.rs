@@ -2,7 +2,7 @@
 //! unsigned and expired ones get 401, a tool beyond the token's scope gets the 403 step-up, and a
 //! session is no substitute for a token.
 
-use super::{Finding, ResourceAnswer, fail, pass, resource_answer, skip};
+use super::{Finding, ResourceAnswer, fail, pass, resource_answer, skip, status};
 use crate::{
     catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
     observe::{Observations, mcp::Speaker},
@@ -90,6 +90,40 @@ pub const UNSIGNED_REJECTED: Check = Check {
     judge: unsigned_rejected,
 };
 
+/// `token.tampered-signature-rejected`.
+pub const TAMPERED_SIGNATURE_REJECTED: Check = Check {
+    id: CheckId::TokenTamperedSignatureRejected,
+    title: "The valid JWT with one bit of its signature changed is refused",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#token-handling",
+        section: "MCP Authorization, Token Handling (\"MCP servers MUST validate access tokens\"); OAuth 2.1 §5.2; RFC 7515 §5.2",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::TokenAccepted],
+    note: Some(
+        "Header and claims exactly as the AS issued them, so a server that decodes a JWT without verifying its signature takes it. Needs a valid token that is a JWT; skipped for an opaque one.",
+    ),
+    judge: tampered_signature_rejected,
+};
+
+/// `token.foreign-key-rejected`.
+pub const FOREIGN_KEY_REJECTED: Check = Check {
+    id: CheckId::TokenForeignKeyRejected,
+    title: "The valid JWT's claims signed by a key the AS never published (under its kid, the key in a jwk header) are refused",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/rfc8725#section-3.10",
+        section: "MCP Authorization, Token Handling; OAuth 2.1 §5.2; RFC 8725 §3.10",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::TokenAccepted],
+    note: Some(
+        "A fresh key of the tester's signs the valid token's claims with its alg (RS256 or ES256) and kid, and rides along as a jwk header: a server that trusts the key a token brings, or any key at all, takes it. Needs a valid JWT; skipped for an opaque one or another alg.",
+    ),
+    judge: foreign_key_rejected,
+};
+
 /// `token.expired-rejected`.
 pub const EXPIRED_REJECTED: Check = Check {
     id: CheckId::TokenExpiredRejected,
@@ -127,7 +161,7 @@ pub const INSUFFICIENT_SCOPE: Check = Check {
 /// `token.session-not-authentication`.
 pub const SESSION_NOT_AUTHENTICATION: Check = Check {
     id: CheckId::TokenSessionNotAuthentication,
-    title: "A request in an authenticated session but without a token is answered 401",
+    title: "Requests in an authenticated session but without a token (tools/list, GET, DELETE) are answered 401 (405 for a method not offered)",
     level: Level::Must,
     citation: Citation {
         url: "https://modelcontextprotocol.io/docs/tutorials/security/security_best_practices#session-hijacking",
@@ -212,6 +246,31 @@ fn unsigned_rejected(o: &Observations) -> Finding {
     token_refused(&o.tokens.unsigned_token, "an unsigned (alg none) JWT")
 }
 
+fn tampered_signature_rejected(o: &Observations) -> Finding {
+    forgery_refused(
+        &o.tokens.tampered_signature,
+        "the valid token with a changed signature",
+    )
+}
+
+fn foreign_key_rejected(o: &Observations) -> Finding {
+    forgery_refused(
+        &o.tokens.foreign_key,
+        "the valid token's claims signed by a foreign key",
+    )
+}
+
+fn forgery_refused(
+    probe: &Option<Result<Exchange, crate::observe::forged::NotForgeable>>,
+    what: &str,
+) -> Finding {
+    match probe {
+        None => skip("needs a valid token: obtained by the code flow, or --token"),
+        Some(Err(why)) => skip(why.clone()),
+        Some(Ok(e)) => token_refused(e, what),
+    }
+}
+
 fn expired_rejected(o: &Observations) -> Finding {
     match &o.tokens.expired_token {
         None => skip("give a token that has expired: --expired-token or --expired-token-file"),
@@ -260,28 +319,49 @@ fn insufficient_scope(o: &Observations) -> Finding {
 }
 
 fn session_not_authentication(o: &Observations) -> Finding {
-    let e = match &o.tokens.session_only {
+    let seen = match &o.tokens.session_only {
         None => return skip("needs a valid token (see token.accepted)"),
         Some(Err(why)) => return skip(why.clone()),
-        Some(Ok(e)) => e,
+        Some(Ok(seen)) => seen,
     };
-    let evidence = vec![e.clone()];
-    match e.status {
-        Some(401) => pass(
-            "a request with the session id alone was answered 401",
-            evidence,
-        ),
-        Some(s) if (200..300).contains(&s) => fail(
+    let evidence = seen.clone();
+    let served: Vec<String> = seen
+        .iter()
+        .filter(|e| e.status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|e| format!("{} (HTTP {})", e.method, status(e)))
+        .collect();
+    if !served.is_empty() {
+        return fail(
             format!(
-                "a request carrying the session id but no token was served (HTTP {s}): the session authenticated it"
+                "requests carrying the session id but no token were served: {}; the session authenticated them",
+                served.join(", ")
             ),
             evidence,
-        ),
-        Some(s) => fail(
-            format!("a request carrying the session id but no token was answered {s}, not 401"),
+        );
+    }
+    // GET and DELETE may be answered 405 where the server offers no stream or no ending.
+    let wrong: Vec<String> = seen
+        .iter()
+        .filter(|e| match e.status {
+            Some(401) => false,
+            Some(405) => e.method == "POST",
+            _ => true,
+        })
+        .map(|e| format!("{} {}", e.method, status(e)))
+        .collect();
+    if wrong.is_empty() {
+        pass(
+            "tools/list, GET and DELETE with the session id alone were refused (401, or 405 for a method not offered)",
             evidence,
-        ),
-        None => fail("no answer", evidence),
+        )
+    } else {
+        fail(
+            format!(
+                "requests carrying the session id but no token were answered {}, not 401",
+                wrong.join(", ")
+            ),
+            evidence,
+        )
     }
 }
 

@@ -1,4 +1,5 @@
-//! Phase one: an MCP request without a token, and the challenge that answers it.
+//! Phase one: an MCP request without a token, and the challenge that answers it; then the
+//! endpoint's other methods (`GET`, `DELETE`) without a token.
 
 use url::Url;
 
@@ -15,6 +16,8 @@ pub struct Challenged {
     pub unauthenticated: Exchange,
     /// Its challenges, or why they could not be read.
     pub challenges: Result<Vec<Challenge>, String>,
+    /// `GET` (the event stream) and `DELETE` without a token.
+    pub other_methods: Vec<Exchange>,
 }
 
 impl Challenged {
@@ -37,9 +40,19 @@ impl Challenged {
             www_authenticate::parse_all(unauthenticated.www_authenticate.iter().map(String::as_str))
                 .map_err(|e| e.to_string())
         };
+        let version = [(
+            "MCP-Protocol-Version",
+            speaker.revision().as_str().to_owned(),
+        )];
+        let mut other_methods = Vec::new();
+        for method in ["GET", "DELETE"] {
+            let answer = probe.mcp_without_body(method, target, None, &version).await;
+            other_methods.push(answer.exchange);
+        }
         Ok(Self {
             unauthenticated,
             challenges,
+            other_methods,
         })
     }
 

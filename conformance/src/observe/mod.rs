@@ -5,6 +5,7 @@
 pub mod challenge;
 pub mod discovery;
 pub mod flow;
+pub mod forged;
 pub mod mcp;
 pub mod registration;
 pub mod tokens;

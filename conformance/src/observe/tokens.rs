@@ -9,6 +9,7 @@ use url::Url;
 
 use super::{
     flow::{self, FlowObservations},
+    forged,
     mcp::{Conversation, Speaker},
     send,
 };
@@ -38,13 +39,19 @@ pub struct TokenProbes {
     pub with_token: Option<Vec<(Exchange, bool)>>,
     /// The opening request with the valid token, from a foreign `Origin`.
     pub foreign_origin: Option<Exchange>,
-    /// 2025-11-25: `tools/list` in the session the valid token opened, without the token; or
-    /// why there was none to make.
-    pub session_only: Option<Result<Exchange, String>>,
+    /// 2025-11-25: `tools/list`, `GET` and `DELETE` in the session the valid token opened,
+    /// without the token; or why there was none to make.
+    pub session_only: Option<Result<Vec<Exchange>, String>>,
     /// `tools/call` of the step-up tool (`--step-up-tool`) with the valid token.
     pub step_up: Option<Exchange>,
     /// The valid token in the query string, without the header.
     pub query_token: Option<Exchange>,
+    /// The opening request with the valid token's signature altered; or why it could not be
+    /// forged (an opaque token).
+    pub tampered_signature: Option<Result<Exchange, forged::NotForgeable>>,
+    /// The opening request with the valid token's claims signed by a key the AS never
+    /// published; or why it could not be forged.
+    pub foreign_key: Option<Result<Exchange, forged::NotForgeable>>,
     /// The opening request with the token the AS issued for another resource.
     pub foreign_resource: Option<Exchange>,
     /// A bearer token that is not a token at all.
@@ -158,6 +165,17 @@ impl TokenProbes {
             .query_pairs_mut()
             .append_pair("access_token", token);
         self.query_token = Some(send(probe, &in_query, None, speaker, &[]).await.exchange);
+        self.tampered_signature =
+            Some(send_forged(probe, target, speaker, forged::tampered_signature(token)).await);
+        self.foreign_key = Some(
+            send_forged(
+                probe,
+                target,
+                speaker,
+                forged::signed_by_a_foreign_key(token),
+            )
+            .await,
+        );
     }
 
     /// Every MCP request that carried a token, for the checks that look at all of them.
@@ -167,6 +185,11 @@ impl TokenProbes {
         all.extend(self.foreign_origin.iter());
         all.extend(self.step_up.iter());
         all.extend(self.query_token.iter());
+        all.extend(
+            [&self.tampered_signature, &self.foreign_key]
+                .into_iter()
+                .filter_map(|p| p.as_ref()?.as_ref().ok()),
+        );
         all.push(&self.garbage_token);
         all.push(&self.unsigned_token);
         all.extend(self.expired_token.iter().map(|t| &t.exchange));
@@ -184,20 +207,44 @@ impl TokenProbes {
     }
 }
 
-/// `tools/list` in `session`, as a client of that session sends it, but without its token.
+/// The opening request with a forged token, if one could be made.
+async fn send_forged(
+    probe: &Probe,
+    target: &Url,
+    speaker: &Speaker,
+    token: Result<String, forged::NotForgeable>,
+) -> Result<Exchange, forged::NotForgeable> {
+    let token = token?;
+    Ok(send(probe, target, Some(&token), speaker, &[])
+        .await
+        .exchange)
+}
+
+/// `tools/list`, then `GET` and `DELETE`, in `session`, as a client of that session sends
+/// them, but without its token (`DELETE` last: a server that takes it ends the session).
 async fn without_token_in(
     probe: &Probe,
     target: &Url,
     speaker: &Speaker,
     session: &str,
-) -> Exchange {
+) -> Vec<Exchange> {
     let body = speaker.request(90, "tools/list", serde_json::json!({}));
     let mut headers = speaker.headers(&body);
     headers.push(("Mcp-Session-Id", session.to_owned()));
-    probe
-        .post_mcp_with(target, &body, None, &headers)
-        .await
-        .exchange
+    let listed = probe.post_mcp_with(target, &body, None, &headers).await;
+    let mut seen = vec![listed.exchange];
+    let headers = [
+        (
+            "MCP-Protocol-Version",
+            speaker.revision().as_str().to_owned(),
+        ),
+        ("Mcp-Session-Id", session.to_owned()),
+    ];
+    for method in ["GET", "DELETE"] {
+        let answer = probe.mcp_without_body(method, target, None, &headers).await;
+        seen.push(answer.exchange);
+    }
+    seen
 }
 
 /// A JWT with `alg: none`, claims a lax server might accept: the issuer, this resource as
