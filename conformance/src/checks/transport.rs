@@ -28,7 +28,7 @@ pub const HTTPS: Check = Check {
 /// `transport.origin-validated`.
 pub const ORIGIN_VALIDATED: Check = Check {
     id: CheckId::TransportOriginValidated,
-    title: "A request from a foreign Origin is answered 403 (DNS-rebinding defence)",
+    title: "Requests from a foreign Origin (POST, GET, DELETE) are answered 403 (DNS-rebinding defence)",
     level: Level::Must,
     citation: Citation {
         url: "https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#security-warning",
@@ -37,7 +37,7 @@ pub const ORIGIN_VALIDATED: Check = Check {
     revisions: BOTH,
     depends_on: &[CheckId::TokenAccepted],
     note: Some(
-        "\"Servers MUST validate the Origin header on all incoming connections ... If the Origin header is present and invalid, servers MUST respond with HTTP 403 Forbidden\" (both revisions). The opening request that token.accepted saw answered is sent again with the valid token and Origin: https://dns-rebinding.example.",
+        "\"Servers MUST validate the Origin header on all incoming connections ... If the Origin header is present and invalid, servers MUST respond with HTTP 403 Forbidden\" (both revisions). The opening request that token.accepted saw answered, GET and DELETE are sent with the valid token and Origin: https://dns-rebinding.example; each must be 403 (the Origin is judged before the method: 405 is not enough).",
     ),
     judge: origin_validated,
 };
@@ -92,26 +92,48 @@ fn https(o: &Observations) -> Finding {
 }
 
 fn origin_validated(o: &Observations) -> Finding {
-    let Some(e) = &o.tokens.foreign_origin else {
+    let Some(seen) = &o.tokens.foreign_origin else {
         return skip("needs a valid token (see token.accepted)");
     };
-    let evidence = vec![e.clone()];
-    match e.status {
-        Some(403) => pass(
-            format!("Origin {FOREIGN_ORIGIN} was answered 403"),
-            evidence,
-        ),
-        Some(s) if (200..300).contains(&s) => fail(
+    let evidence = seen.clone();
+    let answered = |e: &Exchange| {
+        e.status.map_or_else(
+            || format!("{} no answer", e.method),
+            |s| format!("{} {s}", e.method),
+        )
+    };
+    let served: Vec<String> = seen
+        .iter()
+        .filter(|e| e.status.is_some_and(|s| (200..300).contains(&s)))
+        .map(answered)
+        .collect();
+    if !served.is_empty() {
+        return fail(
             format!(
-                "a request from Origin {FOREIGN_ORIGIN} was served (HTTP {s}): nothing stops DNS rebinding"
+                "requests from Origin {FOREIGN_ORIGIN} were served ({}): nothing stops DNS rebinding",
+                served.join(", ")
             ),
             evidence,
-        ),
-        Some(s) => fail(
-            format!("a request from Origin {FOREIGN_ORIGIN} was answered {s}, not 403"),
+        );
+    }
+    let other: Vec<String> = seen
+        .iter()
+        .filter(|e| e.status != Some(403))
+        .map(answered)
+        .collect();
+    if other.is_empty() {
+        pass(
+            format!("Origin {FOREIGN_ORIGIN} was answered 403 on POST, GET and DELETE"),
             evidence,
-        ),
-        None => fail("no answer", evidence),
+        )
+    } else {
+        fail(
+            format!(
+                "requests from Origin {FOREIGN_ORIGIN} were answered {}, not 403",
+                other.join(", ")
+            ),
+            evidence,
+        )
     }
 }
 

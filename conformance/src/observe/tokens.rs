@@ -37,8 +37,8 @@ pub struct TokenProbes {
     /// With the valid token: the opening request (`initialize` or `server/discover`) and
     /// `tools/list`, and whether each answered with a JSON-RPC result.
     pub with_token: Option<Vec<(Exchange, bool)>>,
-    /// The opening request with the valid token, from a foreign `Origin`.
-    pub foreign_origin: Option<Exchange>,
+    /// The opening request, `GET` and `DELETE`, with the valid token, from a foreign `Origin`.
+    pub foreign_origin: Option<Vec<Exchange>>,
     /// 2025-11-25: `tools/list`, `GET` and `DELETE` in the session the valid token opened,
     /// without the token; or why there was none to make.
     pub session_only: Option<Result<Vec<Exchange>, String>>,
@@ -146,17 +146,26 @@ impl TokenProbes {
                 None => Err("the server opened no session (Mcp-Session-Id) to try".to_owned()),
             });
         }
-        self.foreign_origin = Some(
-            send(
-                probe,
-                target,
-                Some(token),
-                speaker,
-                &[("Origin", FOREIGN_ORIGIN.to_owned())],
-            )
-            .await
-            .exchange,
-        );
+        let origin = [("Origin", FOREIGN_ORIGIN.to_owned())];
+        let mut foreign = vec![
+            send(probe, target, Some(token), speaker, &origin)
+                .await
+                .exchange,
+        ];
+        let headers = [
+            (
+                "MCP-Protocol-Version",
+                speaker.revision().as_str().to_owned(),
+            ),
+            ("Origin", FOREIGN_ORIGIN.to_owned()),
+        ];
+        for method in ["GET", "DELETE"] {
+            let answer = probe
+                .mcp_without_body(method, target, Some(token), &headers)
+                .await;
+            foreign.push(answer.exchange);
+        }
+        self.foreign_origin = Some(foreign);
         if let Some(tool) = step_up_tool {
             self.step_up = Some(flow::call_tool(target, probe, token, tool, speaker).await);
         }
@@ -182,7 +191,7 @@ impl TokenProbes {
     pub fn carrying_a_token(&self) -> Vec<&Exchange> {
         let mut all: Vec<&Exchange> = Vec::new();
         all.extend(self.with_token.iter().flatten().map(|(e, _)| e));
-        all.extend(self.foreign_origin.iter());
+        all.extend(self.foreign_origin.iter().flatten());
         all.extend(self.step_up.iter());
         all.extend(self.query_token.iter());
         all.extend(
