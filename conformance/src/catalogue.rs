@@ -147,6 +147,7 @@ registry! {
     PrmAuthorizationServers = "prm.authorization-servers" => prm::AUTHORIZATION_SERVERS,
     PrmBearerMethods = "prm.bearer-methods" => prm::BEARER_METHODS,
     AsMetadataDiscoverable = "as.metadata-discoverable" => as_metadata::METADATA_DISCOVERABLE,
+    AsMetadataJson = "as.metadata-json" => as_metadata::METADATA_JSON,
     AsIssuerMatches = "as.issuer-matches" => as_metadata::ISSUER_MATCHES,
     AsEndpoints = "as.endpoints" => as_metadata::ENDPOINTS,
     AsResponseTypes = "as.response-types" => as_metadata::RESPONSE_TYPES,

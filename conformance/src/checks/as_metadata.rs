@@ -23,6 +23,23 @@ pub const METADATA_DISCOVERABLE: Check = Check {
     judge: metadata_discoverable,
 };
 
+/// `as.metadata-json`.
+pub const METADATA_JSON: Check = Check {
+    id: CheckId::AsMetadataJson,
+    title: "The metadata is served as application/json",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/rfc8414#section-3.2",
+        section: "RFC 8414 §3.2 (\"MUST ... return a JSON object using the application/json content type\")",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AsMetadataDiscoverable],
+    note: Some(
+        "The tester reads a JSON body whatever its content type, so the other checks still judge what it says; a client that goes by the content type (as browsers' fetch does with CORS) does not.",
+    ),
+    judge: metadata_json,
+};
+
 /// `as.issuer-matches`.
 pub const ISSUER_MATCHES: Check = Check {
     id: CheckId::AsIssuerMatches,
@@ -140,6 +157,23 @@ fn metadata_discoverable(o: &Observations) -> Finding {
             ),
             d.as_attempts.clone(),
         ),
+    }
+}
+
+fn metadata_json(o: &Observations) -> Finding {
+    let Some(e) = o.discovery.as_exchange() else {
+        return super::skip("no metadata was found (see as.metadata-discoverable)");
+    };
+    if super::is_json(e.content_type.as_deref()) {
+        pass("application/json", evidence(o))
+    } else {
+        fail(
+            format!(
+                "served as {:?}",
+                e.content_type.as_deref().unwrap_or("no content type")
+            ),
+            evidence(o),
+        )
     }
 }
 
