@@ -165,6 +165,7 @@ registry! {
     AuthzPkceRequired = "authz.pkce-required" => authz::PKCE_REQUIRED,
     AuthzPkcePlainRefused = "authz.pkce-plain-refused" => authz::PKCE_PLAIN_REFUSED,
     AuthzVerifierChecked = "authz.verifier-checked" => authz::VERIFIER_CHECKED,
+    AuthzChallengeNotVerifier = "authz.challenge-not-verifier" => authz::CHALLENGE_NOT_VERIFIER,
     AuthzCodeSingleUse = "authz.code-single-use" => authz::CODE_SINGLE_USE,
     AuthzRedirectUnregisteredRefused = "authz.redirect-unregistered-refused" => authz::REDIRECT_UNREGISTERED_REFUSED,
     AuthzTokenNoStore = "authz.token-no-store" => authz::TOKEN_NO_STORE,

@@ -131,6 +131,23 @@ pub const VERIFIER_CHECKED: Check = Check {
     judge: verifier_checked,
 };
 
+/// `authz.challenge-not-verifier`.
+pub const CHALLENGE_NOT_VERIFIER: Check = Check {
+    id: CheckId::AuthzChallengeNotVerifier,
+    title: "A code exchanged with its S256 code_challenge as the code_verifier is refused with invalid_grant",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/rfc7636#section-4.6",
+        section: "RFC 7636 §4.6 (the server hashes the verifier and compares); OAuth 2.1 §4.1.3",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "The challenge travels in the front channel, where an attacker who intercepts the code can read it: an AS that also accepts the stored challenge itself as the verifier gives PKCE away.",
+    ),
+    judge: challenge_not_verifier,
+};
+
 /// `authz.code-single-use`.
 pub const CODE_SINGLE_USE: Check = Check {
     id: CheckId::AuthzCodeSingleUse,
@@ -368,32 +385,46 @@ fn pkce_plain_refused(o: &Observations) -> Finding {
 
 fn verifier_checked(o: &Observations) -> Finding {
     with_flows(o, |f| {
-        let a = attempt(&f.wrong_verifier)?;
-        let Some(t) = &a.token else {
-            return Ok(match &a.navigation.landing {
-                Landing::NeedsCredentials | Landing::Stuck(_) => unfinished(&a.navigation),
-                _ => skip(format!("no code to exchange: {}", a.navigation.describe())),
-            });
-        };
-        Ok(match token_answer(t) {
-            AsAnswer::WentOn(_) => fail(
-                "the code was exchanged for a token with the wrong code_verifier",
-                evidence(a),
+        verifier_refused(
+            attempt(&f.wrong_verifier)?,
+            "the code was exchanged for a token with the wrong code_verifier",
+        )
+    })
+}
+
+fn challenge_not_verifier(o: &Observations) -> Finding {
+    with_flows(o, |f| {
+        verifier_refused(
+            attempt(&f.challenge_as_verifier)?,
+            "the code was exchanged for a token with its S256 code_challenge as the code_verifier",
+        )
+    })
+}
+
+/// A token request whose `code_verifier` does not hash to the challenge: refused with
+/// `invalid_grant` (RFC 7636 §4.6), or `accepted` says how it got through.
+fn verifier_refused(a: &Attempt, accepted: &str) -> Result<Finding, Finding> {
+    let Some(t) = &a.token else {
+        return Ok(match &a.navigation.landing {
+            Landing::NeedsCredentials | Landing::Stuck(_) => unfinished(&a.navigation),
+            _ => skip(format!("no code to exchange: {}", a.navigation.describe())),
+        });
+    };
+    Ok(match token_answer(t) {
+        AsAnswer::WentOn(_) => fail(accepted, evidence(a)),
+        AsAnswer::Refused(said, Some(e)) if e == "invalid_grant" => {
+            pass(format!("refused: {said}"), evidence(a))
+        }
+        AsAnswer::Refused(_, other) => warn(
+            format!(
+                "refused, with HTTP {} and error={} (RFC 7636 §4.6 names invalid_grant)",
+                status(&t.exchange),
+                other.as_deref().unwrap_or("none")
             ),
-            AsAnswer::Refused(said, Some(e)) if e == "invalid_grant" => {
-                pass(format!("refused: {said}"), evidence(a))
-            }
-            AsAnswer::Refused(_, other) => warn(
-                format!(
-                    "refused, with HTTP {} and error={} (RFC 7636 §4.6 names invalid_grant)",
-                    status(&t.exchange),
-                    other.as_deref().unwrap_or("none")
-                ),
-                evidence(a),
-            ),
-            AsAnswer::Fault(said) => fail(said, evidence(a)),
-            AsAnswer::Unclear(finding) => finding,
-        })
+            evidence(a),
+        ),
+        AsAnswer::Fault(said) => fail(said, evidence(a)),
+        AsAnswer::Unclear(finding) => finding,
     })
 }
 

@@ -108,6 +108,8 @@ pub struct FlowObservations {
     pub main: Option<Attempt>,
     /// A code exchanged with a verifier that is not the one challenged.
     pub wrong_verifier: Option<Attempt>,
+    /// A code exchanged with its S256 challenge itself as the verifier.
+    pub challenge_as_verifier: Option<Attempt>,
     /// Authorization and token requests naming another resource (what the MCP server makes of
     /// the token that came of it is observed with the other token probes).
     pub foreign: Option<Attempt>,
@@ -150,6 +152,7 @@ impl FlowObservations {
             plain_pkce: None,
             main: None,
             wrong_verifier: None,
+            challenge_as_verifier: None,
             foreign: None,
             code_replay: None,
             unregistered_redirect: None,
@@ -231,6 +234,18 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
             .attempt(
                 Pkce::S256(challenged.s256_challenge()),
                 Some(&presented),
+                resource,
+            )
+            .await,
+    );
+    // The code is redeemed with the challenge itself: only hashing the verifier tells them apart.
+    let challenged = Verifier::generate();
+    let challenge = challenged.s256_challenge();
+    obs.challenge_as_verifier = Some(
+        signer
+            .attempt(
+                Pkce::S256(challenge.clone()),
+                Some(&Verifier::from_value(challenge)),
                 resource,
             )
             .await,
