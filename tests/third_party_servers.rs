@@ -146,6 +146,11 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
 fn fastmcp_verdicts() -> Vec<Justified> {
     let own = [
         (
+            CheckId::DcrRejectsScriptRedirect,
+            Outcome::Fail,
+            "Registers javascript:alert(document.domain)// as a redirect URI: MCP Authorization (2026-07-28), Security Considerations, Communication Security, \"All redirect URIs MUST be either localhost or use HTTPS\"; a real bug in the server (its DCR handler checks no scheme; the Python SDK's handler has the same, modelcontextprotocol/python-sdk#2629).",
+        ),
+        (
             CheckId::AsIssParameter,
             Outcome::Fail,
             "The AS metadata does not advertise authorization_response_iss_parameter_supported: MCP Authorization (2026-07-28), Authorization Response Validation, authorization servers SHOULD send iss (RFC 9207).",

@@ -3,8 +3,8 @@
 //! token rotation.
 
 use super::{
-    AsAnswer, Finding, ResourceAnswer, fail, is_json, navigation_answer, pass, refusal_said,
-    resource_answer, skip, status, token_answer, unfinished, warn,
+    AsAnswer, Finding, ResourceAnswer, all_of, fail, is_json, navigation_answer, pass,
+    refusal_said, resource_answer, skip, status, token_answer, unfinished, warn,
 };
 use crate::{
     catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
@@ -180,6 +180,23 @@ pub const REDIRECT_UNREGISTERED_REFUSED: Check = Check {
         "For a redirect URI that does not match a registered one exactly, the AS SHOULD inform the resource owner and MUST NOT automatically redirect to it, not even with an error. Tried with the DCR client and http://127.0.0.1/unregistered-callback.",
     ),
     judge: redirect_unregistered_refused,
+};
+
+/// `authz.redirect-exact-match`.
+pub const REDIRECT_EXACT_MATCH: Check = Check {
+    id: CheckId::AuthzRedirectExactMatch,
+    title: "The registered redirect URI with a path or a character appended is never redirected to (exact matching, not prefix)",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/security-considerations#open-redirection",
+        section: "MCP Authorization, Security Considerations, Open Redirection (\"MUST validate exact redirect URIs\"); OAuth 2.1 §4.1.2.1; RFC 9700 §2.1",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "Tried with the client the flows ran as: its redirect URI followed by /extra, and by x. An AS matching by prefix sends the code to whatever lives below or beside the registered path.",
+    ),
+    judge: redirect_exact_match,
 };
 
 /// `authz.token-no-store`.
@@ -469,22 +486,54 @@ fn redirect_unregistered_refused(o: &Observations) -> Finding {
             .unregistered_redirect
             .as_ref()
             .ok_or_else(|| skip("not attempted"))?;
-        let ev = n.hops.clone();
-        Ok(match &n.landing {
-            Landing::Callback(_) => fail(
-                format!(
-                    "the AS redirected to a redirect URI the client never registered ({})",
-                    n.describe().trim_start_matches("the AS ")
-                ),
-                ev,
-            ),
-            Landing::Refused => match navigation_answer(n) {
-                AsAnswer::Fault(said) => fail(said, ev),
-                _ => pass(format!("refused without redirecting: {}", n.describe()), ev),
-            },
-            Landing::NeedsCredentials | Landing::Stuck(_) => unfinished(n),
-        })
+        Ok(never_redirected(
+            n,
+            "a redirect URI the client never registered",
+        ))
     })
+}
+
+fn redirect_exact_match(o: &Observations) -> Finding {
+    with_flows(o, |f| {
+        if f.extended_redirects.is_empty() {
+            return Err(skip("not attempted"));
+        }
+        let findings: Vec<Finding> = f
+            .extended_redirects
+            .iter()
+            .map(|n| never_redirected(n, "the registered redirect URI with something appended"))
+            .collect();
+        let evidence: Vec<Exchange> = f
+            .extended_redirects
+            .iter()
+            .flat_map(|n| n.hops.iter().cloned())
+            .collect();
+        Ok(all_of(
+            findings,
+            evidence,
+            "refused without redirecting, with /extra and with x appended",
+        ))
+    })
+}
+
+/// An authorization request for `what` (a redirect URI the client may not use): refused
+/// without redirecting there.
+fn never_redirected(n: &crate::client::browser::Navigation, what: &str) -> Finding {
+    let ev = n.hops.clone();
+    match &n.landing {
+        Landing::Callback(_) => fail(
+            format!(
+                "the AS redirected to {what} ({})",
+                n.describe().trim_start_matches("the AS ")
+            ),
+            ev,
+        ),
+        Landing::Refused => match navigation_answer(n) {
+            AsAnswer::Fault(said) => fail(said, ev),
+            _ => pass(format!("refused without redirecting: {}", n.describe()), ev),
+        },
+        Landing::NeedsCredentials | Landing::Stuck(_) => unfinished(n),
+    }
 }
 
 /// Every token response that carried tokens, with what it was for.

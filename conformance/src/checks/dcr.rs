@@ -2,13 +2,14 @@
 //! tester's client is registered as sent, and registrations that must fail are refused the way
 //! RFC 7591 §3.2.2 says.
 
-use super::{Finding, fail, is_json, pass, skip, status};
+use super::{Finding, all_of, fail, is_json, pass, skip, status};
 use crate::{
     catalogue::{BOTH, Check, CheckId, Citation, Level},
     observe::{
         Observations,
         registration::{INSECURE_REDIRECT, MALFORMED_REDIRECT, Registration},
     },
+    probe::Exchange,
 };
 
 /// `dcr.registers`.
@@ -77,6 +78,23 @@ pub const REJECTS_MALFORMED_REDIRECT: Check = Check {
     judge: rejects_malformed_redirect,
 };
 
+/// `dcr.rejects-script-redirect`.
+pub const REJECTS_SCRIPT_REDIRECT: Check = Check {
+    id: CheckId::DcrRejectsScriptRedirect,
+    title: "Registrations whose redirect URI is javascript: or data: are refused with an RFC 7591 error",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization/security-considerations#communication-security",
+        section: "MCP Authorization, Security Considerations, Communication Security (\"All redirect URIs MUST be either localhost or use HTTPS\"); RFC 7591 §3.2.2",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AsMetadataDiscoverable],
+    note: Some(
+        "Registered, such a redirect URI makes the AS hand the code (or an error carrying the attacker's text) to script running on the AS's own origin. Each is registered on its own; both must be refused as dcr.rejects-malformed-redirect judges a refusal.",
+    ),
+    judge: rejects_script_redirect,
+};
+
 /// Skipped without a `registration_endpoint`: DCR is optional.
 const NOT_ADVERTISED: &str =
     "the authorization server advertises no registration_endpoint (DCR is optional)";
@@ -123,6 +141,23 @@ fn rejects_insecure_redirect(o: &Observations) -> Finding {
 
 fn rejects_malformed_redirect(o: &Observations) -> Finding {
     refused(o.registration.malformed.as_ref(), MALFORMED_REDIRECT)
+}
+
+fn rejects_script_redirect(o: &Observations) -> Finding {
+    let tried = &o.registration.script;
+    if tried.is_empty() {
+        return skip(NOT_ADVERTISED);
+    }
+    let findings: Vec<Finding> = tried
+        .iter()
+        .map(|(redirect, registration)| refused(Some(registration), redirect))
+        .collect();
+    let evidence: Vec<Exchange> = tried.iter().map(|(_, r)| r.exchange.clone()).collect();
+    all_of(
+        findings,
+        evidence,
+        "javascript: and data: redirect URIs were refused with an RFC 7591 error",
+    )
 }
 
 /// RFC 7591 §3.2.2: a registration with the redirect URI `redirect` refused with 400, a JSON

@@ -72,6 +72,22 @@ pub fn skip(reason: impl Into<String>) -> Finding {
     finding(Outcome::Skip, reason, Vec::new())
 }
 
+/// Several findings of one rule as one: the worst (a failure, then a warning, then a skip)
+/// with its reason, or a pass saying `passed`; with the evidence of them all.
+fn all_of(findings: Vec<Finding>, evidence: Vec<Exchange>, passed: &str) -> Finding {
+    let worst = [Outcome::Fail, Outcome::Warn, Outcome::Skip]
+        .into_iter()
+        .find_map(|o| findings.iter().find(|f| f.outcome == o));
+    match worst {
+        Some(f) => Finding {
+            outcome: f.outcome,
+            reason: f.reason.clone(),
+            evidence,
+        },
+        None => pass(passed, evidence),
+    }
+}
+
 /// A response's status, for reasons.
 fn status(e: &Exchange) -> String {
     e.status.map_or_else(|| "none".into(), |s| s.to_string())

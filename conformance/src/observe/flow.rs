@@ -118,6 +118,9 @@ pub struct FlowObservations {
     pub code_replay: Option<(Attempt, Option<TokenAnswer>)>,
     /// The registered client asking for a redirect URI it never registered.
     pub unregistered_redirect: Option<Navigation>,
+    /// The registered client asking for its redirect URI with something appended (a path
+    /// below it, a character after it): what prefix matching lets through.
+    pub extended_redirects: Vec<Navigation>,
     /// The main refresh token used once, then once more (rotated tokens must not work twice).
     /// Filled by [`FlowObservations::spend_refresh_token`] after every other use of the main
     /// tokens: an AS may revoke the access token of a refreshed pair.
@@ -153,6 +156,7 @@ impl FlowObservations {
             main: None,
             wrong_verifier: None,
             challenge_as_verifier: None,
+            extended_redirects: Vec::new(),
             foreign: None,
             code_replay: None,
             unregistered_redirect: None,
@@ -253,6 +257,7 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
     obs.code_replay = Some(signer.code_replay().await);
     obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
+    obs.extended_redirects = signer.extended_redirects().await;
     obs.refresh_plan = obs
         .main
         .as_ref()
@@ -353,6 +358,23 @@ impl Signer<'_> {
     /// must not send the browser there.
     async fn unregistered_redirect(&self) -> Navigation {
         let redirect = Url::parse(UNREGISTERED_REDIRECT).expect("a static URL");
+        self.authorize_at(redirect).await
+    }
+
+    /// The client's own redirect URI with a path below it and with a character after it.
+    async fn extended_redirects(&self) -> Vec<Navigation> {
+        let registered = self.client.redirect_uri.as_str().trim_end_matches('/');
+        let mut seen = Vec::new();
+        for extended in [format!("{registered}/extra"), format!("{registered}x")] {
+            if let Ok(redirect) = Url::parse(&extended) {
+                seen.push(self.authorize_at(redirect).await);
+            }
+        }
+        seen
+    }
+
+    /// A correct authorization request but for its redirect URI, followed as a browser does.
+    async fn authorize_at(&self, redirect: Url) -> Navigation {
         let request = AuthorizationRequest {
             endpoint: self.ctx.authorization_endpoint.clone(),
             client_id: self.client.auth.client_id().to_owned(),

@@ -34,6 +34,8 @@ pub struct Registrations {
     pub insecure: Option<Registration>,
     /// A client whose redirect URI is not a URI at all.
     pub malformed: Option<Registration>,
+    /// Clients whose redirect URI runs in the browser ([`SCRIPT_REDIRECTS`]), one each.
+    pub script: Vec<(&'static str, Registration)>,
     /// The client the flows sign in as, when the valid registration gave one.
     pub client: Option<FlowClient>,
 }
@@ -42,6 +44,11 @@ pub struct Registrations {
 pub const INSECURE_REDIRECT: &str = "http://client.example.com/callback";
 /// The redirect URI of the malformed registration.
 pub const MALFORMED_REDIRECT: &str = "not a uri";
+/// Redirect URIs a browser would run or render instead of handing the code to a client.
+pub const SCRIPT_REDIRECTS: [&str; 2] = [
+    "javascript:alert(document.domain)//",
+    "data:text/html,<script>alert(document.domain)</script>",
+];
 
 impl Registrations {
     /// Registers at `endpoint`, if there is one, a client whose redirect URI is `callback`.
@@ -79,10 +86,17 @@ impl Registrations {
         let insecure = Url::parse(INSECURE_REDIRECT).expect("a static URL");
         let mut malformed = metadata(Vec::new()).to_json();
         malformed["redirect_uris"] = serde_json::json!([MALFORMED_REDIRECT]);
+        let mut script = Vec::new();
+        for redirect in SCRIPT_REDIRECTS {
+            let mut body = metadata(Vec::new()).to_json();
+            body["redirect_uris"] = serde_json::json!([redirect]);
+            script.push((redirect, refused(body).await));
+        }
         Self {
             valid: Some(valid),
             insecure: Some(refused(metadata(vec![insecure]).to_json()).await),
             malformed: Some(refused(malformed).await),
+            script,
             client,
         }
     }
