@@ -583,6 +583,7 @@ const MAPPING: [(&str, &[CheckId]); 3] = [
         "authorization-server-metadata",
         &[
             CheckId::AsMetadataDiscoverable,
+            CheckId::AsMetadataJson,
             CheckId::AsIssuerMatches,
             CheckId::AsEndpoints,
             CheckId::AsResponseTypes,
@@ -629,7 +630,17 @@ const EXPLAINED: &[(CheckId, &str, &str)] = &[
         "metadata-first",
     ),
     (
+        CheckId::AsMetadataJson,
+        "authorization-code-grant",
+        "metadata-first",
+    ),
+    (
         CheckId::AsEndpoints,
+        "authorization-server-metadata-cimd",
+        "dependency-skipped",
+    ),
+    (
+        CheckId::AsMetadataJson,
         "authorization-server-metadata-cimd",
         "dependency-skipped",
     ),

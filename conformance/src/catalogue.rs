@@ -189,6 +189,7 @@ registry! {
     TokenSessionNotAuthentication = "token.session-not-authentication" => token::SESSION_NOT_AUTHENTICATION,
     TransportHttps = "transport.https" => transport::HTTPS,
     TransportOriginValidated = "transport.origin-validated" => transport::ORIGIN_VALIDATED,
+    TransportHeaderMismatchRefused = "transport.header-mismatch-refused" => transport::HEADER_MISMATCH_REFUSED,
     TransportMetadataCors = "transport.metadata-cors" => transport::METADATA_CORS,
     TransportTokenNotEchoed = "transport.token-not-echoed" => transport::TOKEN_NOT_ECHOED,
 }

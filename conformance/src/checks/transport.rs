@@ -1,9 +1,9 @@
 //! The transport: HTTPS (or loopback) for everything a token travels to, the Origin check
 //! against DNS rebinding, CORS on the metadata, and no token repeated back.
 
-use super::{Finding, fail, insecure, pass, skip};
+use super::{Finding, all_of, fail, insecure, pass, skip, warn};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
     observe::{Observations, WEB_ORIGIN, tokens::FOREIGN_ORIGIN},
     probe::Exchange,
 };
@@ -40,6 +40,23 @@ pub const ORIGIN_VALIDATED: Check = Check {
         "\"Servers MUST validate the Origin header on all incoming connections ... If the Origin header is present and invalid, servers MUST respond with HTTP 403 Forbidden\" (both revisions). The opening request that token.accepted saw answered, GET and DELETE are sent with the valid token and Origin: https://dns-rebinding.example; each must be 403 (the Origin is judged before the method: 405 is not enough).",
     ),
     judge: origin_validated,
+};
+
+/// `transport.header-mismatch-refused`.
+pub const HEADER_MISMATCH_REFUSED: Check = Check {
+    id: CheckId::TransportHeaderMismatchRefused,
+    title: "A request whose Mcp-Method or Mcp-Name header disagrees with its body is refused: 400 with JSON-RPC error -32020",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/transports/streamable-http#server-validation",
+        section: "MCP Transports (2026-07-28), Streamable HTTP, Server Validation",
+    },
+    revisions: &[Revision::R2026_07_28],
+    depends_on: &[CheckId::TokenAccepted],
+    note: Some(
+        "With the valid token: tools/list sent with Mcp-Method: ping, and a tools/call whose Mcp-Name names another tool. A server that serves the body's method lets a proxy or policy that reads the headers be bypassed. 400 with another error is a warning.",
+    ),
+    judge: header_mismatch_refused,
 };
 
 /// `transport.metadata-cors`.
@@ -134,6 +151,41 @@ fn origin_validated(o: &Observations) -> Finding {
             ),
             evidence,
         )
+    }
+}
+
+fn header_mismatch_refused(o: &Observations) -> Finding {
+    let Some(seen) = &o.tokens.header_mismatch else {
+        return skip("needs a valid token (see token.accepted), on 2026-07-28");
+    };
+    let findings: Vec<Finding> = seen
+        .iter()
+        .map(|(e, code)| mismatch_refused(e, *code))
+        .collect();
+    all_of(
+        findings,
+        seen.iter().map(|(e, _)| e.clone()).collect(),
+        "both mismatches were answered 400 with -32020 (HeaderMismatch)",
+    )
+}
+
+fn mismatch_refused(e: &Exchange, code: Option<i64>) -> Finding {
+    match (e.status, code) {
+        (Some(400), Some(-32020)) => pass("400 -32020", vec![e.clone()]),
+        (Some(400), other) => warn(
+            format!(
+                "refused with 400, but error code {} (the spec names -32020, HeaderMismatch)",
+                other.map_or_else(|| "none".to_owned(), |c| c.to_string())
+            ),
+            vec![e.clone()],
+        ),
+        (Some(s), _) => fail(
+            format!(
+                "a request whose headers disagree with its body was answered {s}, not refused with 400"
+            ),
+            vec![e.clone()],
+        ),
+        (None, _) => fail("no answer", vec![e.clone()]),
     }
 }
 

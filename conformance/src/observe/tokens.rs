@@ -46,6 +46,10 @@ pub struct TokenProbes {
     pub step_up: Option<Exchange>,
     /// The valid token in the query string, without the header.
     pub query_token: Option<Exchange>,
+    /// 2026-07-28, with the valid token: a body whose `Mcp-Method` header names another method,
+    /// and a `tools/call` whose `Mcp-Name` names another tool; each with the JSON-RPC error code
+    /// of its answer, if it has one.
+    pub header_mismatch: Option<Vec<(Exchange, Option<i64>)>>,
     /// The opening request with the valid token's signature altered; or why it could not be
     /// forged (an opaque token).
     pub tampered_signature: Option<Result<Exchange, forged::NotForgeable>>,
@@ -174,6 +178,9 @@ impl TokenProbes {
             .query_pairs_mut()
             .append_pair("access_token", token);
         self.query_token = Some(send(probe, &in_query, None, speaker, &[]).await.exchange);
+        if speaker.revision() == Revision::R2026_07_28 {
+            self.header_mismatch = Some(header_mismatch(probe, target, speaker, token).await);
+        }
         self.tampered_signature =
             Some(send_forged(probe, target, speaker, forged::tampered_signature(token)).await);
         self.foreign_key = Some(
@@ -192,6 +199,7 @@ impl TokenProbes {
         let mut all: Vec<&Exchange> = Vec::new();
         all.extend(self.with_token.iter().flatten().map(|(e, _)| e));
         all.extend(self.foreign_origin.iter().flatten());
+        all.extend(self.header_mismatch.iter().flatten().map(|(e, _)| e));
         all.extend(self.step_up.iter());
         all.extend(self.query_token.iter());
         all.extend(
@@ -215,6 +223,53 @@ impl TokenProbes {
             .is_some_and(|seen| seen.iter().all(|(_, ok)| *ok))
     }
 }
+
+/// Requests whose standard headers disagree with their body: `tools/list` sent as `ping`, and a
+/// `tools/call` of one tool named as another. A server that goes by the body serves them.
+async fn header_mismatch(
+    probe: &Probe,
+    target: &Url,
+    speaker: &Speaker,
+    token: &str,
+) -> Vec<(Exchange, Option<i64>)> {
+    let version = (
+        "MCP-Protocol-Version",
+        speaker.revision().as_str().to_owned(),
+    );
+    let listed = speaker.request(91, "tools/list", serde_json::json!({}));
+    let called = speaker.request(
+        92,
+        "tools/call",
+        serde_json::json!({"name": MISMATCHED_TOOL, "arguments": {}}),
+    );
+    let cases = [
+        (
+            listed,
+            vec![version.clone(), ("Mcp-Method", "ping".to_owned())],
+        ),
+        (
+            called,
+            vec![
+                version,
+                ("Mcp-Method", "tools/call".to_owned()),
+                ("Mcp-Name", format!("{MISMATCHED_TOOL}-other")),
+            ],
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (body, headers) in cases {
+        let answer = probe
+            .post_mcp_with(target, &body, Some(token), &headers)
+            .await;
+        let code = rpc_response(&answer).and_then(|r| r["error"]["code"].as_i64());
+        seen.push((answer.exchange, code));
+    }
+    seen
+}
+
+/// The tool the mismatched `tools/call` names in its body (it need not exist: the mismatch is
+/// refused before any tool is looked up).
+pub const MISMATCHED_TOOL: &str = "mcp-auth-conformance-probe";
 
 /// The opening request with a forged token, if one could be made.
 async fn send_forged(
