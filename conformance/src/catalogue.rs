@@ -146,6 +146,7 @@ registry! {
     PrmResourceMatches = "prm.resource-matches" => prm::RESOURCE_MATCHES,
     PrmAuthorizationServers = "prm.authorization-servers" => prm::AUTHORIZATION_SERVERS,
     PrmBearerMethods = "prm.bearer-methods" => prm::BEARER_METHODS,
+    PrmNoOfflineAccess = "prm.no-offline-access" => prm::NO_OFFLINE_ACCESS,
     AsMetadataDiscoverable = "as.metadata-discoverable" => as_metadata::METADATA_DISCOVERABLE,
     AsMetadataJson = "as.metadata-json" => as_metadata::METADATA_JSON,
     AsIssuerMatches = "as.issuer-matches" => as_metadata::ISSUER_MATCHES,

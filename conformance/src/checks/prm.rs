@@ -5,7 +5,7 @@ use url::Url;
 
 use super::{Finding, fail, is_json, pass, skip, warn};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
     observe::{
         Observations,
         discovery::{Via, expected_resource, same_resource},
@@ -90,6 +90,23 @@ pub const BEARER_METHODS: Check = Check {
         "RFC 9728 makes the field optional; MCP clients MUST send tokens in the Authorization header, so a document without header contradicts the spec.",
     ),
     judge: bearer_methods,
+};
+
+/// `prm.no-offline-access`.
+pub const NO_OFFLINE_ACCESS: Check = Check {
+    id: CheckId::PrmNoOfflineAccess,
+    title: "Neither the metadata's scopes_supported nor a challenge's scope asks for offline_access",
+    level: Level::Should,
+    citation: Citation {
+        url: "https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization#refresh-tokens",
+        section: "MCP Authorization (2026-07-28), Refresh Tokens (\"SHOULD NOT include offline_access\")",
+    },
+    revisions: &[Revision::R2026_07_28],
+    depends_on: &[CheckId::PrmJsonObject],
+    note: Some(
+        "Refresh tokens are not a resource requirement: whether to ask for one is the client's call, from the AS metadata. Looked at: the PRM's scopes_supported, the 401's scope, and the step-up 403's scope when there was one.",
+    ),
+    judge: no_offline_access,
 };
 
 fn evidence(o: &Observations) -> Vec<Exchange> {
@@ -217,5 +234,38 @@ fn bearer_methods(o: &Observations) -> Finding {
             format!("bearer_methods_supported is {v}, without header"),
             evidence(o),
         ),
+    }
+}
+
+fn no_offline_access(o: &Observations) -> Finding {
+    let offline = |scopes: &str| scopes.split(' ').any(|s| s == "offline_access");
+    let mut asked = Vec::new();
+    let listed = json(o)
+        .and_then(|j| j.get("scopes_supported"))
+        .and_then(|s| s.as_array())
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some("offline_access")));
+    if listed {
+        asked.push("the metadata's scopes_supported");
+    }
+    if o.bearer()
+        .and_then(|c| c.param("scope"))
+        .is_some_and(offline)
+    {
+        asked.push("the 401's challenge");
+    }
+    let step_up = o.tokens.step_up.as_ref();
+    let stepped_scope = step_up
+        .and_then(|e| e.bearer_challenges().next())
+        .and_then(|c| c.param("scope").map(str::to_owned));
+    if stepped_scope.as_deref().is_some_and(offline) {
+        asked.push("the step-up challenge");
+    }
+    let mut shown = evidence(o);
+    shown.push(o.challenge.unauthenticated.clone());
+    shown.extend(step_up.cloned());
+    if asked.is_empty() {
+        pass("no offline_access asked for", shown)
+    } else {
+        fail(format!("offline_access is in {}", asked.join(", ")), shown)
     }
 }
