@@ -664,6 +664,52 @@ async fn the_bundled_server_passes_everything_applicable() {
     server.shutdown().await.unwrap();
 }
 
+/// Issue 24 item 10: a step-up tool the token is not short of proves nothing of the server:
+/// one the server does not list (a misspelt name), or any tool when the token holds every scope
+/// the server lists. Skipped with the reason, never failed.
+#[tokio::test]
+async fn a_step_up_the_token_is_not_short_of_is_skipped_not_failed() {
+    let server = mcp_auth_server::local::LocalServer::start(mcp_auth_server::local::LocalOptions {
+        auto_approve: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let target: url::Url = server.resource.as_str().parse().unwrap();
+    let misspelt = RunOptions {
+        step_up_tool: Some("write_note".into()),
+        ..RunOptions::new(None)
+    };
+    let report = run(&target, &misspelt).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::TokenInsufficientScope),
+        Outcome::Skip
+    );
+    let why = reason(&report, CheckId::TokenInsufficientScope);
+    assert!(
+        why.contains("write_note is not among the tools the server lists"),
+        "{why}"
+    );
+    assert!(why.contains("notes_add"), "{why}");
+    // Asking for every scope the server lists: the token covers notes_add.
+    let everything = RunOptions {
+        step_up_tool: Some("notes_add".into()),
+        scope: Some("mcp:read mcp:write".into()),
+        ..RunOptions::new(None)
+    };
+    let report = run(&target, &everything).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::TokenInsufficientScope),
+        Outcome::Skip,
+        "{}",
+        report.table()
+    );
+    let why = reason(&report, CheckId::TokenInsufficientScope);
+    assert!(why.contains("holds every scope the server lists"), "{why}");
+    assert_eq!(report.summary.fail, 0, "{}", report.table());
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_server_that_is_not_there_cannot_be_judged() {
     let free = format!("127.0.0.1:{}", support::free_port());

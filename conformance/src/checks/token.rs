@@ -307,6 +307,7 @@ fn insufficient_scope(o: &Observations) -> Finding {
             format!("403, but error={}", other.unwrap_or("none")),
             evidence,
         ),
+        _ if let Some(why) = not_beyond_the_token(o) => skip(why),
         (Some(s), _, _) if (200..300).contains(&s) => fail(
             format!(
                 "answered {s}: the tool was not refused for scope (ask a narrower --scope if the token covers it)"
@@ -316,6 +317,40 @@ fn insufficient_scope(o: &Observations) -> Finding {
         (Some(s), _, _) => fail(format!("answered {s}, not 403"), evidence),
         (None, _, _) => fail("no answer", evidence),
     }
+}
+
+/// Why the step-up call proves nothing of the server, when it does not: the tool is not one
+/// the server lists, or the token holds every scope the server lists, so no tool is beyond it.
+fn not_beyond_the_token(o: &Observations) -> Option<String> {
+    let t = &o.tokens;
+    let tool = t.step_up_tool.as_deref()?;
+    if let Some(listed) = &t.listed_tools
+        && !listed.iter().any(|n| n == tool)
+    {
+        return Some(format!(
+            "--step-up-tool {tool} is not among the tools the server lists ({})",
+            listed.join(", ")
+        ));
+    }
+    let supported: Vec<&str> = o
+        .discovery
+        .prm_json()
+        .and_then(|j| j.get("scopes_supported"))
+        .and_then(|s| s.as_array())
+        .map(|s| s.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let granted = t.valid_scope.as_ref()?;
+    let holds = |s: &&str| {
+        granted
+            .iter()
+            .any(|g| g == s || g.rsplit_once('/').is_some_and(|(_, name)| name == *s))
+    };
+    (!supported.is_empty() && supported.iter().all(holds)).then(|| {
+        format!(
+            "the token holds every scope the server lists ({}): no tool is beyond it; give a narrower token (--token) or --scope",
+            supported.join(" ")
+        )
+    })
 }
 
 fn session_not_authentication(o: &Observations) -> Finding {

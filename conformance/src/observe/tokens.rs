@@ -44,6 +44,13 @@ pub struct TokenProbes {
     pub session_only: Option<Result<Vec<Exchange>, String>>,
     /// `tools/call` of the step-up tool (`--step-up-tool`) with the valid token.
     pub step_up: Option<Exchange>,
+    /// The step-up tool's name, when one was named.
+    pub step_up_tool: Option<String>,
+    /// The tool names `tools/list` gave with the valid token, when it gave a list.
+    pub listed_tools: Option<Vec<String>>,
+    /// The scope the valid token was granted, as far as the token response or the token's own
+    /// claims (`scope`, `scp`) say.
+    pub valid_scope: Option<Vec<String>>,
     /// The valid token in the query string, without the header.
     pub query_token: Option<Exchange>,
     /// 2026-07-28, with the valid token: a body whose `Mcp-Method` header names another method,
@@ -83,7 +90,10 @@ pub struct Tokens<'a> {
 impl TokenProbes {
     /// Makes every request; `speaker` speaks the revision judged against.
     pub async fn observe(probe: &Probe, target: &Url, speaker: &Speaker, t: Tokens<'_>) -> Self {
-        let mut probes = TokenProbes::default();
+        let mut probes = TokenProbes {
+            valid_scope: t.valid.and_then(|token| granted_scope(token, t.flows)),
+            ..TokenProbes::default()
+        };
         if let Some(token) = t.valid {
             probes
                 .with_valid_token(probe, target, speaker, token, t.step_up_tool)
@@ -134,6 +144,15 @@ impl TokenProbes {
         let listed = conversation
             .request("tools/list", serde_json::json!({}))
             .await;
+        self.listed_tools = rpc_response(&listed).and_then(|r| {
+            let tools = r["result"]["tools"].as_array()?;
+            Some(
+                tools
+                    .iter()
+                    .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                    .collect(),
+            )
+        });
         self.with_token = Some(vec![
             (
                 conversation.opened.exchange.clone(),
@@ -172,6 +191,7 @@ impl TokenProbes {
         self.foreign_origin = Some(foreign);
         if let Some(tool) = step_up_tool {
             self.step_up = Some(flow::call_tool(target, probe, token, tool, speaker).await);
+            self.step_up_tool = Some(tool.to_owned());
         }
         let mut in_query = target.clone();
         in_query
@@ -270,6 +290,36 @@ async fn header_mismatch(
 /// The tool the mismatched `tools/call` names in its body (it need not exist: the mismatch is
 /// refused before any tool is looked up).
 pub const MISMATCHED_TOOL: &str = "mcp-auth-conformance-probe";
+
+/// What the valid token was granted: the token response's `scope` when the flows obtained it,
+/// else the token's own `scope` (a string) or `scp` (a list) claim.
+fn granted_scope(token: &str, flows: Option<&FlowObservations>) -> Option<Vec<String>> {
+    let split = |s: &str| {
+        s.split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let from_flow = flows
+        .and_then(|f| f.main.as_ref())
+        .and_then(|a| a.token.as_ref())
+        .and_then(|t| t.tokens.as_ref())
+        .filter(|t| t.access_token == token)
+        .and_then(|t| t.scope.as_deref())
+        .map(split);
+    from_flow.or_else(|| {
+        let claims = unverified_claims(token)?;
+        match (&claims["scope"], &claims["scp"]) {
+            (serde_json::Value::String(s), _) => Some(split(s)),
+            (_, serde_json::Value::Array(list)) => Some(
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    })
+}
 
 /// The opening request with a forged token, if one could be made.
 async fn send_forged(
