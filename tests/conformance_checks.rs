@@ -710,6 +710,35 @@ async fn a_step_up_the_token_is_not_short_of_is_skipped_not_failed() {
     server.shutdown().await.unwrap();
 }
 
+/// Issue 24 item 8: an AS that ignores `resource` issues its token for this server itself; the
+/// server accepting that token is right, so the check is skipped (with why), not failed. The
+/// same server accepting a token that names the other resource fails.
+#[tokio::test]
+async fn a_foreign_resource_is_judged_by_the_audience_the_token_was_issued_for() {
+    let lenient = fixture::start(&[Fault::IgnoresResource]).await;
+    let report = run(&lenient, &signing_in()).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::AuthzForeignResourceRefused),
+        Outcome::Skip,
+        "{}",
+        report.table()
+    );
+    assert!(
+        reason(&report, CheckId::AuthzForeignResourceRefused).contains("for this server itself")
+    );
+    assert_eq!(report.summary.fail, 0, "{}", report.table());
+    let accepting = fixture::start(&[Fault::Breaks(CheckId::AuthzForeignResourceRefused)]).await;
+    let report = run(&accepting, &signing_in()).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::AuthzForeignResourceRefused),
+        Outcome::Fail
+    );
+    assert!(
+        reason(&report, CheckId::AuthzForeignResourceRefused)
+            .contains("aud https://mcp.other.example/mcp")
+    );
+}
+
 #[tokio::test]
 async fn a_server_that_is_not_there_cannot_be_judged() {
     let free = format!("127.0.0.1:{}", support::free_port());

@@ -11,7 +11,7 @@ use crate::{
     client::{authorization::AuthorizationResponse, browser::Landing, token::TokenAnswer},
     observe::{
         Observations,
-        flow::{Attempt, FlowObservations},
+        flow::{Attempt, FOREIGN_RESOURCE, FlowObservations},
     },
     probe::Exchange,
 };
@@ -245,7 +245,7 @@ pub const FOREIGN_RESOURCE_REFUSED: Check = Check {
     revisions: BOTH,
     depends_on: &[CheckId::AuthzCodeFlow],
     note: Some(
-        "Passes when the AS refuses the other resource (invalid_target) or the MCP server refuses the token it issued; fails when the server accepts a token issued for another resource (the token-passthrough ban).",
+        "Passes when the AS refuses the other resource (invalid_target) or the MCP server refuses the token it issued; fails when the server accepts a token whose aud names the other resource (the token-passthrough ban). An AS may ignore resource (RFC 8707 is its option) and issue a token for this server: accepting that is right, so the check is skipped; an opaque token's audience cannot be read, so accepting it is a warning.",
     ),
     judge: foreign_resource_refused,
 };
@@ -656,9 +656,7 @@ fn foreign_resource_refused(o: &Observations) -> Finding {
                             ResourceAnswer::Refused(s) => {
                                 pass(format!("{what} was answered {s}"), ev)
                             }
-                            ResourceAnswer::Accepted(s) => {
-                                fail(format!("the server accepted {what} (HTTP {s})"), ev)
-                            }
+                            ResourceAnswer::Accepted(s) => accepted_foreign(o, a, s, ev),
                             ResourceAnswer::NotJudged(finding) => finding,
                         }
                     }
@@ -666,6 +664,57 @@ fn foreign_resource_refused(o: &Observations) -> Finding {
             },
         })
     })
+}
+
+/// The server accepted the token the AS issued when asked for another resource: judged by
+/// the audience the token was issued for. An AS without RFC 8707 support may ignore `resource`
+/// and issue a token for this server (the MCP spec binds audiences "when the Authorization
+/// Server supports the capability"), and then accepting it is right.
+fn accepted_foreign(o: &Observations, a: &Attempt, status: u16, ev: Vec<Exchange>) -> Finding {
+    let token = a
+        .token
+        .as_ref()
+        .and_then(|t| t.tokens.as_ref())
+        .map(|t| t.access_token.as_str());
+    let audience = token.and_then(issued_audience);
+    let target = o.target.as_str();
+    let names = |aud: &[String], resource: &str| {
+        aud.iter()
+            .any(|a| a.trim_end_matches('/') == resource.trim_end_matches('/'))
+    };
+    match audience {
+        Some(aud) if names(&aud, FOREIGN_RESOURCE) => fail(
+            format!(
+                "the server accepted a token issued for another resource (aud {}; HTTP {status})",
+                aud.join(", ")
+            ),
+            ev,
+        ),
+        Some(aud) if names(&aud, target) => skip(format!(
+            "asked for {FOREIGN_RESOURCE}, the AS issued a token for this server itself (aud {}): it does not bind audiences to the resource asked for (RFC 8707 is its option), so accepting it is right and the ban on foreign tokens could not be judged",
+            aud.join(", ")
+        )),
+        _ => warn(
+            format!(
+                "the server accepted (HTTP {status}) the token the AS issued when asked for another resource, and its audience cannot be read (opaque, or no aud): whether it was bound to that resource is unknown"
+            ),
+            ev,
+        ),
+    }
+}
+
+/// A JWT's `aud` claim, as a list.
+fn issued_audience(token: &str) -> Option<Vec<String>> {
+    let claims = crate::client::token::unverified_claims(token)?;
+    match &claims["aud"] {
+        serde_json::Value::String(aud) => Some(vec![aud.clone()]),
+        serde_json::Value::Array(list) => Some(
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 fn refresh_rotated(o: &Observations) -> Finding {
