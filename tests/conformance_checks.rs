@@ -739,6 +739,27 @@ async fn a_foreign_resource_is_judged_by_the_audience_the_token_was_issued_for()
     );
 }
 
+/// Issue 24 item 9: an AS that refuses the tester's `http://` metadata document without
+/// fetching it does what the CIMD rules ask (https); skipped with what to do, never failed. One
+/// that fetched it and refused all the same fails (`every_check_fails_on_its_fault`).
+#[tokio::test]
+async fn an_https_only_cimd_server_is_not_failed_for_refusing_a_loopback_document() {
+    let strict = fixture::start(&[Fault::CimdHttpsOnly]).await;
+    let report = run(&strict, &signing_in()).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::CimdAccepted),
+        Outcome::Skip,
+        "{}",
+        report.table()
+    );
+    let why = reason(&report, CheckId::CimdAccepted);
+    assert!(
+        why.contains("must be https") && why.contains("--cimd-url"),
+        "{why}"
+    );
+    assert_eq!(report.summary.fail, 0, "{}", report.table());
+}
+
 #[tokio::test]
 async fn a_server_that_is_not_there_cannot_be_judged() {
     let free = format!("127.0.0.1:{}", support::free_port());

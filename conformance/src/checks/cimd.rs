@@ -69,10 +69,18 @@ fn went_on(n: &Navigation) -> bool {
 }
 
 fn accepted(o: &Observations) -> Finding {
-    let n = match attempts(o) {
-        Ok(a) => &a.accepted,
+    let (n, document, fetched) = match attempts(o) {
+        Ok(a) => (&a.accepted, &a.document, a.fetched),
         Err(skipped) => return skipped,
     };
+    // The CIMD rules ask for https client_ids: an AS that refuses the tester's http:// document
+    // without fetching it is doing what they require, not failing (issue 24 item 9). One that
+    // fetched it and refused all the same refused the client, whatever its scheme.
+    if n.refused() && document.scheme() == "http" && fetched != Some(true) {
+        return skip(format!(
+            "the AS refused the tester's http:// document ({document}); client_id metadata URLs must be https, so the refusal is right: publish the document over https and pass --cimd-url to judge CIMD"
+        ));
+    }
     if went_on(n) {
         pass(
             if n.issued_code() {

@@ -1,7 +1,13 @@
 //! A loopback host for Client ID Metadata Documents: the document a client publishes at the URL
 //! it uses as its `client_id`, and, for the tester, one whose `client_id` differs from its URL.
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use axum::{Json, Router, extract::State, routing::get};
 use url::Url;
@@ -32,6 +38,8 @@ pub struct CimdHost {
     pub mismatched: Url,
     /// The redirect URI the honest document lists.
     pub redirect_uri: Url,
+    /// How many times the honest document was fetched.
+    fetched: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -39,6 +47,7 @@ pub struct CimdHost {
 struct Docs {
     honest: serde_json::Value,
     mismatched: serde_json::Value,
+    fetched: Arc<AtomicUsize>,
 }
 
 impl CimdHost {
@@ -52,14 +61,19 @@ impl CimdHost {
         let mismatched = parse(MISMATCHED_PATH);
         let redirect_uri = redirect_uri.unwrap_or_else(|| parse("/callback"));
         let honest = document(&client_id, client_name, std::slice::from_ref(&redirect_uri));
+        let fetched = Arc::new(AtomicUsize::new(0));
         let docs = Docs {
             mismatched: honest.clone(),
             honest,
+            fetched: fetched.clone(),
         };
         let app = Router::new()
             .route(
                 DOCUMENT_PATH,
-                get(|State(d): State<Docs>| async move { Json(d.honest) }),
+                get(|State(d): State<Docs>| async move {
+                    d.fetched.fetch_add(1, Ordering::SeqCst);
+                    Json(d.honest)
+                }),
             )
             .route(
                 MISMATCHED_PATH,
@@ -73,8 +87,14 @@ impl CimdHost {
             client_id,
             mismatched,
             redirect_uri,
+            fetched,
             task,
         })
+    }
+
+    /// Whether the honest document has been fetched (by the AS: nothing else knows its URL).
+    pub fn honest_fetched(&self) -> bool {
+        self.fetched.load(Ordering::SeqCst) > 0
     }
 }
 

@@ -138,6 +138,11 @@ pub struct FlowObservations {
 /// The three CIMD authorization requests.
 #[derive(Debug, Clone)]
 pub struct CimdAttempts {
+    /// The honest document's URL.
+    pub document: Url,
+    /// Whether the AS fetched the honest document while answering `accepted`; `None` for a
+    /// published document, whose fetches the tester cannot see.
+    pub fetched: Option<bool>,
     /// The honest document's URL as `client_id`, its listed redirect URI.
     pub accepted: Navigation,
     /// A document whose `client_id` is not its URL, or why there was none to try.
@@ -462,7 +467,8 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
     if !ctx.cimd_supported {
         return Err("client_id_metadata_document_supported is not true".into());
     }
-    let _host;
+    // Kept until the attempts are made: dropping it stops serving the documents.
+    let mut host: Option<CimdHost> = None;
     let (client_id, copy, redirect_uri) = match ctx.cimd_urls.as_slice() {
         [] if !crate::client::is_loopback(&ctx.target) => {
             return Err(
@@ -474,15 +480,15 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
             // A person's browser must bring the answer to the listener; the stand-in reads it
             // off the redirect, so the host's own address does.
             let listed = ctx.person.as_ref().map(|_| ctx.callback.clone());
-            let host = CimdHost::start(CIMD_CLIENT_NAME, listed)
+            let served = CimdHost::start(CIMD_CLIENT_NAME, listed)
                 .await
                 .map_err(|e| format!("could not serve the metadata documents: {e}"))?;
             let urls = (
-                host.client_id.clone(),
-                Some(host.mismatched.clone()),
-                host.redirect_uri.clone(),
+                served.client_id.clone(),
+                Some(served.mismatched.clone()),
+                served.redirect_uri.clone(),
             );
-            _host = host;
+            host = Some(served);
             urls
         }
         [published, rest @ ..] => {
@@ -509,8 +515,12 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
     };
     let mut unlisted = redirect_uri.clone();
     unlisted.set_path("/not-listed");
+    let accepted = go(&client_id, &redirect_uri).await;
+    let fetched = host.as_ref().map(CimdHost::honest_fetched);
     Ok(CimdAttempts {
-        accepted: go(&client_id, &redirect_uri).await,
+        document: client_id.clone(),
+        fetched,
+        accepted,
         mismatched: match &copy {
             Some(copy) => Ok(go(copy, &redirect_uri).await),
             None => Err(
