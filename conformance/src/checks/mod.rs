@@ -196,7 +196,6 @@ fn resource_answer(
     evidence: Vec<Exchange>,
 ) -> ResourceAnswer {
     let challenge = e.bearer_challenges().next();
-    let challenged = challenge.is_some();
     let invalid_request = challenge.is_some_and(|c| c.param("error") == Some("invalid_request"));
     let not_judged = |f: Finding| ResourceAnswer::NotJudged(f);
     match e.status {
@@ -205,12 +204,10 @@ fn resource_answer(
         Some(s) if !valid_accepted => not_judged(skip(format!(
             "{what} was answered {s}, but the valid token was not accepted either (see token.accepted): the answer says nothing about the token"
         ))),
-        Some(s @ (401 | 403)) if challenged => ResourceAnswer::Refused(s),
+        // Refused; whether the 401 carries its challenge is challenge.every-401's to judge,
+        // once, not every check that met it (issue 24 item 11).
+        Some(s @ (401 | 403)) => ResourceAnswer::Refused(s),
         Some(400) if invalid_request => ResourceAnswer::Refused(400),
-        Some(s @ (401 | 403)) => not_judged(fail(
-            format!("{what} was answered {s} without a Bearer challenge (RFC 6750 §3)"),
-            evidence,
-        )),
         Some(s) => not_judged(fail(
             format!(
                 "{what} was answered {s}: not a refusal of the token (a 401 or 403 with a Bearer challenge), though the valid token was accepted the same way"
