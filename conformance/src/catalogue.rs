@@ -173,6 +173,7 @@ registry! {
     AuthzRedirectExactMatch = "authz.redirect-exact-match" => authz::REDIRECT_EXACT_MATCH,
     AuthzTokenNoStore = "authz.token-no-store" => authz::TOKEN_NO_STORE,
     AuthzTokenJson = "authz.token-json" => authz::TOKEN_JSON,
+    AuthzTokenTypeBearer = "authz.token-type-bearer" => authz::TOKEN_TYPE_BEARER,
     AuthzForeignResourceRefused = "authz.foreign-resource-refused" => authz::FOREIGN_RESOURCE_REFUSED,
     AuthzRefreshRotated = "authz.refresh-rotated" => authz::REFRESH_ROTATED,
     CimdAccepted = "cimd.accepted" => cimd::ACCEPTED,

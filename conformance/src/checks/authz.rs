@@ -233,6 +233,23 @@ pub const TOKEN_JSON: Check = Check {
     judge: token_json,
 };
 
+/// `authz.token-type-bearer`.
+pub const TOKEN_TYPE_BEARER: Check = Check {
+    id: CheckId::AuthzTokenTypeBearer,
+    title: "Token responses say token_type Bearer",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-3.2.3",
+        section: "OAuth 2.1 §3.2.3 (token_type REQUIRED); MCP Authorization, Token Requirements (Bearer tokens in the Authorization header)",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "token_type is required in every successful token response, and MCP clients send Bearer tokens, so anything else (or nothing) leaves a client that follows the response unable to use the token. Compared case-insensitively (RFC 6749 §5.1). Judged on every token response that carried tokens.",
+    ),
+    judge: token_type_bearer,
+};
+
 /// `authz.foreign-resource-refused`.
 pub const FOREIGN_RESOURCE_REFUSED: Check = Check {
     id: CheckId::AuthzForeignResourceRefused,
@@ -559,21 +576,16 @@ fn token_responses(f: &FlowObservations) -> Vec<&TokenAnswer> {
 /// Every token response that carried tokens must satisfy `holds`; `what` says what it lacked.
 fn every_token_response(
     o: &Observations,
-    holds: impl Fn(&Exchange) -> bool,
+    holds: impl Fn(&TokenAnswer) -> bool,
     what: &str,
-    seen: impl Fn(&Exchange) -> String,
+    seen: impl Fn(&TokenAnswer) -> String,
 ) -> Finding {
     with_flows(o, |f| {
         let all = token_responses(f);
         if all.is_empty() {
             return Ok(skip("no token response carried tokens"));
         }
-        let lacking: Vec<Exchange> = all
-            .iter()
-            .map(|t| &t.exchange)
-            .filter(|e| !holds(e))
-            .cloned()
-            .collect();
+        let lacking: Vec<&TokenAnswer> = all.iter().copied().filter(|t| !holds(t)).collect();
         Ok(match lacking.first() {
             None => pass(
                 format!("{} token response(s), each with {what}", all.len()),
@@ -586,7 +598,7 @@ fn every_token_response(
                     all.len(),
                     seen(first)
                 ),
-                lacking,
+                lacking.iter().map(|t| t.exchange.clone()).collect(),
             ),
         })
     })
@@ -595,14 +607,14 @@ fn every_token_response(
 fn token_no_store(o: &Observations) -> Finding {
     every_token_response(
         o,
-        |e| {
-            e.cache_control.as_deref().is_some_and(|c| {
+        |t| {
+            t.exchange.cache_control.as_deref().is_some_and(|c| {
                 c.split(',')
                     .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
             })
         },
         "Cache-Control: no-store",
-        |e| match &e.cache_control {
+        |t| match &t.exchange.cache_control {
             Some(c) => format!("Cache-Control: {c}"),
             None => "no Cache-Control".into(),
         },
@@ -612,13 +624,30 @@ fn token_no_store(o: &Observations) -> Finding {
 fn token_json(o: &Observations) -> Finding {
     every_token_response(
         o,
-        |e| is_json(e.content_type.as_deref()),
+        |t| is_json(t.exchange.content_type.as_deref()),
         "an application/json body",
-        |e| {
+        |t| {
             format!(
                 "{:?}",
-                e.content_type.as_deref().unwrap_or("no content type")
+                t.exchange
+                    .content_type
+                    .as_deref()
+                    .unwrap_or("no content type")
             )
+        },
+    )
+}
+
+fn token_type_bearer(o: &Observations) -> Finding {
+    let token_type = |t: &TokenAnswer| t.tokens.as_ref().and_then(|t| t.token_type.clone());
+    every_token_response(
+        o,
+        // RFC 6749 §5.1: the value is case-insensitive.
+        |t| token_type(t).is_some_and(|v| v.eq_ignore_ascii_case("Bearer")),
+        "token_type Bearer",
+        |t| match token_type(t) {
+            Some(v) => format!("token_type {v:?}"),
+            None => "no token_type".into(),
         },
     )
 }

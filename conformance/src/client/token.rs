@@ -95,6 +95,8 @@ pub struct Tokens {
     pub expires_in: Option<u64>,
     /// The granted scope, if said.
     pub scope: Option<String>,
+    /// The `token_type`, if said.
+    pub token_type: Option<String>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -106,6 +108,7 @@ impl std::fmt::Debug for Tokens {
             )
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field("token_type", &self.token_type)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +213,7 @@ async fn request(
             refresh_token: text("refresh_token"),
             expires_in: json.get("expires_in").and_then(|v| v.as_u64()),
             scope: text("scope"),
+            token_type: text("token_type"),
         });
     TokenAnswer {
         exchange: answer.exchange,
