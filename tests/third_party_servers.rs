@@ -102,6 +102,11 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
             "A code redeemed twice gets HTTP 500 server_error the second time (the demo provider throws a plain Error, which the SDK's token handler turns into a 500): OAuth 2.1 §4.1.2, the AS MUST deny the request, and a failure is not a denial (RFC 6749 §5.2: invalid_grant, HTTP 400).",
         ),
         (
+            CheckId::AuthzCodeBoundToClient,
+            Outcome::Fail,
+            "A second client registered by DCR exchanges the first client's code (with the right verifier) for tokens: OAuth 2.1 §4.1.3, the AS MUST ensure the code was issued to the client_id in the request. A real bug in the demo provider: PKCE alone binds the code to whoever holds the verifier, not to the client.",
+        ),
+        (
             CheckId::AuthzForeignResourceRefused,
             Outcome::Warn,
             "Without --oauth-strict the demo AS issues a token for the other resource and the server accepts it (MCP Authorization, Token Handling and Access Token Privilege Restriction: servers MUST only accept tokens issued for themselves; RFC 8707 §2). A real bug, but the token is opaque, so the tester cannot read whom it was issued for and warns rather than fails: an AS may also ignore resource (RFC 8707 is its option) and issue a token for this server, which the server is right to accept (issue 24 item 8).",

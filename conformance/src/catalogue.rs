@@ -169,6 +169,7 @@ registry! {
     AuthzVerifierChecked = "authz.verifier-checked" => authz::VERIFIER_CHECKED,
     AuthzChallengeNotVerifier = "authz.challenge-not-verifier" => authz::CHALLENGE_NOT_VERIFIER,
     AuthzCodeSingleUse = "authz.code-single-use" => authz::CODE_SINGLE_USE,
+    AuthzCodeBoundToClient = "authz.code-bound-to-client" => authz::CODE_BOUND_TO_CLIENT,
     AuthzRedirectUnregisteredRefused = "authz.redirect-unregistered-refused" => authz::REDIRECT_UNREGISTERED_REFUSED,
     AuthzRedirectExactMatch = "authz.redirect-exact-match" => authz::REDIRECT_EXACT_MATCH,
     AuthzTokenNoStore = "authz.token-no-store" => authz::TOKEN_NO_STORE,

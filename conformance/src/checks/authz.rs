@@ -148,6 +148,23 @@ pub const CHALLENGE_NOT_VERIFIER: Check = Check {
     judge: challenge_not_verifier,
 };
 
+/// `authz.code-bound-to-client`.
+pub const CODE_BOUND_TO_CLIENT: Check = Check {
+    id: CheckId::AuthzCodeBoundToClient,
+    title: "A code issued to one client and presented by another (with the right verifier) is refused",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-4.1.3",
+        section: "OAuth 2.1 §4.1.3 (\"ensure that the authorization code was issued to ... client_id in the request\")",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "A second client is registered by DCR; the code of a correct flow of the first is presented by the second with the right PKCE verifier, so only the client binding can refuse it. Skipped without DCR.",
+    ),
+    judge: code_bound_to_client,
+};
+
 /// `authz.code-single-use`.
 pub const CODE_SINGLE_USE: Check = Check {
     id: CheckId::AuthzCodeSingleUse,
@@ -419,25 +436,37 @@ fn pkce_plain_refused(o: &Observations) -> Finding {
 
 fn verifier_checked(o: &Observations) -> Finding {
     with_flows(o, |f| {
-        verifier_refused(
+        redemption_refused(
             attempt(&f.wrong_verifier)?,
             "the code was exchanged for a token with the wrong code_verifier",
         )
     })
 }
 
+fn code_bound_to_client(o: &Observations) -> Finding {
+    with_flows(o, |f| match &f.code_by_other_client {
+        None => Err(skip("not attempted")),
+        Some(Err(why)) => Err(skip(why.clone())),
+        Some(Ok(a)) => redemption_refused(
+            a,
+            "another client exchanged the code for a token (the code is not bound to its client)",
+        ),
+    })
+}
+
 fn challenge_not_verifier(o: &Observations) -> Finding {
     with_flows(o, |f| {
-        verifier_refused(
+        redemption_refused(
             attempt(&f.challenge_as_verifier)?,
             "the code was exchanged for a token with its S256 code_challenge as the code_verifier",
         )
     })
 }
 
-/// A token request whose `code_verifier` does not hash to the challenge: refused with
-/// `invalid_grant` (RFC 7636 §4.6), or `accepted` says how it got through.
-fn verifier_refused(a: &Attempt, accepted: &str) -> Result<Finding, Finding> {
+/// A token request the AS must refuse (a verifier that does not hash to the challenge, another
+/// client's code): refused with `invalid_grant` (RFC 7636 §4.6, OAuth 2.1 §4.1.3), or
+/// `accepted` says how it got through.
+fn redemption_refused(a: &Attempt, accepted: &str) -> Result<Finding, Finding> {
     let Some(t) = &a.token else {
         return Ok(match &a.navigation.landing {
             Landing::NeedsCredentials | Landing::Stuck(_) => unfinished(&a.navigation),

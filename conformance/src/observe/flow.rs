@@ -72,6 +72,8 @@ pub struct FlowContext {
     pub scope: Option<String>,
     /// The client, if there is one.
     pub client: Option<FlowClient>,
+    /// Another client, to present the first one's code.
+    pub second_client: Option<FlowClient>,
     /// Whether the metadata says CIMD is supported.
     pub cimd_supported: bool,
     /// Published client metadata documents (the tester's own, then maybe a copy elsewhere).
@@ -110,6 +112,9 @@ pub struct FlowObservations {
     pub wrong_verifier: Option<Attempt>,
     /// A code exchanged with its S256 challenge itself as the verifier.
     pub challenge_as_verifier: Option<Attempt>,
+    /// A code issued to the flows' client, exchanged by another client; or why there was no
+    /// other client.
+    pub code_by_other_client: Option<Result<Attempt, String>>,
     /// Authorization and token requests naming another resource (what the MCP server makes of
     /// the token that came of it is observed with the other token probes).
     pub foreign: Option<Attempt>,
@@ -161,6 +166,7 @@ impl FlowObservations {
             main: None,
             wrong_verifier: None,
             challenge_as_verifier: None,
+            code_by_other_client: None,
             extended_redirects: Vec::new(),
             foreign: None,
             code_replay: None,
@@ -261,6 +267,13 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     );
     obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
     obs.code_replay = Some(signer.code_replay().await);
+    obs.code_by_other_client = Some(match &ctx.second_client {
+        Some(other) => Ok(signer.code_redeemed_by(other).await),
+        None => Err(
+            "needs a second client: the AS registers clients by DCR, and it registered only one"
+                .into(),
+        ),
+    });
     obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
     obs.extended_redirects = signer.extended_redirects().await;
     obs.refresh_plan = obs
@@ -344,6 +357,30 @@ impl Signer<'_> {
             )
             .await;
         (attempt, verifier)
+    }
+
+    /// A correct flow of its own whose code is presented, with its verifier, by `other`.
+    async fn code_redeemed_by(&self, other: &FlowClient) -> Attempt {
+        let resource = self.ctx.target.as_str();
+        let verifier = Verifier::generate();
+        let mut attempt = self
+            .attempt(Pkce::S256(verifier.s256_challenge()), None, resource)
+            .await;
+        if let Some(code) = attempt.navigation.response().and_then(|r| r.code()) {
+            attempt.token = Some(
+                token::exchange_code(
+                    self.probe,
+                    &self.ctx.token_endpoint,
+                    &other.auth,
+                    code,
+                    &self.client.redirect_uri,
+                    verifier.as_str(),
+                    Some(resource),
+                )
+                .await,
+            );
+        }
+        attempt
     }
 
     /// A flow of its own whose code, once redeemed for tokens, is redeemed again.

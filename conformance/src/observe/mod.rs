@@ -113,6 +113,7 @@ pub async fn observe(
                 scope::initial(challenged, discovery.prm_json()).parameter()
             }),
             client: registration.client.clone(),
+            second_client: registration.second.clone(),
             cimd_supported: discovery.as_flag("client_id_metadata_document_supported"),
             cimd_urls: options.cimd_urls.clone(),
             callback: callback.clone(),

@@ -38,6 +38,8 @@ pub struct Registrations {
     pub script: Vec<(&'static str, Registration)>,
     /// The client the flows sign in as, when the valid registration gave one.
     pub client: Option<FlowClient>,
+    /// A second client registered the same way, to present another client's code.
+    pub second: Option<FlowClient>,
 }
 
 /// The redirect URI of the insecure registration: plain http on a public host.
@@ -73,6 +75,18 @@ impl Registrations {
             redirect_uri: callback.clone(),
             origin: "a client registered by DCR",
         });
+        // Only when the first one was: a second registration proves nothing on its own.
+        let second = match &client {
+            Some(_) => registration::register(probe, &endpoint, &metadata(vec![callback.clone()]))
+                .await
+                .1
+                .map(|r| FlowClient {
+                    auth: r.auth,
+                    redirect_uri: callback.clone(),
+                    origin: "a second client registered by DCR",
+                }),
+            None => None,
+        };
         let refused = |body: serde_json::Value| {
             let endpoint = endpoint.clone();
             async move {
@@ -98,6 +112,7 @@ impl Registrations {
             malformed: Some(refused(malformed).await),
             script,
             client,
+            second,
         }
     }
 }
