@@ -349,7 +349,12 @@ async fn a_hostile_server_cannot_break_a_report() {
 /// out no DCR client here, so the code flow cannot supply a token instead.)
 #[tokio::test]
 async fn client_credentials_obtain_the_token() {
-    let target = fixture::start(&[Fault::Breaks(CheckId::DcrRegisters)]).await;
+    // No client to sign in as: registration hands out none, metadata documents are refused.
+    let target = fixture::start(&[
+        Fault::Breaks(CheckId::DcrRegisters),
+        Fault::Breaks(CheckId::CimdAccepted),
+    ])
+    .await;
     let with = |secret: &str| RunOptions {
         token: None,
         login: Login::ClientCredentials(ClientAuth::Basic {
@@ -431,8 +436,14 @@ async fn the_revision_is_detected() {
         "initialize and tools/list answered with results"
     );
 
-    // No token given, and none to be had: the fixture's registration hands out no client.
-    let closed = fixture::start(&[Fault::LegacyOnly, Fault::Breaks(CheckId::DcrRegisters)]).await;
+    // No token given, and none to be had: the fixture's registration hands out no client, and
+    // it refuses metadata documents.
+    let closed = fixture::start(&[
+        Fault::LegacyOnly,
+        Fault::Breaks(CheckId::DcrRegisters),
+        Fault::Breaks(CheckId::CimdAccepted),
+    ])
+    .await;
     let report = run(&closed, &detect(None)).await.unwrap();
     assert_eq!(report.revision, Revision::R2026_07_28);
     assert_eq!(
@@ -758,6 +769,41 @@ async fn an_https_only_cimd_server_is_not_failed_for_refusing_a_loopback_documen
         "{why}"
     );
     assert_eq!(report.summary.fail, 0, "{}", report.table());
+}
+
+/// Issue 24 item 12: an AS whose registration gives no client (here DCR broken; as well, no DCR
+/// at all, as the 2026 revision prefers) but that takes the tester's metadata document gets the
+/// whole code flow judged with the CIMD client, instead of a row of skips.
+#[tokio::test]
+async fn without_a_registered_client_the_flows_sign_in_by_metadata_document() {
+    let target = fixture::start(&[Fault::Breaks(CheckId::DcrRegisters)]).await;
+    let report = run(&target, &signing_in()).await.unwrap();
+    assert_eq!(
+        outcome(&report, CheckId::AuthzCodeFlow),
+        Outcome::Pass,
+        "{}",
+        report.table()
+    );
+    assert!(reason(&report, CheckId::AuthzCodeFlow).contains("metadata document"));
+    for id in [
+        CheckId::AuthzPkceRequired,
+        CheckId::AuthzVerifierChecked,
+        CheckId::AuthzCodeSingleUse,
+        CheckId::AuthzRefreshRotated,
+        CheckId::TokenAccepted,
+    ] {
+        assert_eq!(
+            outcome(&report, id),
+            Outcome::Pass,
+            "{id}: {}",
+            report.table()
+        );
+    }
+    // Only the client binding needs a second client, which only DCR gives.
+    assert_eq!(
+        outcome(&report, CheckId::AuthzCodeBoundToClient),
+        Outcome::Skip
+    );
 }
 
 #[tokio::test]

@@ -145,6 +145,8 @@ pub struct FlowObservations {
 pub struct CimdAttempts {
     /// The honest document's URL.
     pub document: Url,
+    /// The redirect URI the honest document lists.
+    pub redirect_uri: Url,
     /// Whether the AS fetched the honest document while answering `accepted`; `None` for a
     /// published document, whose fetches the tester cannot see.
     pub fetched: Option<bool>,
@@ -218,8 +220,23 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         Some(person) => Browser::with_person(probe, person.clone()),
         None => Browser::in_run(probe, credentials),
     };
-    obs.cimd = cimd(ctx, &browser, probe).await;
-    let Some(client) = &ctx.client else {
+    // Held for the whole run: the CIMD client may be the one every flow signs in as.
+    let (cimd_attempts, _documents) = match cimd(ctx, &browser, probe).await {
+        Ok((attempts, host)) => (Ok(attempts), host),
+        Err(why) => (Err(why), None),
+    };
+    obs.cimd = cimd_attempts;
+    // Without a registered client, an AS that took the tester's metadata document (as the
+    // 2026 revision prefers to DCR) gets the whole code flow judged with that client.
+    let by_document = match (&ctx.client, &obs.cimd) {
+        (None, Ok(a)) if a.accepted.issued_code() => Some(FlowClient {
+            auth: ClientAuth::Public(a.document.to_string()),
+            redirect_uri: a.redirect_uri.clone(),
+            origin: "a client identified by its metadata document (CIMD)",
+        }),
+        _ => None,
+    };
+    let Some(client) = ctx.client.as_ref().or(by_document.as_ref()) else {
         obs.unavailable = Some(
             "no client to sign in as: the authorization server offers no registration the tester can use"
                 .into(),
@@ -500,7 +517,11 @@ pub async fn call_tool(
 
 /// The CIMD attempts, when the AS supports CIMD and can fetch the documents: the ones the
 /// caller published (`cimd_urls`), or the tester's own on loopback for a loopback server.
-async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<CimdAttempts, String> {
+async fn cimd(
+    ctx: &FlowContext,
+    browser: &Browser,
+    probe: &Probe,
+) -> Result<(CimdAttempts, Option<CimdHost>), String> {
     if !ctx.cimd_supported {
         return Err("client_id_metadata_document_supported is not true".into());
     }
@@ -554,8 +575,9 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
     unlisted.set_path("/not-listed");
     let accepted = go(&client_id, &redirect_uri).await;
     let fetched = host.as_ref().map(CimdHost::honest_fetched);
-    Ok(CimdAttempts {
+    let attempts = CimdAttempts {
         document: client_id.clone(),
+        redirect_uri: redirect_uri.clone(),
         fetched,
         accepted,
         mismatched: match &copy {
@@ -566,7 +588,8 @@ async fn cimd(ctx: &FlowContext, browser: &Browser, probe: &Probe) -> Result<Cim
             ),
         },
         unlisted: go(&client_id, &unlisted).await,
-    })
+    };
+    Ok((attempts, host))
 }
 
 /// The name the tester's client metadata documents give.
