@@ -102,6 +102,11 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
             "A code redeemed twice gets HTTP 500 server_error the second time (the demo provider throws a plain Error, which the SDK's token handler turns into a 500): OAuth 2.1 §4.1.2, the AS MUST deny the request, and a failure is not a denial (RFC 6749 §5.2: invalid_grant, HTTP 400).",
         ),
         (
+            CheckId::AuthzCodeBoundToRedirect,
+            Outcome::Fail,
+            "A code is exchanged with a redirect_uri other than the authorization request's: OAuth 2.1 §10.2 and RFC 6749 §4.1.3, a redirect_uri sent to the token endpoint is held to the request's (a SHOULD here: OAuth 2.1 makes it a MUST only for an AS that also serves OAuth 2.0 clients).",
+        ),
+        (
             CheckId::AuthzCodeBoundToClient,
             Outcome::Fail,
             "A second client registered by DCR exchanges the first client's code (with the right verifier) for tokens: OAuth 2.1 §4.1.3, the AS MUST ensure the code was issued to the client_id in the request. A real bug in the demo provider: PKCE alone binds the code to whoever holds the verifier, not to the client.",
@@ -150,6 +155,11 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
 /// (`tests/third_party/fastmcp_server.py`), judged against 2026-07-28, which it speaks.
 fn fastmcp_verdicts() -> Vec<Justified> {
     let own = [
+        (
+            CheckId::AuthzCodeBoundToRedirect,
+            Outcome::Warn,
+            "A code exchanged with another redirect_uri is refused, but with invalid_request: RFC 6749 §5.2 names invalid_grant for a redirect URI that does not match the authorization request's (the refusal itself, the MUST, holds).",
+        ),
         (
             CheckId::DcrRejectsScriptRedirect,
             Outcome::Fail,

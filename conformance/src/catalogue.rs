@@ -170,6 +170,7 @@ registry! {
     AuthzChallengeNotVerifier = "authz.challenge-not-verifier" => authz::CHALLENGE_NOT_VERIFIER,
     AuthzCodeSingleUse = "authz.code-single-use" => authz::CODE_SINGLE_USE,
     AuthzCodeBoundToClient = "authz.code-bound-to-client" => authz::CODE_BOUND_TO_CLIENT,
+    AuthzCodeBoundToRedirect = "authz.code-bound-to-redirect" => authz::CODE_BOUND_TO_REDIRECT,
     AuthzRedirectUnregisteredRefused = "authz.redirect-unregistered-refused" => authz::REDIRECT_UNREGISTERED_REFUSED,
     AuthzRedirectExactMatch = "authz.redirect-exact-match" => authz::REDIRECT_EXACT_MATCH,
     AuthzTokenNoStore = "authz.token-no-store" => authz::TOKEN_NO_STORE,

@@ -165,6 +165,23 @@ pub const CODE_BOUND_TO_CLIENT: Check = Check {
     judge: code_bound_to_client,
 };
 
+/// `authz.code-bound-to-redirect`.
+pub const CODE_BOUND_TO_REDIRECT: Check = Check {
+    id: CheckId::AuthzCodeBoundToRedirect,
+    title: "A code exchanged with a redirect_uri other than the one it was issued for is refused",
+    level: Level::Should,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-10.2",
+        section: "OAuth 2.1 §10.2; RFC 6749 §4.1.3",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "OAuth 2.1 dropped redirect_uri from the token request (PKCE prevents code injection), and §10.2 makes enforcing it a MUST only for an AS that also serves OAuth 2.0 clients, which it may tell apart by client_id; RFC 6749 §4.1.3 requires the values be identical. So judged a SHOULD: a sent redirect_uri that differs is held against the request. Tried with the right verifier and the client's redirect URI on another path.",
+    ),
+    judge: code_bound_to_redirect,
+};
+
 /// `authz.code-single-use`.
 pub const CODE_SINGLE_USE: Check = Check {
     id: CheckId::AuthzCodeSingleUse,
@@ -443,6 +460,15 @@ fn verifier_checked(o: &Observations) -> Finding {
     })
 }
 
+fn code_bound_to_redirect(o: &Observations) -> Finding {
+    with_flows(o, |f| {
+        redemption_refused(
+            attempt(&f.code_other_redirect)?,
+            "the code was exchanged for a token with a redirect_uri it was not issued for",
+        )
+    })
+}
+
 fn code_bound_to_client(o: &Observations) -> Finding {
     with_flows(o, |f| match &f.code_by_other_client {
         None => Err(skip("not attempted")),
@@ -480,7 +506,7 @@ fn redemption_refused(a: &Attempt, accepted: &str) -> Result<Finding, Finding> {
         }
         AsAnswer::Refused(_, other) => warn(
             format!(
-                "refused, with HTTP {} and error={} (RFC 7636 §4.6 names invalid_grant)",
+                "refused, with HTTP {} and error={} (invalid_grant is the code for it: RFC 6749 §5.2, RFC 7636 §4.6)",
                 status(&t.exchange),
                 other.as_deref().unwrap_or("none")
             ),

@@ -112,6 +112,8 @@ pub struct FlowObservations {
     pub wrong_verifier: Option<Attempt>,
     /// A code exchanged with its S256 challenge itself as the verifier.
     pub challenge_as_verifier: Option<Attempt>,
+    /// A code exchanged with a `redirect_uri` other than the one it was issued for.
+    pub code_other_redirect: Option<Attempt>,
     /// A code issued to the flows' client, exchanged by another client; or why there was no
     /// other client.
     pub code_by_other_client: Option<Result<Attempt, String>>,
@@ -169,6 +171,7 @@ impl FlowObservations {
             wrong_verifier: None,
             challenge_as_verifier: None,
             code_by_other_client: None,
+            code_other_redirect: None,
             extended_redirects: Vec::new(),
             foreign: None,
             code_replay: None,
@@ -284,6 +287,7 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     );
     obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
     obs.code_replay = Some(signer.code_replay().await);
+    obs.code_other_redirect = Some(signer.code_redeemed_at(&other_redirect(client)).await);
     obs.code_by_other_client = Some(match &ctx.second_client {
         Some(other) => Ok(signer.code_redeemed_by(other).await),
         None => Err(
@@ -306,6 +310,13 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
             resource: resource.to_owned(),
         });
     obs
+}
+
+/// The client's redirect URI with another path: where its codes were not issued for.
+fn other_redirect(client: &FlowClient) -> Url {
+    let mut other = client.redirect_uri.clone();
+    other.set_path("/another-callback");
+    other
 }
 
 /// The redirect URI no client registered: the same loopback host, another path.
@@ -374,6 +385,31 @@ impl Signer<'_> {
             )
             .await;
         (attempt, verifier)
+    }
+
+    /// A correct flow of its own whose code is exchanged, with its verifier, as if it had been
+    /// issued for `redirect_uri`.
+    async fn code_redeemed_at(&self, redirect_uri: &Url) -> Attempt {
+        let resource = self.ctx.target.as_str();
+        let verifier = Verifier::generate();
+        let mut attempt = self
+            .attempt(Pkce::S256(verifier.s256_challenge()), None, resource)
+            .await;
+        if let Some(code) = attempt.navigation.response().and_then(|r| r.code()) {
+            attempt.token = Some(
+                token::exchange_code(
+                    self.probe,
+                    &self.ctx.token_endpoint,
+                    &self.client.auth,
+                    code,
+                    redirect_uri,
+                    verifier.as_str(),
+                    Some(resource),
+                )
+                .await,
+            );
+        }
+        attempt
     }
 
     /// A correct flow of its own whose code is presented, with its verifier, by `other`.
