@@ -122,6 +122,11 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
             "The demo AS issues no refresh token: nothing to judge.",
         ),
         (
+            CheckId::AuthzRefreshBoundToClient,
+            Outcome::Skip,
+            "The demo AS issues no refresh token: nothing to present as another client.",
+        ),
+        (
             CheckId::TokenInvalidRejected,
             Outcome::Fail,
             "An invalid token gets HTTP 500 (the example's token verifier throws a plain Error, which the SDK's bearer middleware turns into server_error): MCP Authorization, Token Handling, invalid or expired tokens MUST receive a HTTP 401 response.",

@@ -171,6 +171,7 @@ registry! {
     AuthzCodeSingleUse = "authz.code-single-use" => authz::CODE_SINGLE_USE,
     AuthzCodeBoundToClient = "authz.code-bound-to-client" => authz::CODE_BOUND_TO_CLIENT,
     AuthzCodeBoundToRedirect = "authz.code-bound-to-redirect" => authz::CODE_BOUND_TO_REDIRECT,
+    AuthzRefreshBoundToClient = "authz.refresh-bound-to-client" => authz::REFRESH_BOUND_TO_CLIENT,
     AuthzRedirectUnregisteredRefused = "authz.redirect-unregistered-refused" => authz::REDIRECT_UNREGISTERED_REFUSED,
     AuthzRedirectExactMatch = "authz.redirect-exact-match" => authz::REDIRECT_EXACT_MATCH,
     AuthzTokenNoStore = "authz.token-no-store" => authz::TOKEN_NO_STORE,

@@ -182,6 +182,23 @@ pub const CODE_BOUND_TO_REDIRECT: Check = Check {
     judge: code_bound_to_redirect,
 };
 
+/// `authz.refresh-bound-to-client`.
+pub const REFRESH_BOUND_TO_CLIENT: Check = Check {
+    id: CheckId::AuthzRefreshBoundToClient,
+    title: "A refresh token issued to one client and presented by another is refused",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13#section-4.3.1",
+        section: "OAuth 2.1 §4.3.1 (\"ensure the refresh token was issued to the matching client\")",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "A pair of its own (the main pair is judged elsewhere), its refresh token presented by the second DCR client. Skipped without DCR, or when no refresh token is issued.",
+    ),
+    judge: refresh_bound_to_client,
+};
+
 /// `authz.code-single-use`.
 pub const CODE_SINGLE_USE: Check = Check {
     id: CheckId::AuthzCodeSingleUse,
@@ -466,6 +483,35 @@ fn code_bound_to_redirect(o: &Observations) -> Finding {
             attempt(&f.code_other_redirect)?,
             "the code was exchanged for a token with a redirect_uri it was not issued for",
         )
+    })
+}
+
+fn refresh_bound_to_client(o: &Observations) -> Finding {
+    with_flows(o, |f| match &f.refresh_by_other_client {
+        None => Err(skip("not attempted")),
+        Some(Err(why)) => Err(skip(why.clone())),
+        Some(Ok((own, presented))) => {
+            let Some(t) = presented else {
+                return Err(skip("the flow issued no refresh token"));
+            };
+            let mut ev = evidence(own);
+            ev.push(t.exchange.clone());
+            Ok(match token_answer(t) {
+                AsAnswer::WentOn(_) => fail(
+                    "another client refreshed the first client's refresh token (it is not bound to its client)",
+                    ev,
+                ),
+                AsAnswer::Refused(said, Some(e)) if e == "invalid_grant" => {
+                    pass(format!("refused: {said}"), ev)
+                }
+                AsAnswer::Refused(said, _) => warn(
+                    format!("refused, with {said} (RFC 6749 §5.2 names invalid_grant)"),
+                    ev,
+                ),
+                AsAnswer::Fault(said) => fail(said, ev),
+                AsAnswer::Unclear(finding) => finding,
+            })
+        }
     })
 }
 

@@ -112,6 +112,9 @@ pub struct FlowObservations {
     pub wrong_verifier: Option<Attempt>,
     /// A code exchanged with its S256 challenge itself as the verifier.
     pub challenge_as_verifier: Option<Attempt>,
+    /// A pair of its own, its refresh token presented by another client; or why there was no
+    /// other client.
+    pub refresh_by_other_client: Option<Result<(Attempt, Option<TokenAnswer>), String>>,
     /// A code exchanged with a `redirect_uri` other than the one it was issued for.
     pub code_other_redirect: Option<Attempt>,
     /// A code issued to the flows' client, exchanged by another client; or why there was no
@@ -172,6 +175,7 @@ impl FlowObservations {
             challenge_as_verifier: None,
             code_by_other_client: None,
             code_other_redirect: None,
+            refresh_by_other_client: None,
             extended_redirects: Vec::new(),
             foreign: None,
             code_replay: None,
@@ -288,12 +292,14 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
     obs.code_replay = Some(signer.code_replay().await);
     obs.code_other_redirect = Some(signer.code_redeemed_at(&other_redirect(client)).await);
+    let no_second = || "needs a second client, registered by DCR: this run had none".to_owned();
     obs.code_by_other_client = Some(match &ctx.second_client {
         Some(other) => Ok(signer.code_redeemed_by(other).await),
-        None => Err(
-            "needs a second client: the AS registers clients by DCR, and it registered only one"
-                .into(),
-        ),
+        None => Err(no_second()),
+    });
+    obs.refresh_by_other_client = Some(match &ctx.second_client {
+        Some(other) => Ok(signer.refreshed_by(other).await),
+        None => Err(no_second()),
     });
     obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
     obs.extended_redirects = signer.extended_redirects().await;
@@ -410,6 +416,31 @@ impl Signer<'_> {
             );
         }
         attempt
+    }
+
+    /// A correct flow of its own whose refresh token, if one is issued, `other` presents.
+    async fn refreshed_by(&self, other: &FlowClient) -> (Attempt, Option<TokenAnswer>) {
+        let resource = self.ctx.target.as_str();
+        let (own, _) = self.correct(resource).await;
+        let refresh_token = own
+            .token
+            .as_ref()
+            .and_then(|t| t.tokens.as_ref())
+            .and_then(|t| t.refresh_token.clone());
+        let presented = match refresh_token {
+            Some(refresh_token) => Some(
+                token::refresh(
+                    self.probe,
+                    &self.ctx.token_endpoint,
+                    &other.auth,
+                    &refresh_token,
+                    Some(resource),
+                )
+                .await,
+            ),
+            None => None,
+        };
+        (own, presented)
     }
 
     /// A correct flow of its own whose code is presented, with its verifier, by `other`.
