@@ -291,10 +291,16 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
     );
     obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
     obs.code_replay = Some(signer.code_replay().await);
-    obs.code_other_redirect = Some(signer.code_redeemed_at(&other_redirect(client)).await);
+    obs.code_other_redirect = Some(
+        signer
+            .code_exchanged_as(&client.auth, &other_redirect(client))
+            .await,
+    );
     let no_second = || "needs a second client, registered by DCR: this run had none".to_owned();
     obs.code_by_other_client = Some(match &ctx.second_client {
-        Some(other) => Ok(signer.code_redeemed_by(other).await),
+        Some(other) => Ok(signer
+            .code_exchanged_as(&other.auth, &client.redirect_uri)
+            .await),
         None => Err(no_second()),
     });
     obs.refresh_by_other_client = Some(match &ctx.second_client {
@@ -393,9 +399,9 @@ impl Signer<'_> {
         (attempt, verifier)
     }
 
-    /// A correct flow of its own whose code is exchanged, with its verifier, as if it had been
-    /// issued for `redirect_uri`.
-    async fn code_redeemed_at(&self, redirect_uri: &Url) -> Attempt {
+    /// A correct flow of its own whose code is exchanged, with its verifier, by `auth` and as
+    /// if it had been issued for `redirect_uri` (another client's, or another redirect URI).
+    async fn code_exchanged_as(&self, auth: &ClientAuth, redirect_uri: &Url) -> Attempt {
         let resource = self.ctx.target.as_str();
         let verifier = Verifier::generate();
         let mut attempt = self
@@ -406,7 +412,7 @@ impl Signer<'_> {
                 token::exchange_code(
                     self.probe,
                     &self.ctx.token_endpoint,
-                    &self.client.auth,
+                    auth,
                     code,
                     redirect_uri,
                     verifier.as_str(),
@@ -441,30 +447,6 @@ impl Signer<'_> {
             None => None,
         };
         (own, presented)
-    }
-
-    /// A correct flow of its own whose code is presented, with its verifier, by `other`.
-    async fn code_redeemed_by(&self, other: &FlowClient) -> Attempt {
-        let resource = self.ctx.target.as_str();
-        let verifier = Verifier::generate();
-        let mut attempt = self
-            .attempt(Pkce::S256(verifier.s256_challenge()), None, resource)
-            .await;
-        if let Some(code) = attempt.navigation.response().and_then(|r| r.code()) {
-            attempt.token = Some(
-                token::exchange_code(
-                    self.probe,
-                    &self.ctx.token_endpoint,
-                    &other.auth,
-                    code,
-                    &self.client.redirect_uri,
-                    verifier.as_str(),
-                    Some(resource),
-                )
-                .await,
-            );
-        }
-        attempt
     }
 
     /// A flow of its own whose code, once redeemed for tokens, is redeemed again.
