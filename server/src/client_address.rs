@@ -121,8 +121,10 @@ impl TrustedProxies {
         let hops: Vec<Option<IpAddr>> = headers
             .get_all(self.header.name())
             .iter()
-            .map(|v| v.to_str().ok())
-            .flat_map(|v| v.unwrap_or("\u{0}").split(','))
+            // Split before decoding: a hop that is not text spoils itself only, not the hops a
+            // proxy appended to the same line (nginx's `$proxy_add_x_forwarded_for` does).
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(|hop| std::str::from_utf8(hop).unwrap_or("\u{0}"))
             .map(|hop| match self.header {
                 ForwardedHeader::XForwardedFor => parse_hop(hop),
                 ForwardedHeader::Forwarded => forwarded_for(hop).and_then(parse_hop),
@@ -149,6 +151,15 @@ fn parse_network(value: &str) -> Result<IpNet, ProxyConfigError> {
         .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| ProxyConfigError::NotANetwork(value.to_owned()))?
         .trunc();
+    // Peers are compared as IPv4 when they are v4-mapped (`canonical`): so are the networks.
+    let network = match network {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96)
+                .map_err(|_| ProxyConfigError::NotANetwork(value.to_owned()))?,
+            None => network,
+        },
+        other => other,
+    };
     if network.prefix_len() == 0 {
         return Err(ProxyConfigError::Everything(network));
     }
@@ -254,6 +265,8 @@ impl std::fmt::Display for AddressKey {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
@@ -351,6 +364,28 @@ mod tests {
         assert_eq!(
             proxies(&["10.0.0.0/8"]).client_of(ip("10.0.0.1"), &h).ip(),
             ip("198.51.100.50")
+        );
+    }
+
+    #[test]
+    fn a_hop_that_is_not_text_spoils_only_itself() {
+        let p = proxies(&["10.0.0.0/8"]);
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff, 203.0.113.9").unwrap(),
+        );
+        assert_eq!(p.client_of(ip("10.0.0.1"), &h).ip(), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn a_v4_mapped_proxy_network_matches_v4_peers() {
+        let p = proxies(&["::ffff:10.0.0.0/104"]);
+        let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(p.client_of(ip("10.1.2.3"), &h).ip(), ip("203.0.113.9"));
+        assert_eq!(
+            p.client_of(ip("::ffff:10.1.2.3"), &h).ip(),
+            ip("203.0.113.9")
         );
     }
 
