@@ -22,6 +22,17 @@ struct Window {
 }
 
 impl Window {
+    /// The time this window is judged at: the local clock, or the newest bucket's start when a
+    /// replica whose clock runs ahead wrote it. So time never runs backwards in the record: a
+    /// replica behind counts in the newest bucket (forgotten no earlier than it should be)
+    /// instead of making an older one, and skew can only make admissions be forgotten up to the
+    /// fastest clock's lead early (NTP keeps that under a second; a bucket is 5 minutes).
+    fn clock(&self, local: u64) -> u64 {
+        self.buckets
+            .last()
+            .map_or(local, |(start, _)| local.max(*start))
+    }
+
     /// Drops the buckets wholly older than `span` before `now`; what is left is the count.
     fn forget(&mut self, now: u64, bucket: u64, span: u64) {
         self.buckets
@@ -53,9 +64,9 @@ pub async fn admit(
     let bucket = span / BUCKETS;
     let records = Records(store);
     for _ in 0..ATTEMPTS {
-        let now = now_secs();
         let current: Option<Window> = records.get(Kind::Admissions, name).await?;
         let mut window = current.clone().unwrap_or_default();
+        let now = window.clock(now_secs());
         window.forget(now, bucket, span);
         if window.total() >= cap {
             return Ok(false);
@@ -108,6 +119,22 @@ mod tests {
         assert_eq!(w.total(), 1);
         w.forget(1_500 + 3_600, 300, 3_600);
         assert_eq!(w.total(), 0);
+    }
+
+    #[test]
+    fn a_replica_whose_clock_is_behind_counts_in_the_newest_bucket() {
+        let mut w = Window::default();
+        let ahead = w.clock(1_250);
+        w.add(ahead, 300);
+        // A replica 200 s behind: its 1,050 would be the bucket of 900, before the newest one.
+        let behind = w.clock(1_050);
+        assert_eq!(behind, 1_200, "the newest bucket's start");
+        w.add(behind, 300);
+        assert_eq!(
+            w.buckets,
+            vec![(1_200, 2)],
+            "one bucket, in order, never older"
+        );
     }
 
     #[tokio::test]
