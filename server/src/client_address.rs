@@ -9,9 +9,11 @@
 //!
 //! Limits key on an [`AddressKey`]: an IPv4 address, or an IPv6 address's /64 network. One
 //! host is routinely given a whole /64 (SLAAC, privacy addresses), so per-/128 limits would let
-//! it take 2^64 allowances.
+//! it take 2^64 allowances. One customer is as routinely given a /56 or a /48 (RIPE-690's advice
+//! for homes and sites), 256 or 65,536 /64s, so an IPv6 address also counts in its /56 and /48
+//! ([`AddressKey::counted_in`]): each limit says how much of its allowance those wider networks get.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderName, StatusCode, request::Parts};
 use ipnet::IpNet;
@@ -50,6 +52,12 @@ pub enum ProxyConfigError {
          X-Forwarded-For and escape the per-address limits: name your proxies' networks only"
     )]
     Everything(IpNet),
+    /// Networks that each leave something out but together contain every address.
+    #[error(
+        "--trusted-proxy {0} together trust every address, so any client could write its own \
+         X-Forwarded-For and escape the per-address limits: name your proxies' networks only"
+    )]
+    EverythingTogether(String),
     /// An unknown header name.
     #[error(
         "--forwarded-header {0:?} is not one this server reads: write x-forwarded-for or forwarded"
@@ -97,6 +105,17 @@ impl TrustedProxies {
             .iter()
             .map(|v| parse_network(v.as_ref().trim()))
             .collect::<Result<Vec<_>, _>>()?;
+        // `0.0.0.0/1` and `128.0.0.0/1` are as open as `0.0.0.0/0`: merged, they are it.
+        if IpNet::aggregate(&networks)
+            .iter()
+            .any(|n| n.prefix_len() == 0)
+        {
+            let named: Vec<String> = values
+                .iter()
+                .map(|v| v.as_ref().trim().to_owned())
+                .collect();
+            return Err(ProxyConfigError::EverythingTogether(named.join(", ")));
+        }
         Ok(Self { networks, header })
     }
 
@@ -210,11 +229,6 @@ impl ClientAddress {
     pub fn ip(self) -> IpAddr {
         self.0
     }
-
-    /// What per-address limits count this client under.
-    pub fn key(self) -> AddressKey {
-        AddressKey::of(self.0)
-    }
 }
 
 /// The request's client address, as the accept loop resolved it; from the socket peer when the
@@ -237,28 +251,62 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// What per-address limits count: an IPv4 address, or the /64 network of an IPv6 address.
+/// What per-address limits count: an IPv4 address, or one network an IPv6 address is in (its
+/// /64, /56 or /48).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AddressKey(IpAddr);
+pub struct AddressKey(IpNet);
+
+/// How wide a network an [`AddressKey`] names, narrowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Breadth {
+    /// An IPv4 address or an IPv6 /64: one host.
+    Host,
+    /// An IPv6 /56: one home's usual delegation, 256 /64s.
+    Home,
+    /// An IPv6 /48: one site's usual delegation, 65,536 /64s.
+    Site,
+}
+
+impl Breadth {
+    const IPV6_PREFIXES: [(Breadth, u8); 3] = [
+        (Breadth::Host, 64),
+        (Breadth::Home, 56),
+        (Breadth::Site, 48),
+    ];
+}
 
 impl AddressKey {
-    /// The key of `ip`.
+    /// The narrowest key of `ip`: the address itself for IPv4, its /64 for IPv6.
     pub fn of(ip: IpAddr) -> Self {
         match canonical(ip) {
-            IpAddr::V6(v6) => {
-                let network = u128::from(v6) & !(u128::MAX >> 64);
-                Self(IpAddr::V6(Ipv6Addr::from(network)))
-            }
-            v4 => Self(v4),
+            IpAddr::V6(v6) => Self::network(IpAddr::V6(v6), 64),
+            v4 => Self(IpNet::from(v4)),
         }
+    }
+
+    /// Every key `ip` counts in, narrowest first, with its breadth: one for IPv4, three for IPv6.
+    pub fn counted_in(ip: IpAddr) -> impl Iterator<Item = (Breadth, AddressKey)> {
+        let ip = canonical(ip);
+        let prefixes: &[(Breadth, u8)] = match ip {
+            IpAddr::V4(_) => &[(Breadth::Host, 32)],
+            IpAddr::V6(_) => &Breadth::IPV6_PREFIXES,
+        };
+        prefixes
+            .iter()
+            .map(move |&(breadth, len)| (breadth, Self::network(ip, len)))
+    }
+
+    fn network(ip: IpAddr, prefix_len: u8) -> Self {
+        // In range by construction: 32 for IPv4, at most 64 for IPv6.
+        Self(IpNet::new(ip, prefix_len).map_or(IpNet::from(ip), |n| n.trunc()))
     }
 }
 
 impl std::fmt::Display for AddressKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            IpAddr::V6(v6) => write!(f, "{v6}/64"),
-            v4 => write!(f, "{v4}"),
+            IpNet::V4(v4) => write!(f, "{}", v4.addr()),
+            v6 => write!(f, "{v6}"),
         }
     }
 }
@@ -404,6 +452,26 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_counts_in_its_64_56_and_48() {
+        let keys: Vec<String> = AddressKey::counted_in(ip("2001:db8:1:2:aaaa::1"))
+            .map(|(_, k)| k.to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            ["2001:db8:1:2::/64", "2001:db8:1::/56", "2001:db8:1::/48"]
+        );
+        // The /64 and the /56 of an address whose bits 56-63 are zero are still two keys.
+        let same_bits: Vec<AddressKey> = AddressKey::counted_in(ip("2001:db8:1:100::1"))
+            .map(|(_, k)| k)
+            .collect();
+        assert_ne!(same_bits[0], same_bits[1]);
+        let v4: Vec<(Breadth, String)> = AddressKey::counted_in(ip("::ffff:192.0.2.1"))
+            .map(|(b, k)| (b, k.to_string()))
+            .collect();
+        assert_eq!(v4, [(Breadth::Host, "192.0.2.1".to_owned())]);
+    }
+
+    #[test]
     fn ipv6_is_counted_per_64() {
         let a = AddressKey::of(ip("2001:db8:1:2:aaaa::1"));
         let b = AddressKey::of(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"));
@@ -422,6 +490,18 @@ mod tests {
         let e =
             TrustedProxies::parse(&["10.0.0.0/33"], ForwardedHeader::XForwardedFor).unwrap_err();
         assert!(e.to_string().contains("10.0.0.0/8"), "{e}");
+        let e = TrustedProxies::parse(
+            &["0.0.0.0/1", "128.0.0.0/1"],
+            ForwardedHeader::XForwardedFor,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ProxyConfigError::EverythingTogether(_)), "{e}");
+        let halves = ["::/1", "8000::/2", "c000::/2", "10.0.0.0/8"];
+        let e = TrustedProxies::parse(&halves, ForwardedHeader::XForwardedFor).unwrap_err();
+        assert!(e.to_string().contains("::/1, 8000::/2"), "{e}");
+        assert!(
+            TrustedProxies::parse(&["::/1", "10.0.0.0/8"], ForwardedHeader::XForwardedFor).is_ok()
+        );
         let e = TrustedProxies::parse(&["0.0.0.0/0"], ForwardedHeader::XForwardedFor).unwrap_err();
         assert!(matches!(e, ProxyConfigError::Everything(_)), "{e}");
         let e = "x-real-ip".parse::<ForwardedHeader>().unwrap_err();

@@ -13,7 +13,7 @@ use std::{
     collections::HashMap,
     convert::Infallible,
     io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU32, Ordering},
@@ -74,8 +74,10 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
-    /// Most connections from one address (an IPv6 /64) at once; beyond it a new connection is
-    /// answered 503 and closed. Trusted proxies are exempt: their connections carry many clients.
+    /// Most connections from one address at once, and from one IPv6 /64, /56 or /48 between
+    /// all its addresses (a customer holding a /48 is one peer, not 65,536); beyond it a new
+    /// connection is answered 503 and closed. Trusted proxies are exempt: their connections
+    /// carry many clients.
     pub per_address: usize,
     /// Requests on one connection before its answer closes it.
     pub max_requests: u32,
@@ -166,7 +168,7 @@ pub async fn serve(
         let address_slot = if proxies.trusts(peer.ip()) {
             None
         } else {
-            match per_address.take(AddressKey::of(peer.ip())) {
+            match per_address.take(peer.ip()) {
                 Some(held) => Some(held),
                 None => {
                     refuse_over_share(tcp, peer, &lingering, &connections);
@@ -245,17 +247,18 @@ fn refuse_over_share(
     });
 }
 
-/// Open connections per address, each held by an [`AddressSlot`].
+/// Open connections per address and per network an address counts in, each connection held
+/// by an [`AddressSlot`].
 #[derive(Clone)]
 struct AddressSlots {
     open: Arc<Mutex<HashMap<AddressKey, usize>>>,
     cap: usize,
 }
 
-/// One connection's place in its address's share; given back when dropped.
+/// One connection's place in its address's share and its networks'; given back when dropped.
 struct AddressSlot {
     slots: AddressSlots,
-    key: AddressKey,
+    peer: IpAddr,
 }
 
 impl AddressSlots {
@@ -266,17 +269,22 @@ impl AddressSlots {
         }
     }
 
-    /// A place for one more connection from `key`, unless it holds its whole share.
-    fn take(&self, key: AddressKey) -> Option<AddressSlot> {
+    /// A place for one more connection from `peer`, unless it or a network it is in holds its
+    /// whole share. The wider networks get the same share as one address, not a multiple: the
+    /// share is a quarter of every slot, and a /48 is one customer.
+    fn take(&self, peer: IpAddr) -> Option<AddressSlot> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let count = open.entry(key).or_default();
-        if *count >= self.cap {
+        let full = AddressKey::counted_in(peer)
+            .any(|(_, key)| open.get(&key).is_some_and(|count| *count >= self.cap));
+        if full {
             return None;
         }
-        *count += 1;
+        for (_, key) in AddressKey::counted_in(peer) {
+            *open.entry(key).or_default() += 1;
+        }
         Some(AddressSlot {
             slots: self.clone(),
-            key,
+            peer,
         })
     }
 }
@@ -284,11 +292,13 @@ impl AddressSlots {
 impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = open.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                // An address with nothing open leaves no trace: the map holds open ones only.
-                open.remove(&self.key);
+        for (_, key) in AddressKey::counted_in(self.peer) {
+            if let Some(count) = open.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    // A network with nothing open leaves no trace: the map holds open ones only.
+                    open.remove(&key);
+                }
             }
         }
     }
@@ -423,8 +433,8 @@ mod tests {
     #[test]
     fn an_address_slot_is_given_back_and_leaves_no_trace() {
         let slots = AddressSlots::new(2);
-        let a = AddressKey::of("192.0.2.1".parse().unwrap());
-        let b = AddressKey::of("192.0.2.2".parse().unwrap());
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
         let first = slots.take(a).unwrap();
         let _second = slots.take(a).unwrap();
         assert!(slots.take(a).is_none());
@@ -433,6 +443,29 @@ mod tests {
         assert!(slots.take(a).is_some());
         drop(_second);
         assert!(slots.open.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_site_holds_one_share_however_many_64s_it_spreads_over() {
+        let slots = AddressSlots::new(3);
+        let in_site = |n: u16| -> IpAddr { format!("2001:db8:5:{n:x}::1").parse().unwrap() };
+        let held: Vec<AddressSlot> = (0..100)
+            .filter_map(|n| slots.take(in_site(n << 8)))
+            .collect();
+        assert_eq!(
+            held.len(),
+            3,
+            "one per /64, each in its own /56, until the /48 is full"
+        );
+        assert!(
+            slots.take("2001:db8:6::1".parse().unwrap()).is_some(),
+            "another /48"
+        );
+        drop(held);
+        assert!(
+            slots.take(in_site(0x4200)).is_some(),
+            "given back to every network"
+        );
     }
 
     #[test]

@@ -94,6 +94,13 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_allowance() {
     assert_eq!(created(&statuses), ALLOWANCE, "{statuses:?}");
     let other_network = Some(("x-forwarded-for", "2001:db8:5:7::1".to_owned()));
     assert_eq!(register(&server, other_network).await, 201);
+    // A /56 spread over 90 of its /64s gets 4 hosts' allowance between them, not 90.
+    let mut statuses = Vec::new();
+    for n in 0..90 {
+        let chain = format!("2001:db8:6:{n:x}::1");
+        statuses.push(register(&server, Some(("x-forwarded-for", chain))).await);
+    }
+    assert_eq!(created(&statuses), 4 * ALLOWANCE, "{statuses:?}");
     // The header the proxy does not write is ignored.
     let mut statuses = Vec::new();
     for i in 0..ATTEMPTS {

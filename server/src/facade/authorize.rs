@@ -120,7 +120,7 @@ pub async fn authorize(
     headers: HeaderMap,
     query: Result<OAuthQuery, ParamsError>,
 ) -> Response {
-    if let Err(wait) = facade.authorize_limiter.check(client.key()) {
+    if let Err(wait) = facade.authorize_limiter.check(client.ip()) {
         return too_many_requests_page(wait);
     }
     let params = match query {

@@ -103,7 +103,7 @@ pub async fn consent(
     headers: HeaderMap,
     form: Result<OAuthForm, ParamsError>,
 ) -> Response {
-    if let Err(wait) = facade.consent_limiter.check(client.key()) {
+    if let Err(wait) = facade.consent_limiter.check(client.ip()) {
         return too_many_requests_page(wait);
     }
     let form = match form {

@@ -2,11 +2,13 @@
 //! and that make the server store state or do work: registration, authorization, consent.
 //!
 //! The address is the request's [`ClientAddress`](crate::client_address::ClientAddress): the TCP
-//! peer, or behind a trusted proxy the client it names; IPv6 counts per /64.
+//! peer, or behind a trusted proxy the client it names. IPv6 counts per /64, and its /56 and
+//! /48 get 4 and 16 times that allowance between all their /64s: a customer handed a /48 gets
+//! as much as 16 IPv4 addresses, not 65,536 of them.
 
-use std::{num::NonZeroU32, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
-use crate::client_address::AddressKey;
+use crate::client_address::{AddressKey, Breadth};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -29,11 +31,17 @@ impl AddressQuota {
     }
 }
 
-/// A keyed GCRA limiter; addresses not seen for a while are forgotten.
+/// Keyed GCRA limiters, one per [`Breadth`]; addresses not seen for a while are forgotten.
 pub struct AddressLimiter {
-    limiter: DefaultKeyedRateLimiter<AddressKey>,
+    host: DefaultKeyedRateLimiter<AddressKey>,
+    home: DefaultKeyedRateLimiter<AddressKey>,
+    site: DefaultKeyedRateLimiter<AddressKey>,
     window: Duration,
 }
+
+/// How many times a host's allowance an IPv6 /56 and /48 get, between all their /64s.
+const HOME_ALLOWANCE: u32 = 4;
+const SITE_ALLOWANCE: u32 = 16;
 
 /// Addresses remembered before idle ones are swept.
 const SWEEP_ABOVE: usize = 10_000;
@@ -41,31 +49,50 @@ const SWEEP_ABOVE: usize = 10_000;
 impl AddressLimiter {
     /// A limiter with `quota` for every address.
     pub fn new(quota: AddressQuota) -> Self {
-        let burst = NonZeroU32::new(quota.burst.max(1)).expect("at least one");
-        let q = Quota::with_period(quota.replenish_every.max(Duration::from_millis(1)))
-            .expect("a positive period")
-            .allow_burst(burst);
+        let burst = quota.burst.max(1);
+        let period = quota.replenish_every.max(Duration::from_millis(1));
         Self {
-            limiter: RateLimiter::keyed(q),
-            window: quota.replenish_every * burst.get(),
+            host: keyed(period, burst, 1),
+            home: keyed(period, burst, HOME_ALLOWANCE),
+            site: keyed(period, burst, SITE_ALLOWANCE),
+            window: period * burst,
         }
     }
 
-    /// Whether `key` may make a request now, counting it; otherwise how long until it may.
-    pub fn check(&self, key: AddressKey) -> Result<(), Duration> {
-        if self.limiter.len() > SWEEP_ABOVE {
-            // Addresses whose allowance is full again carry no state worth keeping.
-            self.limiter.retain_recent();
-            self.limiter.shrink_to_fit();
+    /// Whether a request from `ip` may be served now, counting it in every network `ip` is in;
+    /// otherwise how long until it may.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        for (breadth, key) in AddressKey::counted_in(ip) {
+            let limiter = match breadth {
+                Breadth::Host => &self.host,
+                Breadth::Home => &self.home,
+                Breadth::Site => &self.site,
+            };
+            if limiter.len() > SWEEP_ABOVE {
+                // Addresses whose allowance is full again carry no state worth keeping.
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+            // Narrowest first: a host over its own allowance spends none of its network's.
+            limiter.check_key(&key).map_err(|not_until| {
+                not_until
+                    .wait_time_from(governor::clock::Clock::now(
+                        &governor::clock::DefaultClock::default(),
+                    ))
+                    .min(self.window)
+            })?;
         }
-        self.limiter.check_key(&key).map_err(|not_until| {
-            not_until
-                .wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ))
-                .min(self.window)
-        })
+        Ok(())
     }
+}
+
+/// A keyed limiter that allows `times` a burst of `burst`, replenished `times` as fast.
+fn keyed(period: Duration, burst: u32, times: u32) -> DefaultKeyedRateLimiter<AddressKey> {
+    let burst = NonZeroU32::new(burst.saturating_mul(times).max(1)).expect("at least one");
+    let quota = Quota::with_period((period / times).max(Duration::from_nanos(1)))
+        .expect("a positive period")
+        .allow_burst(burst);
+    RateLimiter::keyed(quota)
 }
 
 #[cfg(test)]
@@ -75,8 +102,8 @@ mod tests {
     #[test]
     fn each_address_has_its_own_allowance() {
         let limiter = AddressLimiter::new(AddressQuota::per_window(3, Duration::from_secs(60)));
-        let a = AddressKey::of("127.0.0.1".parse().unwrap());
-        let b = AddressKey::of("127.0.0.2".parse().unwrap());
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
         for _ in 0..3 {
             assert!(limiter.check(a).is_ok());
         }
@@ -86,5 +113,26 @@ mod tests {
             "{wait:?}"
         );
         assert!(limiter.check(b).is_ok());
+    }
+
+    #[test]
+    fn a_site_of_many_64s_gets_sixteen_hosts_worth() {
+        let limiter = AddressLimiter::new(AddressQuota::per_window(3, Duration::from_secs(60)));
+        let in_site = |n: u16| -> IpAddr { format!("2001:db8:7:{:x}::1", n << 8).parse().unwrap() };
+        // 3 from each /64 (each in a /56 of its own), until the /48's 48 are spent; a /64 beyond that gets nothing.
+        let served = (0u16..100)
+            .flat_map(|n| std::iter::repeat_n(n, 3))
+            .filter(|&n| limiter.check(in_site(n)).is_ok())
+            .count();
+        assert_eq!(served, 3 * SITE_ALLOWANCE as usize);
+        // A /56 alone is held to 4 hosts' worth: 12, however many /64s it spreads over.
+        let in_home = |n: u8| -> IpAddr { format!("2001:db8:8:{n:x}::1").parse().unwrap() };
+        let served = (0u8..=255)
+            .filter(|&n| limiter.check(in_home(n)).is_ok())
+            .count();
+        assert_eq!(served, 3 * HOME_ALLOWANCE as usize);
+        // Another site and any IPv4 address are untouched.
+        assert!(limiter.check("2001:db8:9::1".parse().unwrap()).is_ok());
+        assert!(limiter.check("192.0.2.1".parse().unwrap()).is_ok());
     }
 }

@@ -155,7 +155,7 @@ pub async fn register(
     body: axum::body::Bytes,
 ) -> Response {
     let limits = &facade.config.registration;
-    if let Err(wait) = facade.registration_limiter.check(client.key()) {
+    if let Err(wait) = facade.registration_limiter.check(client.ip()) {
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
             "invalid_client_metadata",
