@@ -189,6 +189,17 @@ async fn load(server: &LocalServer, token: &str, args: &BenchArgs) -> anyhow::Re
             };
             while sent.fetch_add(1, Ordering::Relaxed) < limit && Instant::now() < deadline {
                 let t = Instant::now();
+                // The server closes a connection after 1,000 requests (`Connection: close`), as
+                // a real client's pool would, the worker opens another; the time counts.
+                if connection.closing {
+                    match BenchConnection::open(addr).await {
+                        Ok(fresh) => connection = fresh,
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
+                }
                 if connection.call(&request).await {
                     latencies.push(t.elapsed());
                 } else {
@@ -255,6 +266,8 @@ impl BenchRequest {
 /// One keep-alive HTTP/1.1 connection to the server.
 struct BenchConnection {
     sender: hyper::client::conn::http1::SendRequest<axum::body::Body>,
+    /// The server said it closes the connection after the last answer, or it is closed.
+    closing: bool,
 }
 
 impl BenchConnection {
@@ -264,15 +277,27 @@ impl BenchConnection {
         let (sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
         tokio::spawn(connection);
-        Ok(Self { sender })
+        Ok(Self {
+            sender,
+            closing: false,
+        })
     }
 
     /// Sends the request; whether a 2xx answer came back whole.
     async fn call(&mut self, r: &BenchRequest) -> bool {
         if self.sender.ready().await.is_err() {
+            self.closing = true;
             return false;
         }
-        match self.sender.send_request(r.build()).await {
+        let answer = self.sender.send_request(r.build()).await;
+        self.closing = match &answer {
+            Ok(response) => response
+                .headers()
+                .get(axum::http::header::CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close")),
+            Err(_) => true,
+        };
+        match answer {
             Ok(response) if response.status().is_success() => {
                 axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1 << 20)
                     .await
