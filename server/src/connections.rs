@@ -39,7 +39,7 @@ use tokio::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use crate::client_address::{AddressKey, TrustedProxies};
+use crate::client_address::{AddressKey, Breadth, TrustedProxies};
 
 /// How long a client has to send a whole request head, from the moment the server is ready to
 /// read one: on a new connection, and again after each response on a keep-alive connection.
@@ -270,12 +270,18 @@ impl AddressSlots {
     }
 
     /// A place for one more connection from `peer`, unless it or a network it is in holds its
-    /// whole share. The wider networks get the same share as one address, not a multiple: the
-    /// share is a quarter of every slot, and a /48 is one customer.
+    /// whole share. A /56 and a /48 get twice one address's share (half of every slot at most):
+    /// enough that one host cannot shut out its network's other hosts, too little for one
+    /// customer to fill the server.
     fn take(&self, peer: IpAddr) -> Option<AddressSlot> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let full = AddressKey::counted_in(peer)
-            .any(|(_, key)| open.get(&key).is_some_and(|count| *count >= self.cap));
+        let full = AddressKey::counted_in(peer).any(|(breadth, key)| {
+            let cap = match breadth {
+                Breadth::Host => self.cap,
+                Breadth::Home | Breadth::Site => self.cap * 2,
+            };
+            open.get(&key).is_some_and(|count| *count >= cap)
+        });
         if full {
             return None;
         }
@@ -454,7 +460,7 @@ mod tests {
             .collect();
         assert_eq!(
             held.len(),
-            3,
+            6,
             "one per /64, each in its own /56, until the /48 is full"
         );
         assert!(
@@ -465,6 +471,13 @@ mod tests {
         assert!(
             slots.take(in_site(0x4200)).is_some(),
             "given back to every network"
+        );
+        // One host filling its own share leaves its /48's other hosts room.
+        let one_host: Vec<AddressSlot> = (0..5).filter_map(|_| slots.take(in_site(1))).collect();
+        assert_eq!(one_host.len(), 3);
+        assert!(
+            slots.take(in_site(2)).is_some(),
+            "a neighbour in the same /48 and /56"
         );
     }
 

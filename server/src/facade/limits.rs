@@ -37,7 +37,13 @@ pub struct AddressLimiter {
     home: DefaultKeyedRateLimiter<AddressKey>,
     site: DefaultKeyedRateLimiter<AddressKey>,
     window: Duration,
+    /// When the limiters were last swept: a sweep locks and walks every key, so it runs at most
+    /// once per [`SWEEP_EVERY`] however many keys stay recent (a /48 has 65,536 /64s).
+    swept: std::sync::Mutex<std::time::Instant>,
 }
+
+/// Least time between two sweeps.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// How many times a host's allowance an IPv6 /56 and /48 get, between all their /64s.
 const HOME_ALLOWANCE: u32 = 4;
@@ -56,23 +62,20 @@ impl AddressLimiter {
             home: keyed(period, burst, HOME_ALLOWANCE),
             site: keyed(period, burst, SITE_ALLOWANCE),
             window: period * burst,
+            swept: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 
     /// Whether a request from `ip` may be served now, counting it in every network `ip` is in;
     /// otherwise how long until it may.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.sweep();
         for (breadth, key) in AddressKey::counted_in(ip) {
             let limiter = match breadth {
                 Breadth::Host => &self.host,
                 Breadth::Home => &self.home,
                 Breadth::Site => &self.site,
             };
-            if limiter.len() > SWEEP_ABOVE {
-                // Addresses whose allowance is full again carry no state worth keeping.
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
             // Narrowest first: a host over its own allowance spends none of its network's.
             limiter.check_key(&key).map_err(|not_until| {
                 not_until
@@ -83,6 +86,28 @@ impl AddressLimiter {
             })?;
         }
         Ok(())
+    }
+}
+
+impl AddressLimiter {
+    /// Forgets addresses whose allowance is full again (they carry no state worth keeping), when
+    /// there are many and the last sweep is a while ago.
+    fn sweep(&self) {
+        let limiters = [&self.host, &self.home, &self.site];
+        if limiters.iter().all(|l| l.len() <= SWEEP_ABOVE) {
+            return;
+        }
+        let Ok(mut swept) = self.swept.try_lock() else {
+            return; // another request is sweeping
+        };
+        if swept.elapsed() < SWEEP_EVERY {
+            return;
+        }
+        for limiter in limiters {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        *swept = std::time::Instant::now();
     }
 }
 
