@@ -188,6 +188,20 @@ async fn repeated_parameters_are_refused_on_every_endpoint() {
         );
         assert_eq!(p["iss"], server.issuer);
     }
+    // A state too long to carry is refused without being carried back.
+    let mut long = url::Url::parse(&url).unwrap();
+    let pairs: Vec<(String, String)> = long
+        .query_pairs()
+        .map(|(k, v)| match k.as_ref() {
+            "state" => (k.into_owned(), "s".repeat(2_000)),
+            _ => (k.into_owned(), v.into_owned()),
+        })
+        .collect();
+    long.query_pairs_mut().clear().extend_pairs(pairs);
+    let r = http().get(long.as_str()).send().await.unwrap();
+    let p = query(&location(&r));
+    assert_eq!(p["error"], "invalid_request");
+    assert!(!p.contains_key("state"), "{p:?}");
     let token = |body: &'static str, endpoint: String| async move {
         http()
             .post(endpoint)

@@ -316,7 +316,11 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
             "redirect_uri is missing or not registered for this client",
         ));
     };
-    let state = params.get("state").filter(|_| !params.is_repeated("state"));
+    // A state too long to carry is not echoed: the error would carry it all the same.
+    let overlong_state = params.get("state").is_some_and(|s| s.len() > 1024);
+    let state = params
+        .get("state")
+        .filter(|_| !params.is_repeated("state") && !overlong_state);
     let fail = |error: &'static str, description: &str| {
         Refusal::ToClient(ErrorForClient {
             client_id: client.client_id.clone(),
@@ -329,7 +333,7 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
     if let Err(e) = params.refuse_repeated() {
         return Err(fail("invalid_request", &e));
     }
-    if state.is_some_and(|s| s.len() > 1024) {
+    if overlong_state {
         return Err(fail(
             "invalid_request",
             "state is longer than 1024 characters",
