@@ -123,7 +123,7 @@ pub struct Facade {
     http: reqwest::Client,
     /// The issuer's origin, which the façade's own forms are posted from.
     issuer_origin: String,
-    readiness: readiness::Readiness,
+    readiness: Arc<readiness::Readiness>,
 }
 
 /// Why the client a `client_id` names is not available.

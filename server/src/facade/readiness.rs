@@ -3,10 +3,17 @@
 //! whose store is down verifies tokens fine but fails every sign-in and refresh.
 //!
 //! Anyone may ask, so the answer is reused for a few seconds and one probe runs at a time: a
-//! flood of cheap requests makes at most one store read per [`REUSE`], whatever its rate.
+//! flood of cheap requests makes at most one store read per [`REUSE`], whatever its rate. The
+//! probe runs in a task of its own, so an asker that goes away does not abandon it (and let the
+//! next asker start another), and nobody waits for it longer than [`WAIT`]: while a probe of a
+//! hung store runs, askers get the last answer at once, and a probe that takes too long is
+//! answered as unavailable.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -24,41 +31,52 @@ use super::{
 
 /// How long one probe's answer is reused.
 pub const REUSE: Duration = Duration::from_secs(5);
+/// Longest an asker waits for a probe it started.
+pub const WAIT: Duration = Duration::from_secs(2);
 /// The key read to probe the store (a read of a record that never exists).
 const PROBE_KEY: &str = "readiness-probe";
 
-/// The last probe's outcome, and when it ran.
+/// The last probe's outcome and when it ran, and whether a probe is running.
 #[derive(Default)]
 pub struct Readiness {
-    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    last: Mutex<Option<(Instant, bool)>>,
+    probing: AtomicBool,
 }
 
 impl Readiness {
     /// Whether the store answered, from a probe at most [`REUSE`] old.
-    async fn store_answers(&self, store: &dyn Store) -> bool {
-        // Held across the probe: concurrent askers wait for its answer instead of probing too.
-        let mut last = self.last.lock().await;
-        if let Some((at, ok)) = *last
+    async fn store_answers(self: &Arc<Self>, store: &Arc<dyn Store>) -> bool {
+        let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, ok)) = last
             && at.elapsed() < REUSE
         {
             return ok;
         }
-        let ok = match store.get(Kind::Admissions, PROBE_KEY).await {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "readiness: the state store does not answer");
-                false
-            }
-        };
-        *last = Some((Instant::now(), ok));
-        ok
+        if self.probing.swap(true, Ordering::AcqRel) {
+            // Another asker's probe is running: its predecessor's answer, or not ready yet.
+            return last.is_some_and(|(_, ok)| ok);
+        }
+        let (readiness, store) = (Arc::clone(self), Arc::clone(store));
+        let probe = tokio::spawn(async move {
+            let ok = match store.get(Kind::Admissions, PROBE_KEY).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness: the state store does not answer");
+                    false
+                }
+            };
+            *readiness.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
+            readiness.probing.store(false, Ordering::Release);
+            ok
+        });
+        matches!(tokio::time::timeout(WAIT, probe).await, Ok(Ok(true)))
     }
 }
 
 /// `GET /readyz`: 200 when ready, 503 with `Retry-After` when the store does not answer; the
 /// body names the part, never the backend's error.
 pub async fn readyz(State(facade): State<Arc<Facade>>) -> Response {
-    let store = facade.readiness.store_answers(facade.store.as_ref()).await;
+    let store = facade.readiness.store_answers(&facade.store).await;
     let body = serde_json::json!({
         "status": if store { "ready" } else { "unavailable" },
         "store": if store { "ok" } else { "unavailable" },
@@ -122,11 +140,63 @@ mod tests {
 
     #[tokio::test]
     async fn a_flood_of_probes_reads_the_store_once() {
-        let store = Counting::default();
-        let readiness = Readiness::default();
+        let counting = Arc::new(Counting::default());
+        let store: Arc<dyn Store> = counting.clone();
+        let readiness = Arc::new(Readiness::default());
         for _ in 0..500 {
             assert!(readiness.store_answers(&store).await);
         }
-        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(counting.reads.load(Ordering::SeqCst), 1);
+    }
+
+    /// A store whose reads never end.
+    struct Hung;
+
+    #[async_trait]
+    impl Store for Hung {
+        async fn insert(&self, _: Kind, _: &str, _: Value, _: u64) -> Result<(), StoreError> {
+            std::future::pending().await
+        }
+        async fn put(&self, _: Kind, _: &str, _: Value, _: u64) -> Result<(), StoreError> {
+            std::future::pending().await
+        }
+        async fn get(&self, _: Kind, _: &str) -> Result<Option<Value>, StoreError> {
+            std::future::pending().await
+        }
+        async fn take(&self, _: Kind, _: &str) -> Result<Option<Value>, StoreError> {
+            std::future::pending().await
+        }
+        async fn replace(
+            &self,
+            _: Kind,
+            _: &str,
+            _: &Value,
+            _: Value,
+            _: u64,
+        ) -> Result<bool, StoreError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hung_store_holds_one_asker_for_the_wait_and_the_rest_not_at_all() {
+        let store: Arc<dyn Store> = Arc::new(Hung);
+        let readiness = Arc::new(Readiness::default());
+        let started = Instant::now();
+        assert!(!readiness.store_answers(&store).await);
+        let waited = started.elapsed();
+        assert!(
+            waited >= WAIT && waited < WAIT * 2,
+            "the first asker waits for the probe, no longer"
+        );
+        let again = Instant::now();
+        for _ in 0..100 {
+            assert!(!readiness.store_answers(&store).await);
+        }
+        // Not a timing claim: 100 askers that waited for the probe would take 100 times WAIT.
+        assert!(
+            again.elapsed() < WAIT,
+            "the probe still runs: nobody waits for it"
+        );
     }
 }
