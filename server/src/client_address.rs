@@ -268,30 +268,31 @@ pub enum Breadth {
 }
 
 impl Breadth {
-    const IPV6_PREFIXES: [(Breadth, u8); 3] = [
-        (Breadth::Host, 64),
-        (Breadth::Home, 56),
-        (Breadth::Site, 48),
-    ];
+    /// The networks an address counts in, narrowest first: their breadth and prefix length.
+    fn prefixes(ip: IpAddr) -> &'static [(Breadth, u8)] {
+        match ip {
+            IpAddr::V4(_) => &[(Breadth::Host, 32)],
+            IpAddr::V6(_) => &[
+                (Breadth::Host, 64),
+                (Breadth::Home, 56),
+                (Breadth::Site, 48),
+            ],
+        }
+    }
 }
 
 impl AddressKey {
     /// The narrowest key of `ip`: the address itself for IPv4, its /64 for IPv6.
     pub fn of(ip: IpAddr) -> Self {
-        match canonical(ip) {
-            IpAddr::V6(v6) => Self::network(IpAddr::V6(v6), 64),
-            v4 => Self(IpNet::from(v4)),
-        }
+        let ip = canonical(ip);
+        let host = Breadth::prefixes(ip).first().map_or(128, |(_, len)| *len);
+        Self::network(ip, host)
     }
 
     /// Every key `ip` counts in, narrowest first, with its breadth: one for IPv4, three for IPv6.
     pub fn counted_in(ip: IpAddr) -> impl Iterator<Item = (Breadth, AddressKey)> {
         let ip = canonical(ip);
-        let prefixes: &[(Breadth, u8)] = match ip {
-            IpAddr::V4(_) => &[(Breadth::Host, 32)],
-            IpAddr::V6(_) => &Breadth::IPV6_PREFIXES,
-        };
-        prefixes
+        Breadth::prefixes(ip)
             .iter()
             .map(move |&(breadth, len)| (breadth, Self::network(ip, len)))
     }

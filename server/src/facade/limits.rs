@@ -87,9 +87,7 @@ impl AddressLimiter {
         }
         Ok(())
     }
-}
 
-impl AddressLimiter {
     /// Forgets addresses whose allowance is full again (they carry no state worth keeping), when
     /// there are many and the last sweep is a while ago.
     fn sweep(&self) {
