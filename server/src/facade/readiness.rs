@@ -58,6 +58,9 @@ impl Readiness {
         }
         let (readiness, store) = (Arc::clone(self), Arc::clone(store));
         let probe = tokio::spawn(async move {
+            // Reset however the probe ends, a panic included: a flag left set would freeze the
+            // answer at the last one for good.
+            let _done = Probing(&readiness.probing);
             let ok = match store.get(Kind::Admissions, PROBE_KEY).await {
                 Ok(_) => true,
                 Err(e) => {
@@ -66,10 +69,18 @@ impl Readiness {
                 }
             };
             *readiness.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), ok));
-            readiness.probing.store(false, Ordering::Release);
             ok
         });
         matches!(tokio::time::timeout(WAIT, probe).await, Ok(Ok(true)))
+    }
+}
+
+/// Clears the probing flag when dropped.
+struct Probing<'a>(&'a AtomicBool);
+
+impl Drop for Probing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
