@@ -61,9 +61,7 @@ pub fn router(parts: AppParts) -> Router {
         DirectPath::On,
         SessionLimits::default(),
     ));
-    let mcp_path = url::Url::parse(parts.resource.as_str())
-        .map(|u| u.path().to_owned())
-        .unwrap_or_else(|_| "/mcp".into());
+    let mcp_path = parts.resource.path().to_owned();
     let mcp_router = Router::new()
         .route(&mcp_path, any(mcp_endpoint))
         .with_state(mcp)

@@ -7,10 +7,9 @@ use std::{
     sync::Arc,
 };
 
-use url::Url;
-
 use crate::{
     client_address::TrustedProxies,
+    endpoint::{Endpoint, Issuer},
     facade::{UpstreamConfig, dynamodb::DynamoStore},
     resource::ResourceUri,
     runtime::{self, Assembly, Running, StartError},
@@ -27,14 +26,15 @@ pub struct Deployment {
     /// The pool's issuer.
     pub issuer: String,
     /// The pool's JWKS (the emulator's, behind an endpoint override).
-    pub jwks_url: Url,
-    /// Managed login base URL.
+    pub jwks_url: Endpoint,
+    /// Managed login base URL, as the stack's output writes it (no trailing slash); checked to be
+    /// an [`Endpoint`] when read.
     pub domain_url: String,
     /// The façade's upstream client.
     pub client_id: String,
     /// Its secret.
     pub client_secret: String,
-    /// Its callback.
+    /// Its callback, as registered at Cognito; checked to be an [`Endpoint`] when read.
     pub callback_url: String,
     /// The state table.
     pub table: String,
@@ -100,23 +100,31 @@ impl Deployment {
         if get("MCP_AUTH_MODE")? != "cognito" {
             return Err(bad("MCP_AUTH_MODE", "is not \"cognito\"".into()));
         }
-        let resource =
+        let resource: ResourceUri =
             get("MCP_RESOURCE_URI")?
                 .parse()
                 .map_err(|e: crate::resource::ResourceUriError| {
                     bad("MCP_RESOURCE_URI", e.to_string())
                 })?;
-        let jwks_url = Url::parse(&get("COGNITO_JWKS_URL")?)
-            .map_err(|e| bad("COGNITO_JWKS_URL", e.to_string()))?;
+        Issuer::for_resource(&resource).map_err(|e| bad("MCP_RESOURCE_URI", e.to_string()))?;
+        let endpoint = |key: &'static str| {
+            let value = get(key)?;
+            Endpoint::parse(&value)
+                .map(|e| (value, e))
+                .map_err(|e| bad(key, e.to_string()))
+        };
+        let (_, jwks_url) = endpoint("COGNITO_JWKS_URL")?;
+        let (domain_url, _) = endpoint("COGNITO_DOMAIN_URL")?;
+        let (callback_url, _) = endpoint("COGNITO_UPSTREAM_CALLBACK_URL")?;
         Ok(Self {
             resource,
             region: get("AWS_REGION")?,
             issuer: get("COGNITO_ISSUER")?,
             jwks_url,
-            domain_url: get("COGNITO_DOMAIN_URL")?.trim_end_matches('/').to_owned(),
+            domain_url: domain_url.trim_end_matches('/').to_owned(),
             client_id: get("COGNITO_UPSTREAM_CLIENT_ID")?,
             client_secret: get("COGNITO_UPSTREAM_CLIENT_SECRET")?,
-            callback_url: get("COGNITO_UPSTREAM_CALLBACK_URL")?,
+            callback_url,
             table: get("DYNAMODB_TABLE")?,
             endpoint_url: get("AWS_ENDPOINT_URL").ok(),
             csrf_key: match get("FACADE_CSRF_KEY").ok() {
@@ -152,8 +160,7 @@ impl Deployment {
 
     /// The public base URL: the resource URI's origin.
     pub fn base_url(&self) -> String {
-        let url = Url::parse(self.resource.as_str()).expect("a ResourceUri is a URL");
-        url.origin().ascii_serialization()
+        self.resource.origin()
     }
 }
 
@@ -177,7 +184,7 @@ pub struct CognitoOptions {
 
 /// Starts the server against the deployment.
 pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Running, StartError> {
-    let resource_url = Url::parse(deployment.resource.as_str()).expect("a ResourceUri is a URL");
+    let resource_url = deployment.resource.url();
     let port = resource_url.port_or_known_default().unwrap_or(8080);
     let listen = options
         .listen
@@ -203,20 +210,23 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
             tracing::warn!("no FACADE_CSRF_KEY (in the env file or the environment): using a random one, so consent forms do not survive a restart and replicas cannot share them; `cargo xtask deploy` writes one");
             random_token(32).into_bytes()
         });
+    // Checked when the env file was read; a caller that changed them (smoke's recorder) is
+    // checked again here, before anything listens on their behalf.
+    let domain = Endpoint::parse(&deployment.domain_url)?;
     Running::start(Assembly {
         listener,
-        base: deployment.base_url(),
+        issuer: Issuer::for_resource(&deployment.resource)?,
         resource: deployment.resource.clone(),
         upstream_issuer: deployment.issuer.clone(),
         upstream_jwks: Some(deployment.jwks_url.clone()),
         upstream: UpstreamConfig {
-            authorization_endpoint: format!("{}/oauth2/authorize", deployment.domain_url),
-            token_endpoint: format!("{}/oauth2/token", deployment.domain_url),
+            authorization_endpoint: domain.under("/oauth2/authorize"),
+            token_endpoint: domain.under("/oauth2/token"),
             client_id: deployment.client_id.clone(),
             client_secret: deployment.client_secret.clone(),
-            redirect_uri: deployment.callback_url.clone(),
+            redirect_uri: Endpoint::parse(&deployment.callback_url)?,
             // Cognito's RFC 7009 endpoint; the app client has token revocation enabled.
-            revocation_endpoint: Some(format!("{}/oauth2/revoke", deployment.domain_url)),
+            revocation_endpoint: Some(domain.under("/oauth2/revoke")),
             resource_at_token_endpoint: deployment.resource_at_token_endpoint,
         },
         store: Arc::new(DynamoStore::new(dynamodb, deployment.table.clone())),
@@ -229,4 +239,65 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
         trusted_proxies: options.trusted_proxies,
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An env file as `deploy` writes it for a deployment at `resource`, `domain` its managed
+    /// login.
+    fn env_file(resource: &str, domain: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            format!(
+                "MCP_AUTH_MODE=cognito\nMCP_RESOURCE_URI={resource}\nAWS_REGION=us-east-1\n\
+                 COGNITO_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x\n\
+                 COGNITO_JWKS_URL=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x/.well-known/jwks.json\n\
+                 COGNITO_DOMAIN_URL={domain}\nCOGNITO_UPSTREAM_CLIENT_ID=c\n\
+                 COGNITO_UPSTREAM_CLIENT_SECRET=s\n\
+                 COGNITO_UPSTREAM_CALLBACK_URL=https://mcp.example.com/oauth/callback\n\
+                 DYNAMODB_TABLE=t\n"
+            ),
+        )
+        .unwrap();
+        file
+    }
+
+    fn refused_key(resource: &str, domain: &str) -> Option<&'static str> {
+        match Deployment::from_env_file(env_file(resource, domain).path()) {
+            Ok(_) => None,
+            Err(ConfigError::Bad { key, .. }) => Some(key),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_public_url_in_clear_off_this_machine_is_refused_at_start_up() {
+        let cognito = "https://kit.auth.us-east-1.amazoncognito.com";
+        assert_eq!(refused_key("https://mcp.example.com/mcp", cognito), None);
+        assert_eq!(refused_key("http://localhost:8080/mcp", cognito), None);
+        // Edited by hand after deploy (which refuses it): the façade's cookies could not be
+        // `__Host-`, and tokens would cross the network unencrypted.
+        assert_eq!(
+            refused_key("http://mcp.example.com/mcp", cognito),
+            Some("MCP_RESOURCE_URI")
+        );
+        assert_eq!(
+            refused_key(
+                "https://mcp.example.com/mcp",
+                "http://kit.auth.us-east-1.amazoncognito.com"
+            ),
+            Some("COGNITO_DOMAIN_URL")
+        );
+        let message =
+            Deployment::from_env_file(env_file("http://mcp.example.com/mcp", cognito).path())
+                .unwrap_err()
+                .to_string();
+        assert!(
+            message.contains("plain http to mcp.example.com") && message.contains("Use https"),
+            "{message}"
+        );
+    }
 }

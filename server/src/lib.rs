@@ -12,6 +12,7 @@ pub mod cognito;
 pub mod connections;
 pub mod dev_as;
 pub mod discovery;
+pub mod endpoint;
 pub mod expiring;
 pub mod facade;
 pub mod forms;

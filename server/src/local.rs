@@ -13,6 +13,7 @@ pub use crate::runtime::StartError;
 use crate::{
     client_address::TrustedProxies,
     dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser},
+    endpoint::{Endpoint, Issuer},
     facade::{UpstreamConfig, cimd::LoopbackDocuments, store::MemoryStore},
     pkce,
     resource::ResourceUri,
@@ -115,21 +116,22 @@ impl LocalServer {
             auto_approve: options.auto_approve,
             token_lifetime: options.token_lifetime.unwrap_or(Duration::from_secs(3600)),
         })?;
+        let at_dev = |path: &str| Endpoint::parse(&format!("{dev_issuer}{path}"));
         let running = Running::start(Assembly {
             listener,
-            base: base.clone(),
+            issuer: Issuer::for_resource(&resource)?,
             resource,
             // Discovered over HTTP like any upstream, never wired in: local mode exercises the
             // same path as Cognito.
             upstream_issuer: dev_issuer.clone(),
             upstream_jwks: None,
             upstream: UpstreamConfig {
-                authorization_endpoint: format!("{dev_issuer}/oauth2/authorize"),
-                token_endpoint: format!("{dev_issuer}/oauth2/token"),
+                authorization_endpoint: at_dev("/oauth2/authorize")?,
+                token_endpoint: at_dev("/oauth2/token")?,
                 client_id: upstream_client.id.clone(),
                 client_secret: upstream_client.secret.clone().unwrap_or_default(),
-                redirect_uri: upstream_client.redirect_uris[0].clone(),
-                revocation_endpoint: Some(format!("{dev_issuer}/oauth2/revoke")),
+                redirect_uri: upstream_client.redirect_uris[0].parse()?,
+                revocation_endpoint: Some(at_dev("/oauth2/revoke")?),
                 resource_at_token_endpoint: false,
             },
             store: Arc::new(MemoryStore::default()),

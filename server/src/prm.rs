@@ -48,9 +48,8 @@ impl ProtectedResourceMetadata {
 /// The path-inserted metadata URL of RFC 9728 section 3.1: the well-known suffix goes between
 /// the authority and the resource's path (`https://h/mcp` -> `https://h/.well-known/oauth-protected-resource/mcp`).
 pub fn metadata_url(resource: &ResourceUri) -> Url {
-    let url = Url::parse(resource.as_str()).expect("a ResourceUri is an absolute URL");
-    let path = url.path().trim_end_matches('/');
-    let mut out = url.clone();
+    let path = resource.path().trim_end_matches('/');
+    let mut out = resource.url().clone();
     // Built by hand: `Url::join` with a relative path would drop the last segment.
     out.set_path(&format!("{WELL_KNOWN}{path}"));
     out

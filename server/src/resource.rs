@@ -8,8 +8,27 @@ use url::Url;
 
 /// A canonical resource URI: absolute http(s), a host, no fragment, no query; lower-case scheme
 /// and host, no default port, and no trailing slash on an empty path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ResourceUri(String);
+///
+/// Parsed once: the canonical text and its URL travel together, so no caller parses it again.
+#[derive(Debug, Clone)]
+pub struct ResourceUri {
+    text: String,
+    url: Url,
+}
+
+impl PartialEq for ResourceUri {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for ResourceUri {}
+
+impl std::hash::Hash for ResourceUri {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
 
 /// Why a string is not a resource URI.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +52,22 @@ pub enum ResourceUriError {
 impl ResourceUri {
     /// The canonical text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The canonical URI, parsed.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Its path (`/mcp`; `/` for a resource at the root): where the MCP endpoint is served.
+    pub fn path(&self) -> &str {
+        self.url.path()
+    }
+
+    /// Its origin (`https://mcp.example.com`): the server's public base URL.
+    pub fn origin(&self) -> String {
+        self.url.origin().ascii_serialization()
     }
 
     /// Whether `candidate` (e.g. a client's `resource` parameter or a token's `aud`) names this
@@ -42,7 +76,7 @@ impl ResourceUri {
     pub fn matches(&self, candidate: &str) -> bool {
         // The canonical form itself is the usual case (every token's scopes are checked on every
         // request), and it needs no URL parsing.
-        candidate == self.0 || candidate.parse::<ResourceUri>().is_ok_and(|c| c == *self)
+        candidate == self.text || candidate.parse::<ResourceUri>().is_ok_and(|c| c == *self)
     }
 }
 
@@ -73,13 +107,19 @@ impl FromStr for ResourceUri {
         if url.path() != "/" {
             canonical.push_str(url.path());
         }
-        Ok(Self(canonical))
+        // The canonical text is a URL by construction: the parts came from one.
+        let url =
+            Url::parse(&canonical).map_err(|_| ResourceUriError::NotAbsolute(s.to_owned()))?;
+        Ok(Self {
+            text: canonical,
+            url,
+        })
     }
 }
 
 impl fmt::Display for ResourceUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 

@@ -17,6 +17,7 @@ use crate::{
     client_address::TrustedProxies,
     connections::{self, ConnectionLimits},
     discovery,
+    endpoint::{Endpoint, EndpointError, Issuer},
     facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::Store},
     guard::Guard,
     jwks::{JwksCache, RefreshPolicy},
@@ -31,14 +32,14 @@ use crate::{
 pub struct Assembly {
     /// Where to listen.
     pub listener: TcpListener,
-    /// The public base URL: the façade's issuer.
-    pub base: String,
+    /// The public base URL: the façade's issuer, the resource URI's origin.
+    pub issuer: Issuer,
     /// The MCP resource URI.
     pub resource: ResourceUri,
     /// The upstream's issuer (the `iss` of access tokens).
     pub upstream_issuer: String,
     /// The upstream's JWKS, when known from the deployment; otherwise discovered.
-    pub upstream_jwks: Option<Url>,
+    pub upstream_jwks: Option<Endpoint>,
     /// The façade's client at the upstream.
     pub upstream: UpstreamConfig,
     /// The façade's state.
@@ -79,6 +80,9 @@ pub enum StartError {
     /// Its keys could not be loaded.
     #[error("the authorization server's keys could not be loaded: {0}")]
     Keyset(#[from] crate::jwks::JwksError),
+    /// A URL the server would answer on or talk to is unusable.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
 }
 
 /// A running server.
@@ -115,7 +119,7 @@ impl Running {
         })?;
         let facade = Facade::new(
             FacadeConfig {
-                issuer: a.base.clone(),
+                issuer: a.issuer.clone(),
                 resource: a.resource.clone(),
                 scopes: vec![tools::READ.into(), tools::WRITE.into()],
                 default_scope: tools::READ.into(),
@@ -134,14 +138,14 @@ impl Running {
             max_body_bytes: app::MAX_BODY_BYTES,
             refusals: Default::default(),
         });
-        let mut allowed_origins = vec![a.base.clone()];
+        let mut allowed_origins = vec![a.issuer.to_string()];
         allowed_origins.extend(a.allowed_origins);
         let shutdown = CancellationToken::new();
         let router = app::router(AppParts {
             resource: a.resource.clone(),
             metadata: ProtectedResourceMetadata::new(
                 &a.resource,
-                facade.issuer(),
+                facade.issuer().as_str(),
                 &ScopeSet::parse(tools::READ),
                 "mcp-auth-kit demo server",
             ),
@@ -165,7 +169,7 @@ impl Running {
         });
         let http = reqwest::Client::new();
         let jwks_url = match a.upstream_jwks {
-            Some(url) => url,
+            Some(endpoint) => endpoint.url().clone(),
             None => {
                 discovery::discover(&http, &a.upstream_issuer)
                     .await?
@@ -190,7 +194,7 @@ impl Running {
             addr,
             resource: a.resource,
             resource_metadata,
-            issuer: facade.issuer().to_owned(),
+            issuer: facade.issuer().to_string(),
             shutdown,
             serving,
             reporting,

@@ -14,6 +14,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{body::Body, extract::ConnectInfo, http::Request};
 use mcp_auth_server::{
+    endpoint::Issuer,
     facade::{
         Facade, FacadeConfig, RegistrationLimits, UpstreamConfig,
         clients::{AuthMethod, Client, Origin},
@@ -335,16 +336,16 @@ fn facade_over(store: Arc<MemoryStore>) -> axum::Router {
 fn facade_limited(store: Arc<MemoryStore>, registration: RegistrationLimits) -> axum::Router {
     Facade::new(
         FacadeConfig {
-            issuer: "https://mcp.example.com".into(),
+            issuer: Issuer::for_resource(&"https://mcp.example.com/mcp".parse().unwrap()).unwrap(),
             resource: "https://mcp.example.com/mcp".parse().unwrap(),
             scopes: vec!["mcp:read".into()],
             default_scope: "mcp:read".into(),
             upstream: UpstreamConfig {
-                authorization_endpoint: "https://up.example/oauth2/authorize".into(),
-                token_endpoint: "https://up.example/oauth2/token".into(),
+                authorization_endpoint: "https://up.example/oauth2/authorize".parse().unwrap(),
+                token_endpoint: "https://up.example/oauth2/token".parse().unwrap(),
                 client_id: "facade".into(),
                 client_secret: "secret".into(),
-                redirect_uri: "https://mcp.example.com/oauth/callback".into(),
+                redirect_uri: "https://mcp.example.com/oauth/callback".parse().unwrap(),
                 revocation_endpoint: None,
                 resource_at_token_endpoint: false,
             },

@@ -248,7 +248,7 @@ impl BenchRequest {
         headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
         headers.insert("mcp-name", HeaderValue::from_static("whoami"));
         Ok(Self {
-            uri: url::Url::parse(server.resource.as_str())?.path().parse()?,
+            uri: server.resource.path().parse()?,
             headers,
             body: body.into(),
         })

@@ -12,12 +12,11 @@ use anyhow::Context;
 use mcp_auth_server::{
     client_address::TrustedProxies,
     cognito::{self, CognitoOptions, Deployment},
+    endpoint::is_loopback_http,
     facade::cimd::LoopbackDocuments,
-    facade::clients::is_loopback_http,
     introspection::IntrospectionConfig,
     local::{self, LocalOptions, LocalServer},
 };
-use url::Url;
 
 use crate::{
     cli::ServeArgs,
@@ -279,7 +278,7 @@ async fn run_cognito(args: &ServeArgs, deployment: Deployment) -> anyhow::Result
     .context("starting the server")?;
     println!("{}", server.resource);
     eprintln!("  Listening on {}", server.addr);
-    let public = Url::parse(server.resource.as_str()).context("the resource URI")?;
+    let public = server.resource.url();
     if public.port_or_known_default() != Some(server.addr.port()) {
         eprintln!(
             "  The resource URI names port {}, this server listens on {}: clients reach it \
@@ -308,9 +307,9 @@ fn cognito_listen(args: &ServeArgs, deployment: &Deployment) -> anyhow::Result<O
     let Some(port) = args.port else {
         return Ok(None);
     };
-    let resource = Url::parse(deployment.resource.as_str()).context("the resource URI")?;
+    let resource = deployment.resource.url();
     let registered = resource.port_or_known_default().unwrap_or_default();
-    if is_loopback_http(&resource) && port != registered {
+    if is_loopback_http(resource) && port != registered {
         anyhow::bail!(
             "--port {port} is not the port of the deployment's resource URI {resource}: Cognito \
              has that URI registered (its resource server and the façade's callback), so clients \

@@ -421,19 +421,21 @@ pub fn facade_assembly(
     csrf_key: &[u8],
 ) -> mcp_auth_server::runtime::Assembly {
     let (issuer, client) = upstream;
+    let resource = format!("{public}/mcp").parse().unwrap();
+    let at = |path: &str| format!("{issuer}{path}").parse().unwrap();
     mcp_auth_server::runtime::Assembly {
         listener,
-        base: public.to_owned(),
-        resource: format!("{public}/mcp").parse().unwrap(),
+        issuer: mcp_auth_server::endpoint::Issuer::for_resource(&resource).unwrap(),
+        resource,
         upstream_issuer: issuer.clone(),
         upstream_jwks: None,
         upstream: mcp_auth_server::facade::UpstreamConfig {
-            authorization_endpoint: format!("{issuer}/oauth2/authorize"),
-            token_endpoint: format!("{issuer}/oauth2/token"),
+            authorization_endpoint: at("/oauth2/authorize"),
+            token_endpoint: at("/oauth2/token"),
             client_id: client.id.clone(),
             client_secret: client.secret.clone().unwrap(),
-            redirect_uri: client.redirect_uris[0].clone(),
-            revocation_endpoint: Some(format!("{issuer}/oauth2/revoke")),
+            redirect_uri: client.redirect_uris[0].parse().unwrap(),
+            revocation_endpoint: Some(at("/oauth2/revoke")),
             resource_at_token_endpoint: false,
         },
         store,

@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Facade,
-    clients::{Client, is_loopback_http},
+    clients::Client,
     consent, error_page, random_secret,
     store::{Kind, Records, now_secs},
     store_unavailable_page, too_many_requests_page,
 };
 use crate::{
     client_address::ClientAddress,
+    endpoint::is_loopback_http,
     oauth_request::{self, OAuthQuery, Params, ParamsError},
     pkce,
     scope::ScopeSet,
@@ -108,7 +109,7 @@ pub fn redirect_to_client(
         if let Some(state) = state {
             q.append_pair("state", state);
         }
-        q.append_pair("iss", facade.issuer());
+        q.append_pair("iss", facade.issuer().as_str());
     }
     Redirect::to(url.as_str()).into_response()
 }
@@ -412,16 +413,11 @@ pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
         );
     }
     let up = &facade.config.upstream;
-    let Ok(mut url) = url::Url::parse(&up.authorization_endpoint) else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the upstream authorization endpoint is misconfigured",
-        );
-    };
+    let mut url = up.authorization_endpoint.url().clone();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &up.client_id)
-        .append_pair("redirect_uri", &up.redirect_uri)
+        .append_pair("redirect_uri", up.redirect_uri.as_str())
         .append_pair("scope", &scope.join(" "))
         .append_pair("state", &upstream_state)
         .append_pair("code_challenge", &challenge)

@@ -132,7 +132,7 @@ async fn complete(
         &[
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", &facade.config.upstream.redirect_uri),
+            ("redirect_uri", facade.config.upstream.redirect_uri.as_str()),
             ("code_verifier", &pending.upstream_verifier),
         ],
         &request.resource,

@@ -277,7 +277,7 @@ impl CimdResolver {
             .ok_or_else(|| CimdError::BadUrl("it has no host".into()))?
             .to_owned();
         let (policy, http) = match (url.scheme(), &self.loopback) {
-            ("http" | "https", Some(loopback)) if super::clients::is_loopback_host(&url) => {
+            ("http" | "https", Some(loopback)) if crate::endpoint::is_loopback_host(&url) => {
                 (AddressPolicy::Loopback, loopback)
             }
             ("https", _) => (AddressPolicy::Public, &self.public),

@@ -10,6 +10,8 @@ use icu_properties::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::{is_loopback_http, loopback_host_prefix};
+
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -100,16 +102,11 @@ pub fn redirect_matches(registered: &str, requested: &str) -> bool {
         )
 }
 
-/// The hosts a loopback redirect URI may name, as they must be written.
-const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
-
 /// `(host, path and query)` of `http://<loopback host>[:<port>]<path>` as written, the port
 /// dropped; `None` for anything else, or a port not written as 1 to 65535 in canonical decimal.
 fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
     let authority = uri.strip_prefix("http://")?;
-    let host = LOOPBACK_HOSTS
-        .into_iter()
-        .find(|h| authority.starts_with(h))?;
+    let host = loopback_host_prefix(authority)?;
     let after_host = &authority[host.len()..];
     let rest = match after_host.strip_prefix(':') {
         Some(port_on) => {
@@ -126,16 +123,6 @@ fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
         None => after_host,
     };
     (rest.is_empty() || rest.starts_with('/')).then_some((host, rest))
-}
-
-/// `http://127.0.0.1`, `http://[::1]` or `http://localhost`, any port.
-pub fn is_loopback_http(url: &url::Url) -> bool {
-    url.scheme() == "http" && is_loopback_host(url)
-}
-
-/// Whether a URL names this machine (127.0.0.1, `[::1]` or `localhost`), whatever its scheme.
-pub fn is_loopback_host(url: &url::Url) -> bool {
-    url.host_str().is_some_and(|h| LOOPBACK_HOSTS.contains(&h))
 }
 
 /// Most redirect URIs one client may have, registered or in a metadata document.

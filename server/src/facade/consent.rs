@@ -22,13 +22,14 @@ use super::{
         APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream,
     },
     browser::BrowserId,
-    clients::{Client, Origin, is_loopback_http},
+    clients::{Client, Origin},
     error_page,
     store::{Kind, Records, StoreError, now_secs},
     store_unavailable_page, too_many_requests_page,
 };
 use crate::{
     client_address::ClientAddress,
+    endpoint::is_loopback_http,
     html::Page,
     oauth_request::{OAuthForm, ParamsError},
     secret,
@@ -91,7 +92,7 @@ pub fn page(
         STYLE,
         body(client, request, &consent_id, &csrf),
     )
-    .forms_may_reach(&facade.config.upstream.authorization_endpoint)
+    .forms_may_reach(facade.config.upstream.authorization_endpoint.as_str())
     .forms_may_reach(&request.redirect_uri)
     .into_response()
 }
@@ -113,7 +114,7 @@ pub async fn consent(
     if let Err(e) = form.refuse_repeated() {
         return error_page(StatusCode::BAD_REQUEST, &e);
     }
-    if !crate::forms::posted_from(&headers, &facade.issuer_origin) {
+    if !crate::forms::posted_from(&headers, facade.issuer().as_str()) {
         return error_page(
             StatusCode::FORBIDDEN,
             "this consent was posted from another site; answer it on this server's own page",
@@ -244,6 +245,7 @@ fn body(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) ->
 mod tests {
     use super::*;
     use crate::{
+        endpoint::Issuer,
         facade::{FacadeConfig, RegistrationLimits, UpstreamConfig, store::MemoryStore},
         scope::ScopeSet,
     };
@@ -251,16 +253,17 @@ mod tests {
     fn facade(key: &[u8]) -> Arc<Facade> {
         Facade::new(
             FacadeConfig {
-                issuer: "https://mcp.example.com".into(),
+                issuer: Issuer::for_resource(&"https://mcp.example.com/mcp".parse().unwrap())
+                    .unwrap(),
                 resource: "https://mcp.example.com/mcp".parse().unwrap(),
                 scopes: vec!["mcp:read".into()],
                 default_scope: "mcp:read".into(),
                 upstream: UpstreamConfig {
-                    authorization_endpoint: "https://up.example/authorize".into(),
-                    token_endpoint: "https://up.example/token".into(),
+                    authorization_endpoint: "https://up.example/authorize".parse().unwrap(),
+                    token_endpoint: "https://up.example/token".parse().unwrap(),
                     client_id: "c".into(),
                     client_secret: "s".into(),
-                    redirect_uri: "https://mcp.example.com/oauth/callback".into(),
+                    redirect_uri: "https://mcp.example.com/oauth/callback".parse().unwrap(),
                     revocation_endpoint: None,
                     resource_at_token_endpoint: false,
                 },
@@ -275,7 +278,7 @@ mod tests {
     fn request() -> AuthRequest {
         AuthRequest {
             client_id: "dcr-1".into(),
-            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri: "https://app.example/cb".parse().unwrap(),
             state: Some("s".into()),
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
             scope: ScopeSet::parse("mcp:read"),

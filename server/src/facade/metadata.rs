@@ -14,7 +14,7 @@ use super::Facade;
 
 /// The metadata document.
 pub fn document(facade: &Facade) -> serde_json::Value {
-    let issuer = facade.issuer();
+    let issuer = facade.issuer().as_str();
     serde_json::json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),

@@ -37,7 +37,10 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::resource::ResourceUri;
+use crate::{
+    endpoint::{Endpoint, Issuer},
+    resource::ResourceUri,
+};
 use limits::{AddressLimiter, AddressQuota};
 
 /// Limits on what anonymous callers can make the façade do.
@@ -72,18 +75,18 @@ pub const RETRY_AFTER_SECS: u64 = 5;
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
     /// Its authorization endpoint.
-    pub authorization_endpoint: String,
+    pub authorization_endpoint: Endpoint,
     /// Its token endpoint.
-    pub token_endpoint: String,
+    pub token_endpoint: Endpoint,
     /// The façade's client there.
     pub client_id: String,
     /// Its secret.
     pub client_secret: String,
     /// The façade's callback, registered on that client.
-    pub redirect_uri: String,
+    pub redirect_uri: Endpoint,
     /// Its RFC 7009 revocation endpoint: where a revoked refresh family's upstream refresh token
     /// is revoked too.
-    pub revocation_endpoint: Option<String>,
+    pub revocation_endpoint: Option<Endpoint>,
     /// Whether its token endpoint takes RFC 8707 `resource` too. Cognito binds the resource at
     /// the authorize endpoint only (its token endpoint documents no `resource`; a refreshed token
     /// keeps the original `aud`), so the façade sends it there alone unless this says otherwise.
@@ -94,7 +97,7 @@ pub struct UpstreamConfig {
 #[derive(Debug, Clone)]
 pub struct FacadeConfig {
     /// The façade's issuer: the server's public base URL.
-    pub issuer: String,
+    pub issuer: Issuer,
     /// The MCP resource.
     pub resource: ResourceUri,
     /// Scopes clients may ask for (`mcp:read`, `mcp:write`).
@@ -121,8 +124,6 @@ pub struct Facade {
     authorize_limiter: AddressLimiter,
     consent_limiter: AddressLimiter,
     http: reqwest::Client,
-    /// The issuer's origin, which the façade's own forms are posted from.
-    issuer_origin: String,
     readiness: Arc<readiness::Readiness>,
 }
 
@@ -149,16 +150,10 @@ impl Facade {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client with static settings");
-        let browsers = browser::BrowserBinding::new(
-            config.csrf_key.clone(),
-            config.issuer.starts_with("https://"),
-        );
+        let browsers =
+            browser::BrowserBinding::new(config.csrf_key.clone(), config.issuer.is_https());
         let limits = &config.registration;
-        let issuer_origin = url::Url::parse(&config.issuer)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_else(|_| config.issuer.clone());
         Arc::new(Self {
-            issuer_origin,
             registration_limiter: AddressLimiter::new(limits.per_address),
             authorize_limiter: AddressLimiter::new(limits.authorize_per_address),
             consent_limiter: AddressLimiter::new(limits.consent_per_address),
@@ -172,7 +167,7 @@ impl Facade {
     }
 
     /// The issuer.
-    pub fn issuer(&self) -> &str {
+    pub fn issuer(&self) -> &Issuer {
         &self.config.issuer
     }
 

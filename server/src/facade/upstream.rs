@@ -39,7 +39,7 @@ pub async fn revoke_upstream(facade: &Facade, refresh_token: &str) {
     };
     let result = facade
         .http
-        .post(endpoint)
+        .post(endpoint.url().clone())
         .header(reqwest::header::AUTHORIZATION, basic_authorization(facade))
         .form(&[
             ("token", refresh_token),
@@ -78,7 +78,7 @@ pub async fn token_request(
     let form = token_form(up, form, resource);
     let response = facade
         .http
-        .post(&up.token_endpoint)
+        .post(up.token_endpoint.url().clone())
         .header(reqwest::header::AUTHORIZATION, basic_authorization(facade))
         .form(&form)
         .send()
@@ -109,11 +109,11 @@ mod tests {
     #[test]
     fn resource_goes_to_the_token_endpoint_only_where_the_upstream_takes_it() {
         let mut up = crate::facade::UpstreamConfig {
-            authorization_endpoint: "https://up.example/oauth2/authorize".into(),
-            token_endpoint: "https://up.example/oauth2/token".into(),
+            authorization_endpoint: "https://up.example/oauth2/authorize".parse().unwrap(),
+            token_endpoint: "https://up.example/oauth2/token".parse().unwrap(),
             client_id: "c".into(),
             client_secret: "s".into(),
-            redirect_uri: "https://mcp.example/oauth/callback".into(),
+            redirect_uri: "https://mcp.example/oauth/callback".parse().unwrap(),
             revocation_endpoint: None,
             resource_at_token_endpoint: false,
         };
