@@ -23,18 +23,42 @@ struct Window {
 
 impl Window {
     /// The time this window is judged at: the local clock, or the newest bucket's start when a
-    /// replica whose clock runs ahead wrote it. So time never runs backwards in the record: a
-    /// replica behind counts in the newest bucket (forgotten no earlier than it should be)
-    /// instead of making an older one, and skew can only make admissions be forgotten up to the
-    /// fastest clock's lead early (NTP keeps that under a second; a bucket is 5 minutes).
-    fn clock(&self, local: u64) -> u64 {
+    /// replica whose clock runs ahead wrote it, trusted up to one bucket's lead. So time never
+    /// runs backwards in the record: a replica behind counts in the newest bucket (forgotten no
+    /// earlier than it should be) instead of making an older one, and skew can only make
+    /// admissions be forgotten up to one bucket early (NTP keeps real skew under a second; a
+    /// bucket is 5 minutes). A clock further ahead (hours, a year) is not followed: see
+    /// [`Window::forget`].
+    fn clock(&self, local: u64, bucket: u64) -> u64 {
         self.buckets
             .last()
-            .map_or(local, |(start, _)| local.max(*start))
+            .map_or(local, |(start, _)| local.max((*start).min(local + bucket)))
     }
 
-    /// Drops the buckets wholly older than `span` before `now`; what is left is the count.
+    /// Drops the buckets wholly older than `span` before `now`; what is left is the count. A
+    /// bucket stamped after `now` was written by a clock far ahead: its admissions are folded
+    /// into the current bucket, so they are forgotten a span from now, not a span after that
+    /// clock's future (which would shut everyone out for as long as the clock was ahead, even
+    /// after it was fixed).
     fn forget(&mut self, now: u64, bucket: u64, span: u64) {
+        let current = now - now % bucket;
+        let ahead: u64 = self
+            .buckets
+            .iter()
+            .filter(|(start, _)| *start > current)
+            .map(|(_, n)| n)
+            .sum();
+        if ahead > 0 {
+            tracing::warn!(
+                admissions = ahead,
+                "admissions stamped in the future (a replica's clock is far ahead): counted from now"
+            );
+            self.buckets.retain(|(start, _)| *start <= current);
+            match self.buckets.last_mut() {
+                Some((last, n)) if *last == current => *n += ahead,
+                _ => self.buckets.push((current, ahead)),
+            }
+        }
         self.buckets
             .retain(|(start, _)| start + bucket > now.saturating_sub(span));
     }
@@ -66,7 +90,7 @@ pub async fn admit(
     for _ in 0..ATTEMPTS {
         let current: Option<Window> = records.get(Kind::Admissions, name).await?;
         let mut window = current.clone().unwrap_or_default();
-        let now = window.clock(now_secs());
+        let now = window.clock(now_secs(), bucket);
         window.forget(now, bucket, span);
         if window.total() >= cap {
             return Ok(false);
@@ -124,10 +148,10 @@ mod tests {
     #[test]
     fn a_replica_whose_clock_is_behind_counts_in_the_newest_bucket() {
         let mut w = Window::default();
-        let ahead = w.clock(1_250);
+        let ahead = w.clock(1_250, 300);
         w.add(ahead, 300);
         // A replica 200 s behind: its 1,050 would be the bucket of 900, before the newest one.
-        let behind = w.clock(1_050);
+        let behind = w.clock(1_050, 300);
         assert_eq!(behind, 1_200, "the newest bucket's start");
         w.add(behind, 300);
         assert_eq!(
@@ -135,6 +159,32 @@ mod tests {
             vec![(1_200, 2)],
             "one bucket, in order, never older"
         );
+    }
+
+    #[test]
+    fn a_clock_hours_ahead_does_not_shut_the_others_out_for_hours() {
+        let (bucket, span, cap) = (300, 3_600, 10);
+        let mut w = Window::default();
+        // Ten admissions by a replica two hours ahead of real time (1,000).
+        for _ in 0..cap {
+            let fast = w.clock(1_000 + 7_200, bucket);
+            w.forget(fast, bucket, span);
+            w.add(fast, bucket);
+        }
+        // A correct replica follows at most one bucket of that lead, and still counts all ten.
+        let now = w.clock(1_000, bucket);
+        assert_eq!(now, 1_300);
+        w.forget(now, bucket, span);
+        assert_eq!(w.total(), cap, "the fast replica's admissions still count");
+        assert_eq!(
+            w.buckets,
+            vec![(1_200, cap)],
+            "folded into the current bucket"
+        );
+        // They are forgotten a span (and a bucket) after they were folded, not two hours later.
+        let later = w.clock(1_200 + span + bucket, bucket);
+        w.forget(later, bucket, span);
+        assert_eq!(w.total(), 0);
     }
 
     #[tokio::test]

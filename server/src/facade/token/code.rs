@@ -94,7 +94,7 @@ pub(super) async fn redeem(
         tracing::warn!(error = %e, "a redeemed code was not remembered; a replay cannot revoke");
     }
     if client.origin == Origin::Dcr {
-        // A registration that has been used lives on; unused ones expire in a day.
+        // A registration that has been used lives on; unused ones expire after an hour.
         let _ = records
             .put(
                 Kind::Client,
