@@ -4,7 +4,9 @@
 //! take the last place. A Scan counted and reused for 30 s once let 10,200 registrations past a
 //! cap of 10,000.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +16,21 @@ use super::store::{Kind, Records, Store, StoreError, now_secs};
 const BUCKETS: u64 = 12;
 /// Compare-and-swap attempts before a contended admission gives up (answered as an outage).
 const ATTEMPTS: usize = 16;
+/// How long one admission may keep retrying: well inside the 30 s a request may take, however
+/// slow the store answers under contention (16 rounds of a read and a write at 1 s each would
+/// be 32 s).
+const BUDGET: Duration = Duration::from_secs(10);
+
+/// A random pause before retry `attempt` (1, 2, ...): up to 10 ms doubled each time, at most
+/// 320 ms, so replicas that lost the same race do not collide again in lockstep.
+fn backoff(attempt: usize) -> Duration {
+    let mut byte = [0u8; 2];
+    let spread = SystemRandom::new()
+        .fill(&mut byte)
+        .map_or(u16::MAX / 2, |()| u16::from_be_bytes(byte));
+    let ceiling_ms = 10u64 << attempt.min(5);
+    Duration::from_millis(ceiling_ms * u64::from(spread) / u64::from(u16::MAX))
+}
 
 /// Admissions per bucket, oldest first: `(bucket start, admissions)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +104,14 @@ pub async fn admit(
     let span = span.as_secs().max(BUCKETS);
     let bucket = span / BUCKETS;
     let records = Records(store);
-    for _ in 0..ATTEMPTS {
+    let started = Instant::now();
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            if started.elapsed() >= BUDGET {
+                break;
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
         let current: Option<Window> = records.get(Kind::Admissions, name).await?;
         let mut window = current.clone().unwrap_or_default();
         let now = window.clock(now_secs(), bucket);
@@ -117,7 +141,8 @@ pub async fn admit(
         }
     }
     Err(StoreError::Backend(format!(
-        "{name}: {ATTEMPTS} concurrent admissions in a row lost their compare-and-swap"
+        "{name}: concurrent admissions kept winning the compare-and-swap ({:.1} s of retries)",
+        started.elapsed().as_secs_f64()
     )))
 }
 
@@ -125,6 +150,13 @@ pub async fn admit(
 mod tests {
     use super::*;
     use crate::facade::store::MemoryStore;
+
+    #[test]
+    fn retries_back_off_within_a_bound() {
+        for attempt in 1..40 {
+            assert!(backoff(attempt) <= Duration::from_millis(320), "{attempt}");
+        }
+    }
 
     #[test]
     fn a_window_forgets_what_is_older_than_its_span() {
