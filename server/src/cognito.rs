@@ -215,7 +215,6 @@ pub async fn start(deployment: Deployment, options: CognitoOptions) -> Result<Ru
     let domain = Endpoint::parse(&deployment.domain_url)?;
     Running::start(Assembly {
         listener,
-        issuer: Issuer::for_resource(&deployment.resource)?,
         resource: deployment.resource.clone(),
         upstream_issuer: deployment.issuer.clone(),
         upstream_jwks: Some(deployment.jwks_url.clone()),

@@ -13,7 +13,7 @@ pub use crate::runtime::StartError;
 use crate::{
     client_address::TrustedProxies,
     dev_as::{self, DevAsConfig, DevAuthServer, DevClient, DevUser},
-    endpoint::{Endpoint, Issuer},
+    endpoint::Endpoint,
     facade::{UpstreamConfig, cimd::LoopbackDocuments, store::MemoryStore},
     pkce,
     resource::ResourceUri,
@@ -119,7 +119,6 @@ impl LocalServer {
         let at_dev = |path: &str| Endpoint::parse(&format!("{dev_issuer}{path}"));
         let running = Running::start(Assembly {
             listener,
-            issuer: Issuer::for_resource(&resource)?,
             resource,
             // Discovered over HTTP like any upstream, never wired in: local mode exercises the
             // same path as Cognito.

@@ -107,7 +107,8 @@ impl FromStr for ResourceUri {
         if url.path() != "/" {
             canonical.push_str(url.path());
         }
-        // The canonical text is a URL by construction: the parts came from one.
+        // Parsed again from the canonical text, not kept from the input: the input's user info,
+        // which the canonical form drops, must not reach the URLs built from this one (PRM's).
         let url =
             Url::parse(&canonical).map_err(|_| ResourceUriError::NotAbsolute(s.to_owned()))?;
         Ok(Self {

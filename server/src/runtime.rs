@@ -32,9 +32,7 @@ use crate::{
 pub struct Assembly {
     /// Where to listen.
     pub listener: TcpListener,
-    /// The public base URL: the façade's issuer, the resource URI's origin.
-    pub issuer: Issuer,
-    /// The MCP resource URI.
+    /// The MCP resource URI; its origin is the public base URL, the façade's issuer.
     pub resource: ResourceUri,
     /// The upstream's issuer (the `iss` of access tokens).
     pub upstream_issuer: String,
@@ -117,9 +115,12 @@ impl Running {
             addr: "?".into(),
             cause,
         })?;
+        let issuer = Issuer::for_resource(&a.resource)?;
+        let mut allowed_origins = vec![issuer.to_string()];
+        allowed_origins.extend(a.allowed_origins);
         let facade = Facade::new(
             FacadeConfig {
-                issuer: a.issuer.clone(),
+                issuer,
                 resource: a.resource.clone(),
                 scopes: vec![tools::READ.into(), tools::WRITE.into()],
                 default_scope: tools::READ.into(),
@@ -138,8 +139,6 @@ impl Running {
             max_body_bytes: app::MAX_BODY_BYTES,
             refusals: Default::default(),
         });
-        let mut allowed_origins = vec![a.issuer.to_string()];
-        allowed_origins.extend(a.allowed_origins);
         let shutdown = CancellationToken::new();
         let router = app::router(AppParts {
             resource: a.resource.clone(),

@@ -421,12 +421,10 @@ pub fn facade_assembly(
     csrf_key: &[u8],
 ) -> mcp_auth_server::runtime::Assembly {
     let (issuer, client) = upstream;
-    let resource = format!("{public}/mcp").parse().unwrap();
     let at = |path: &str| format!("{issuer}{path}").parse().unwrap();
     mcp_auth_server::runtime::Assembly {
         listener,
-        issuer: mcp_auth_server::endpoint::Issuer::for_resource(&resource).unwrap(),
-        resource,
+        resource: format!("{public}/mcp").parse().unwrap(),
         upstream_issuer: issuer.clone(),
         upstream_jwks: None,
         upstream: mcp_auth_server::facade::UpstreamConfig {

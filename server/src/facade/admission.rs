@@ -21,8 +21,8 @@ const ATTEMPTS: usize = 16;
 /// be 32 s).
 const BUDGET: Duration = Duration::from_secs(10);
 
-/// A random pause before retry `attempt` (1, 2, ...): up to 10 ms doubled each time, at most
-/// 320 ms, so replicas that lost the same race do not collide again in lockstep.
+/// A random pause before retry `attempt` (1, 2, ...): up to 20 ms before the first, doubled each
+/// time, at most 320 ms, so replicas that lost the same race do not collide again in lockstep.
 fn backoff(attempt: usize) -> Duration {
     let mut byte = [0u8; 2];
     let spread = SystemRandom::new()

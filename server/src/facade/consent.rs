@@ -278,7 +278,7 @@ mod tests {
     fn request() -> AuthRequest {
         AuthRequest {
             client_id: "dcr-1".into(),
-            redirect_uri: "https://app.example/cb".parse().unwrap(),
+            redirect_uri: "https://app.example/cb".into(),
             state: Some("s".into()),
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
             scope: ScopeSet::parse("mcp:read"),
