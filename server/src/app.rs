@@ -19,11 +19,10 @@ use tower_http::{
 
 use crate::{
     guard::{Guard, guard},
-    mcp_sessions::SessionLimits,
+    mcp::{DirectPath, McpEndpoint, sessions::SessionLimits},
     prm::{self, ProtectedResourceMetadata},
     request_body,
     resource::ResourceUri,
-    stateless::{DirectPath, McpEndpoint},
     tools::{McpTools, Notes},
 };
 
@@ -50,8 +49,8 @@ pub struct AppParts {
     pub shutdown: CancellationToken,
 }
 
-/// Builds the router.
-pub fn router(parts: AppParts) -> Router {
+/// Builds the router; the MCP endpoint is returned beside it for its counters.
+pub fn router(parts: AppParts) -> (Router, Arc<McpEndpoint>) {
     let notes: Notes = Default::default();
     let name = parts.metadata.resource_name.clone();
     let config = mcp_config(parts.allowed_hosts, parts.allowed_origins, &parts.shutdown);
@@ -64,7 +63,7 @@ pub fn router(parts: AppParts) -> Router {
     let mcp_path = parts.resource.path().to_owned();
     let mcp_router = Router::new()
         .route(&mcp_path, any(mcp_endpoint))
-        .with_state(mcp)
+        .with_state(mcp.clone())
         .route_layer(middleware::from_fn_with_state(parts.guard.clone(), guard));
     let metadata = Arc::new(parts.metadata);
     // Metadata is public and read by browser-based clients too.
@@ -76,7 +75,7 @@ pub fn router(parts: AppParts) -> Router {
         .route(prm::WELL_KNOWN, get(protected_resource_metadata))
         .with_state(metadata)
         .layer(CorsLayer::permissive());
-    Router::new()
+    let router = Router::new()
         .merge(mcp_router)
         .merge(metadata_router)
         .route("/healthz", get(|| async { "ok" }))
@@ -92,7 +91,8 @@ pub fn router(parts: AppParts) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+    (router, mcp)
 }
 
 /// A request's span: method and path, never the query, which carries authorization codes and

@@ -15,10 +15,11 @@ use axum::{
 use crate::{
     access_token::TokenVerifier,
     bearer::{Credentials, credentials},
+    mcp::McpCall,
     refusals::Refusals,
     resource::ResourceUri,
     scope::ScopeSet,
-    tools,
+    tool_scopes::ToolScopes,
     www_authenticate::Challenge,
 };
 
@@ -29,8 +30,8 @@ pub struct Guard {
     pub verifier: OnceLock<Arc<TokenVerifier>>,
     /// The PRM URL, named in every challenge.
     pub resource_metadata: String,
-    /// Scopes a client should ask for first (the 401's `scope`).
-    pub default_scopes: ScopeSet,
+    /// What each tool needs; its first scopes are the 401's `scope`.
+    pub tools: Arc<dyn ToolScopes>,
     /// Largest MCP request body read, in bytes.
     pub max_body_bytes: usize,
     /// Refused credentials, counted for the periodic report instead of a log line each.
@@ -74,7 +75,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     let token = match credentials(request.headers(), request.uri()) {
         Credentials::Missing => {
             return guard.challenge(Challenge::Unauthenticated {
-                scope: guard.default_scopes.clone(),
+                scope: guard.tools.first(),
             });
         }
         Credentials::Invalid(reason) => {
@@ -112,13 +113,14 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         None
     };
     let policy = verifier.policy();
+    let tools = guard.tools.as_ref();
     if let Some((tool, needed)) = call
         .as_ref()
-        .and_then(|c| missing_tool_scopes(c, &principal.scopes, policy))
+        .and_then(|c| missing_tool_scopes(c, &principal.scopes, policy, tools))
     {
         return guard.challenge(Challenge::InsufficientScope {
             description: format!("the tool {tool} needs the scope {needed}"),
-            scope: scopes_to_ask_for(&principal.scopes, &needed, &policy.resource),
+            scope: scopes_to_ask_for(&principal.scopes, &needed, &policy.resource, tools),
         });
     }
     parts.extensions.insert(principal);
@@ -137,93 +139,15 @@ fn is_json(headers: &http::HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// What the guard read of an MCP POST body, once: everything after it (the scope decision, the
-/// session table) reads this, so nothing decides on a body it did not see.
-#[derive(Debug, Clone)]
-pub struct McpCall {
-    /// The JSON-RPC method; `None` for a response or error the client sends.
-    pub method: Option<String>,
-    /// For `tools/call`, the tool.
-    pub tool: Option<String>,
-}
-
-/// The two fields of a JSON-RPC message the guard needs, borrowed, without building a tree.
-/// Derived: a member given twice is an error here, so a body that names two tools is refused
-/// instead of being read one way here and another way by the transport.
-#[derive(serde::Deserialize)]
-struct Peek<'a> {
-    #[serde(borrow, default)]
-    method: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<PeekParams<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct PeekParams<'a> {
-    #[serde(borrow, default)]
-    name: Option<std::borrow::Cow<'a, str>>,
-}
-
-/// A body that is not one JSON-RPC message: answered as JSON-RPC says (an error with no id),
-/// with 400 (MCP transports: a server that cannot accept the input answers an HTTP error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyRefusal {
-    /// Not JSON at all (-32700).
-    Parse,
-    /// JSON, but not one message this server reads (-32600): a batch (gone from MCP since
-    /// 2025-06-18), a member given twice, a method that is not a string.
-    InvalidRequest,
-}
-
-impl IntoResponse for BodyRefusal {
-    fn into_response(self) -> Response {
-        let (code, message) = match self {
-            Self::Parse => (-32700, "Parse error: the request body is not JSON"),
-            Self::InvalidRequest => (
-                -32600,
-                "Invalid Request: the body must be one JSON-RPC message, each member once",
-            ),
-        };
-        let body = serde_json::json!({
-            "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message },
-        });
-        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
-    }
-}
-
-impl McpCall {
-    /// Reads the method and tool of one JSON-RPC message.
-    pub fn read(body: &[u8]) -> Result<Self, BodyRefusal> {
-        match serde_json::from_slice::<Peek<'_>>(body) {
-            Ok(peek) => Ok(Self {
-                tool: peek
-                    .params
-                    .and_then(|p| p.name)
-                    .filter(|_| peek.method.as_deref() == Some("tools/call"))
-                    .map(|n| n.into_owned()),
-                method: peek.method.map(|m| m.into_owned()),
-            }),
-            Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
-                Err(BodyRefusal::InvalidRequest)
-            }
-            Err(_) => Err(BodyRefusal::Parse),
-        }
-    }
-
-    /// Whether this opens a 2025-11-25 session.
-    pub fn is_initialize(&self) -> bool {
-        self.method.as_deref() == Some("initialize")
-    }
-}
-
 /// For a `tools/call` whose tool needs scopes the token lacks: the tool and all its scopes.
 fn missing_tool_scopes(
     call: &McpCall,
     granted: &ScopeSet,
     policy: &crate::access_token::TokenPolicy,
+    tools: &dyn ToolScopes,
 ) -> Option<(String, ScopeSet)> {
-    let tool = call.tool.as_deref()?;
-    let needed = tools::required_scopes(tool)?;
+    let tool = call.tool()?;
+    let needed = tools.required(tool)?;
     let lacking = needed.iter().any(|s| !granted.grants(s, &policy.resource));
     lacking.then(|| (tool.to_owned(), needed))
 }
@@ -231,20 +155,28 @@ fn missing_tool_scopes(
 /// The `scope` of an `insufficient_scope` challenge: this server's scopes the token already
 /// holds and those the call needs. MCP 2025-11-25 (Runtime Insufficient Scope Errors, the
 /// recommended approach): a client that asks for exactly these loses nothing it had.
-fn scopes_to_ask_for(granted: &ScopeSet, needed: &ScopeSet, resource: &ResourceUri) -> ScopeSet {
-    let ask = tools::SCOPES
+fn scopes_to_ask_for(
+    granted: &ScopeSet,
+    needed: &ScopeSet,
+    resource: &ResourceUri,
+    tools: &dyn ToolScopes,
+) -> ScopeSet {
+    let all = tools.all();
+    let ask = all
         .iter()
-        .filter(|s| granted.grants(s, resource) || needed.iter().any(|n| n == **s));
-    let mut scopes: Vec<&str> = ask.copied().collect();
-    // A needed scope that is not one of the listed ones (none today) is still asked for.
-    scopes.extend(needed.iter().filter(|n| !tools::SCOPES.contains(n)));
-    ScopeSet::parse(&scopes.join(" "))
+        .filter(|s| granted.grants(s, resource) || needed.iter().any(|n| n == *s));
+    // A needed scope that is not one of the listed ones is still asked for.
+    let unlisted = needed.iter().filter(|n| !all.iter().any(|s| s == *n));
+    ask.chain(unlisted).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access_token::{TokenPolicy, TokenProfile};
+    use crate::{
+        access_token::{TokenPolicy, TokenProfile},
+        tools::BundledScopes,
+    };
 
     fn policy() -> TokenPolicy {
         TokenPolicy {
@@ -256,24 +188,25 @@ mod tests {
     }
 
     fn call(tool: &str) -> McpCall {
-        read(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}}).to_string()).unwrap()
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}});
+        McpCall::read(body.to_string().as_bytes()).unwrap()
     }
 
-    fn read(body: &str) -> Result<McpCall, BodyRefusal> {
-        McpCall::read(body.as_bytes())
+    fn missing(tool: &str, granted: &ScopeSet) -> Option<(String, ScopeSet)> {
+        missing_tool_scopes(&call(tool), granted, &policy(), &BundledScopes)
     }
 
     #[test]
     fn write_tool_needs_write_scope_in_either_form() {
         let read = ScopeSet::parse("mcp:read");
-        let (tool, needed) = missing_tool_scopes(&call("notes_add"), &read, &policy()).unwrap();
+        let (tool, needed) = missing("notes_add", &read).unwrap();
         assert_eq!(
             (tool.as_str(), needed.to_string().as_str()),
             ("notes_add", "mcp:write")
         );
-        assert!(missing_tool_scopes(&call("notes_list"), &read, &policy()).is_none());
+        assert!(missing("notes_list", &read).is_none());
         let cognito = ScopeSet::parse("http://127.0.0.1:8080/mcp/mcp:write");
-        assert!(missing_tool_scopes(&call("notes_add"), &cognito, &policy()).is_none());
+        assert!(missing("notes_add", &cognito).is_none());
     }
 
     #[test]
@@ -284,6 +217,7 @@ mod tests {
                 &ScopeSet::parse(granted),
                 &ScopeSet::parse("mcp:write"),
                 &resource,
+                &BundledScopes,
             )
             .to_string()
         };
@@ -301,25 +235,35 @@ mod tests {
         assert_eq!(ask(""), "mcp:write");
     }
 
+    /// Tools whose scopes are not all advertised, as a policy may name them.
+    struct Unlisted;
+
+    impl ToolScopes for Unlisted {
+        fn required(&self, _: &str) -> Option<ScopeSet> {
+            Some(ScopeSet::parse("mcp:admin mcp:read"))
+        }
+        fn all(&self) -> ScopeSet {
+            ScopeSet::parse("mcp:read mcp:write")
+        }
+        fn first(&self) -> ScopeSet {
+            ScopeSet::parse("mcp:read")
+        }
+    }
+
     #[test]
-    fn other_methods_unknown_tools_and_bodies_that_are_not_one_message() {
+    fn a_needed_scope_that_is_not_advertised_is_still_asked_for() {
+        let granted = ScopeSet::parse("mcp:write");
+        let (_, needed) = missing_tool_scopes(&call("x"), &granted, &policy(), &Unlisted).unwrap();
+        let ask = scopes_to_ask_for(&granted, &needed, &policy().resource, &Unlisted);
+        assert_eq!(ask.to_string(), "mcp:read mcp:write mcp:admin");
+    }
+
+    #[test]
+    fn other_methods_and_unknown_tools_are_no_scope_matter() {
         let none = ScopeSet::default();
-        let list = read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
-        assert!(missing_tool_scopes(&list, &none, &policy()).is_none());
+        let list = McpCall::read(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        assert!(missing_tool_scopes(&list, &none, &policy(), &BundledScopes).is_none());
         // Unknown tools are the MCP layer's to refuse (method not found), not a scope matter.
-        assert!(missing_tool_scopes(&call("nope"), &none, &policy()).is_none());
-        assert_eq!(read("{not json").err(), Some(BodyRefusal::Parse));
-        assert_eq!(read("").err(), Some(BodyRefusal::Parse));
-        let batch =
-            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_add"}}]"#;
-        assert_eq!(read(batch).err(), Some(BodyRefusal::InvalidRequest));
-        // Two tool names: whichever one the transport would take, the guard decides on neither.
-        let twice = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_list","name":"notes_add"}}"#;
-        assert_eq!(read(twice).err(), Some(BodyRefusal::InvalidRequest));
-        assert!(
-            read(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#)
-                .unwrap()
-                .is_initialize()
-        );
+        assert!(missing("nope", &none).is_none());
     }
 }

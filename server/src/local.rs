@@ -19,7 +19,8 @@ use crate::{
     resource::ResourceUri,
     runtime::{self, Assembly, Running},
     secret::random_token,
-    tools,
+    tool_scopes::ToolScopes,
+    tools::{self, BundledScopes},
 };
 
 /// The port local mode listens on unless told otherwise (and the example clients' default).
@@ -110,7 +111,7 @@ impl LocalServer {
         let dev = DevAuthServer::new(DevAsConfig {
             issuer: dev_issuer.clone(),
             resource: resource.clone(),
-            resource_scopes: vec![tools::READ.into(), tools::WRITE.into()],
+            resource_scopes: BundledScopes.all().iter().map(str::to_owned).collect(),
             clients: vec![static_client.clone(), upstream_client.clone()],
             user: user.clone(),
             auto_approve: options.auto_approve,
@@ -216,6 +217,11 @@ impl LocalServer {
             &format!("{}/{}", self.resource, tools::READ),
             self.resource.as_str(),
         )
+    }
+
+    /// How many MCP requests the direct path answered (the rest went to rmcp).
+    pub fn mcp_answered_directly(&self) -> u64 {
+        self.running.mcp_answered_directly()
     }
 
     /// Stops accepting connections and waits for the ones in flight.

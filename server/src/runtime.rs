@@ -21,11 +21,12 @@ use crate::{
     facade::{Facade, FacadeConfig, RegistrationLimits, UpstreamConfig, store::Store},
     guard::Guard,
     jwks::{JwksCache, RefreshPolicy},
+    mcp::McpEndpoint,
     prm::{self, ProtectedResourceMetadata},
     refusals::REPORT_INTERVAL,
     resource::ResourceUri,
-    scope::ScopeSet,
-    tools,
+    tool_scopes::ToolScopes,
+    tools::BundledScopes,
 };
 
 /// Everything that differs between local and Cognito mode.
@@ -93,6 +94,7 @@ pub struct Running {
     pub resource_metadata: Url,
     /// The façade's issuer.
     pub issuer: String,
+    mcp: Arc<McpEndpoint>,
     shutdown: CancellationToken,
     serving: JoinHandle<std::io::Result<()>>,
     reporting: JoinHandle<()>,
@@ -116,14 +118,15 @@ impl Running {
             cause,
         })?;
         let issuer = Issuer::for_resource(&a.resource)?;
+        let tools: Arc<dyn ToolScopes> = Arc::new(BundledScopes);
         let mut allowed_origins = vec![issuer.to_string()];
         allowed_origins.extend(a.allowed_origins);
         let facade = Facade::new(
             FacadeConfig {
                 issuer,
                 resource: a.resource.clone(),
-                scopes: vec![tools::READ.into(), tools::WRITE.into()],
-                default_scope: tools::READ.into(),
+                scopes: tools.all().iter().map(str::to_owned).collect(),
+                default_scope: tools.first().to_string(),
                 upstream: a.upstream,
                 registration: RegistrationLimits::default(),
                 loopback_cimd: a.loopback_cimd,
@@ -135,17 +138,17 @@ impl Running {
         let guard = Arc::new(Guard {
             verifier: OnceLock::new(),
             resource_metadata: resource_metadata.to_string(),
-            default_scopes: ScopeSet::parse(tools::READ),
+            tools: tools.clone(),
             max_body_bytes: app::MAX_BODY_BYTES,
             refusals: Default::default(),
         });
         let shutdown = CancellationToken::new();
-        let router = app::router(AppParts {
+        let (router, mcp) = app::router(AppParts {
             resource: a.resource.clone(),
             metadata: ProtectedResourceMetadata::new(
                 &a.resource,
                 facade.issuer().as_str(),
-                &ScopeSet::parse(tools::READ),
+                &tools.first(),
                 "mcp-auth-kit demo server",
             ),
             guard: guard.clone(),
@@ -194,10 +197,16 @@ impl Running {
             resource: a.resource,
             resource_metadata,
             issuer: facade.issuer().to_string(),
+            mcp,
             shutdown,
             serving,
             reporting,
         })
+    }
+
+    /// How many MCP requests the direct path answered (the rest went to rmcp).
+    pub fn mcp_answered_directly(&self) -> u64 {
+        self.mcp.answered_directly()
     }
 
     /// Stops accepting connections and waits for the ones in flight (for at most

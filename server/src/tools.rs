@@ -5,6 +5,9 @@
 //! | `whoami` | `mcp:read` | the caller's subject, client id and scopes, from the token |
 //! | `notes_list` | `mcp:read` | lists the notes |
 //! | `notes_add` | `mcp:write` | adds a note (the step-up example: a read-only token gets 403) |
+//!
+//! One table ([`TOOLS`]) says each tool's scope and how the direct path calls it; rmcp's router
+//! (the `#[tool]` methods) serves the same tools, and a test keeps the two the same.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +21,7 @@ use rmcp::{
 };
 use serde::Deserialize;
 
-use crate::{access_token::Principal, scope::ScopeSet};
+use crate::{access_token::Principal, scope::ScopeSet, tool_scopes::ToolScopes};
 
 /// The read scope.
 pub const READ: &str = "mcp:read";
@@ -26,14 +29,69 @@ pub const READ: &str = "mcp:read";
 pub const WRITE: &str = "mcp:write";
 
 /// Every scope of this server, in the order it advertises them.
-pub const SCOPES: [&str; 2] = [READ, WRITE];
+const SCOPES: [&str; 2] = [READ, WRITE];
 
-/// The scopes a tool needs, all of them; `None` for a tool that does not exist.
-pub fn required_scopes(tool: &str) -> Option<ScopeSet> {
-    match tool {
-        "whoami" | "notes_list" => Some(ScopeSet::parse(READ)),
-        "notes_add" => Some(ScopeSet::parse(WRITE)),
-        _ => None,
+/// One bundled tool: its name, the scope it needs, and its direct-path call.
+struct Tool {
+    name: &'static str,
+    needs: &'static str,
+    direct: DirectCall,
+}
+
+/// A tool's answer without rmcp; `None` when the arguments are not the tool's, which rmcp then
+/// answers in its own words.
+type DirectCall =
+    fn(&McpTools, Option<&JsonObject>, &Principal) -> Option<Result<CallToolResult, ErrorData>>;
+
+/// The bundled tools.
+const TOOLS: [Tool; 3] = [
+    Tool {
+        name: "whoami",
+        needs: READ,
+        direct: |_, arguments, caller| {
+            no_arguments(arguments).then(|| Ok(McpTools::whoami_result(caller)))
+        },
+    },
+    Tool {
+        name: "notes_list",
+        needs: READ,
+        direct: |tools, arguments, _| {
+            no_arguments(arguments).then(|| Ok(tools.notes_list_result()))
+        },
+    },
+    Tool {
+        name: "notes_add",
+        needs: WRITE,
+        direct: |tools, arguments, caller| {
+            let AddNote { text } = AddNote::deserialize(arguments?).ok()?;
+            Some(tools.add_note(caller, &text))
+        },
+    },
+];
+
+fn no_arguments(arguments: Option<&JsonObject>) -> bool {
+    arguments.is_none_or(|a| a.is_empty())
+}
+
+fn tool(name: &str) -> Option<&'static Tool> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// The bundled tools' scopes, from [`TOOLS`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BundledScopes;
+
+impl ToolScopes for BundledScopes {
+    fn required(&self, tool_name: &str) -> Option<ScopeSet> {
+        tool(tool_name).map(|t| ScopeSet::parse(t.needs))
+    }
+
+    fn all(&self) -> ScopeSet {
+        SCOPES.into_iter().collect()
+    }
+
+    fn first(&self) -> ScopeSet {
+        ScopeSet::parse(READ)
     }
 }
 
@@ -116,24 +174,15 @@ impl McpTools {
         ))]))
     }
 
-    /// Calls `tool` for `caller` without rmcp; `None` when it is not one of these tools or the
-    /// arguments are not the tool's, which rmcp then answers in its own words.
+    /// Calls `tool_name` for `caller` without rmcp; `None` when it is not one of these tools or
+    /// the arguments are not the tool's, which rmcp then answers in its own words.
     pub fn call_directly(
         &self,
-        tool: &str,
+        tool_name: &str,
         arguments: Option<&JsonObject>,
         caller: &Principal,
     ) -> Option<Result<CallToolResult, ErrorData>> {
-        let no_arguments = arguments.is_none_or(|a| a.is_empty());
-        match tool {
-            "whoami" if no_arguments => Some(Ok(Self::whoami_result(caller))),
-            "notes_list" if no_arguments => Some(Ok(self.notes_list_result())),
-            "notes_add" => {
-                let AddNote { text } = AddNote::deserialize(arguments?).ok()?;
-                Some(self.add_note(caller, &text))
-            }
-            _ => None,
-        }
+        (tool(tool_name)?.direct)(self, arguments, caller)
     }
 
     /// The tool list, as rmcp lists it.
@@ -190,6 +239,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_table_and_the_router_name_the_same_tools_and_scopes() {
+        let listed = McpTools::new(Default::default(), "test").list();
+        let mut names: Vec<&str> = listed.iter().map(|t| t.name.as_ref()).collect();
+        let mut table: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(names, table);
+        for listed in &listed {
+            let needs = tool(&listed.name).unwrap().needs;
+            let description = listed.description.as_deref().unwrap_or_default();
+            // whoami's description says nothing of scopes; the others name theirs.
+            assert!(
+                listed.name == "whoami" || description.contains(needs),
+                "{}: the description does not name {needs}",
+                listed.name
+            );
+        }
+        // Every scope a tool needs is advertised, and every advertised scope is used.
+        let all = BundledScopes.all();
+        assert!(TOOLS.iter().all(|t| all.iter().any(|s| s == t.needs)));
+        assert!(all.iter().all(|s| TOOLS.iter().any(|t| t.needs == s)));
+        assert!(BundledScopes.first().is_subset_of(&all));
+    }
+
+    #[test]
     fn every_listed_tool_needs_scopes_and_has_a_direct_path() {
         let tools = McpTools::new(Default::default(), "test");
         let caller = Principal {
@@ -205,7 +279,11 @@ mod tests {
         assert_eq!(listed.len(), 3);
         for tool in listed {
             // A tool without required scopes would be open to any token of this resource.
-            assert!(required_scopes(&tool.name).is_some(), "{}", tool.name);
+            assert!(
+                BundledScopes.required(&tool.name).is_some(),
+                "{}",
+                tool.name
+            );
             let answered = tools
                 .call_directly(&tool.name, None, &caller)
                 .or_else(|| tools.call_directly(&tool.name, note, &caller));

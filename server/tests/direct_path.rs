@@ -17,8 +17,8 @@ use axum::{
 use mcp_auth_server::{
     access_token::Principal,
     app::mcp_config,
+    mcp::{DirectPath, McpCall, McpEndpoint},
     scope::ScopeSet,
-    stateless::{DirectPath, McpEndpoint},
     tools::McpTools,
 };
 use serde_json::{Value, json};
@@ -146,7 +146,12 @@ async fn send(endpoint: &McpEndpoint, case: &Case) -> Answer {
     }
     let mut request = builder.body(Body::from(case.body.clone())).unwrap();
     if case.verified {
+        // What the guard does before the endpoint: the caller, and the body read once (a body
+        // it cannot read it refuses itself; here it goes on, for rmcp to refuse).
         request.extensions_mut().insert(caller());
+        if let Ok(call) = McpCall::read(case.body.as_bytes()) {
+            request.extensions_mut().insert(call);
+        }
     }
     let response = endpoint.serve(request).await;
     Answer {

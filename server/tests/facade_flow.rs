@@ -157,6 +157,8 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
     };
     let whoami = call(access.clone(), "whoami").await;
     assert_eq!(whoami.status(), 200);
+    // whoami takes no arguments: a call with one is rmcp's to answer, not the direct path's.
+    assert_eq!(server.mcp_answered_directly(), 0);
     let whoami = whoami.text().await.unwrap();
     // The token is the upstream's: it names the façade's upstream client, not the MCP client.
     assert!(
@@ -197,6 +199,9 @@ async fn dcr_client_signs_in_through_the_facade_and_steps_up() {
     .await;
     assert_eq!(added.status(), 200);
     assert!(added.text().await.unwrap().contains("added note"));
+    // Through the guard, a plain stateless call takes the direct path: it answers from the
+    // guard's one reading of the body. The refused call never reached the endpoint.
+    assert_eq!(server.mcp_answered_directly(), 1);
 
     // Refresh through the façade: rotated, bound to the client.
     let refresh = wider["refresh_token"].as_str().unwrap().to_owned();

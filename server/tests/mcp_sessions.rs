@@ -10,7 +10,7 @@
 
 mod support;
 
-use mcp_auth_server::{local::LocalServer, mcp_sessions::SessionLimits};
+use mcp_auth_server::{local::LocalServer, mcp::sessions::SessionLimits};
 use reqwest::{StatusCode, header};
 use serde_json::json;
 use support::facade::{discover, signed_in};
