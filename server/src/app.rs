@@ -21,13 +21,11 @@ use crate::{
     guard::{Guard, guard},
     mcp::{DirectPath, McpEndpoint, sessions::SessionLimits},
     prm::{self, ProtectedResourceMetadata},
-    request_body,
+    request_body::{self, MAX_BODY_BYTES},
     resource::ResourceUri,
     tools::{McpTools, Notes},
 };
 
-/// Largest request body anywhere on the server.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Largest total of request header names and values.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::{
-    access_token::{MAX_REMAINING_LIFETIME, Principal, TokenError, TokenPolicy},
+    access_token::{MAX_REMAINING_LIFETIME, OpaqueTokens, Principal, TokenError, TokenPolicy},
     expiring::ExpiringCache,
     scope::ScopeSet,
     secret,
@@ -39,6 +39,18 @@ pub struct Introspector {
     http: reqwest::Client,
     /// Positive answers, by SHA-256 of the token.
     cache: ExpiringCache<String, Principal>,
+}
+
+#[async_trait::async_trait]
+impl OpaqueTokens for Introspector {
+    async fn principal(
+        &self,
+        token: &str,
+        policy: &TokenPolicy,
+        now: u64,
+    ) -> Result<Principal, TokenError> {
+        self.introspect(token, policy, now).await
+    }
 }
 
 #[derive(Deserialize)]

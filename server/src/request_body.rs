@@ -18,7 +18,8 @@ use axum::{
 };
 use http_body_util::BodyExt;
 
-use crate::app::MAX_BODY_BYTES;
+/// Largest request body anywhere on the server.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long the OAuth and sign-in endpoints wait for a whole request body: their bodies are a
 /// few hundred bytes, sent at once by any real client.

@@ -24,6 +24,7 @@ use crate::{
     mcp::McpEndpoint,
     prm::{self, ProtectedResourceMetadata},
     refusals::REPORT_INTERVAL,
+    request_body,
     resource::ResourceUri,
     tool_scopes::ToolScopes,
     tools::BundledScopes,
@@ -139,7 +140,7 @@ impl Running {
             verifier: OnceLock::new(),
             resource_metadata: resource_metadata.to_string(),
             tools: tools.clone(),
-            max_body_bytes: app::MAX_BODY_BYTES,
+            max_body_bytes: request_body::MAX_BODY_BYTES,
             refusals: Default::default(),
         });
         let shutdown = CancellationToken::new();

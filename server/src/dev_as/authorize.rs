@@ -8,7 +8,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-use super::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin, page};
+use super::{
+    page,
+    state::{DevAuthServer, Grant, IssuedCode, MAX_PENDING, PendingLogin},
+};
 use crate::{
     forms, html,
     oauth_request::{self, OAuthForm, OAuthQuery, ParamsError},

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::{Json, extract::State};
 
-use super::DevAuthServer;
+use super::state::DevAuthServer;
 
 /// `/.well-known/openid-configuration`: like Cognito's, it advertises no PKCE methods and no
 /// registration endpoint; the façade exists to fill those gaps.

@@ -5,7 +5,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use super::{DevAuthServer, DevClient, Grant, MAX_PENDING};
+use super::state::{DevAuthServer, DevClient, Grant, MAX_PENDING};
 use crate::{
     oauth_request::{self, OAuthForm, Params, ParamsError},
     scope::ScopeSet,

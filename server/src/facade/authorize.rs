@@ -1,118 +1,28 @@
 //! `GET /authorize`: the façade's authorization endpoint, and the redirect to the upstream once
 //! the user has consented (now, or earlier in this browser).
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
+    http::{HeaderMap, StatusCode, header},
+    response::Response,
 };
-use serde::{Deserialize, Serialize};
 
 use super::{
-    Facade,
     clients::Client,
-    consent, error_page, random_secret,
-    store::{Kind, Records, now_secs},
-    store_unavailable_page, too_many_requests_page,
+    consent,
+    flow::{Approval, AuthRequest, approval_key, redirect_to_client, signed_in_key, to_upstream},
+    pages::{error_page, store_unavailable_page, too_many_requests_page},
+    state::{ClientError, Facade},
+    store::{Kind, Records},
 };
 use crate::{
     client_address::ClientAddress,
     endpoint::is_loopback_http,
     oauth_request::{self, OAuthQuery, Params, ParamsError},
-    pkce,
     scope::ScopeSet,
-    secret,
 };
-
-/// How long an authorization waiting for the upstream stays valid.
-pub const PENDING_TTL: Duration = Duration::from_secs(600);
-/// How long a consent is remembered for a browser and client.
-pub const APPROVAL_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-
-/// A validated authorization request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuthRequest {
-    /// The client.
-    pub client_id: String,
-    /// Where the client wants the answer.
-    pub redirect_uri: String,
-    /// The client's state, returned as is.
-    pub state: Option<String>,
-    /// The client's PKCE challenge (S256).
-    pub code_challenge: String,
-    /// Façade scopes granted.
-    pub scope: ScopeSet,
-    /// The resource the token is for.
-    pub resource: String,
-}
-
-/// An authorization waiting for the upstream's callback.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pending {
-    /// The client's request.
-    pub request: AuthRequest,
-    /// The façade's own PKCE verifier for the upstream.
-    pub upstream_verifier: String,
-}
-
-/// A consent remembered for a browser and a client.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Approval {
-    /// What was approved.
-    pub scope: ScopeSet,
-    /// Where the answer went; a request to another URI is asked again (an approval from before
-    /// this was recorded has none, so it is asked again too).
-    #[serde(default)]
-    pub redirect_uri: String,
-}
-
-impl Approval {
-    /// Whether a consent is remembered for requests to `redirect_uri`: only for an https one.
-    /// Whoever listens on a loopback port or owns a private-use scheme on the user's machine
-    /// receives the code, so a client with such a redirect URI cannot prove who it is, and RFC
-    /// 8252 section 8.6 asks to process its requests "as if no previous request had been
-    /// approved".
-    pub fn may_be_remembered(redirect_uri: &str) -> bool {
-        redirect_uri.starts_with("https://")
-    }
-
-    /// Whether this approval covers `request` (same redirect URI, no scope beyond).
-    fn covers(&self, request: &AuthRequest) -> bool {
-        self.redirect_uri == request.redirect_uri
-            && request
-                .scope
-                .iter()
-                .all(|s| self.scope.iter().any(|g| g == s))
-    }
-}
-
-/// The key of a browser's remembered consent for a client.
-pub fn approval_key(browser: &str, client_id: &str) -> String {
-    secret::sha256_hex(&format!("{browser}\n{client_id}"))
-}
-
-/// Sends an authorization error (or success) back to the client, always with `iss` (RFC 9207).
-pub fn redirect_to_client(
-    facade: &Facade,
-    redirect_uri: &str,
-    pairs: &[(&str, &str)],
-    state: Option<&str>,
-) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return error_page(StatusCode::BAD_REQUEST, "the redirect URI is invalid");
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        q.extend_pairs(pairs.iter().copied());
-        if let Some(state) = state {
-            q.append_pair("state", state);
-        }
-        q.append_pair("iss", facade.issuer().as_str());
-    }
-    Redirect::to(url.as_str()).into_response()
-}
 
 /// `GET /authorize`.
 pub async fn authorize(
@@ -246,11 +156,6 @@ fn explained(error: &str) -> &'static str {
     }
 }
 
-/// The key of a sign-in a browser completed with a client at a redirect URI.
-fn signed_in_key(browser: &str, client_id: &str, redirect_uri: &str) -> String {
-    secret::sha256_hex(&format!("{browser}\n{client_id}\n{redirect_uri}"))
-}
-
 /// Whether this browser completed a sign-in with `client_id` at `redirect_uri` (a failed read
 /// is a no: the error is shown as a page).
 async fn signed_in_before(
@@ -270,26 +175,6 @@ async fn signed_in_before(
         .is_some()
 }
 
-/// Remembers that the browser sending `headers` completed a sign-in for `request`, so its
-/// later errors go back to the client; a failure only means they are shown as pages.
-pub async fn remember_sign_in(facade: &Facade, headers: &HeaderMap, request: &AuthRequest) {
-    let Some(browser) = facade.browsers.browser_id(headers) else {
-        return;
-    };
-    let key = signed_in_key(browser.as_str(), &request.client_id, &request.redirect_uri);
-    if let Err(e) = Records(facade.store.as_ref())
-        .put(
-            Kind::SignedIn,
-            &key,
-            &serde_json::json!({}),
-            now_secs() + APPROVAL_TTL.as_secs(),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not remember a completed sign-in");
-    }
-}
-
 /// Checks an authorization request into what the façade will ask the upstream for, and its
 /// client; a refusal is a page when the client or its redirect URI is in doubt, an error for
 /// the client otherwise.
@@ -306,7 +191,7 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
     };
     let client = match facade.client(client_id).await {
         Ok(c) => c,
-        Err(super::ClientError::Store(e)) => return Err(Refusal::Page(store_unavailable_page(&e))),
+        Err(ClientError::Store(e)) => return Err(Refusal::Page(store_unavailable_page(&e))),
         Err(e) => return Err(page(&e.to_string())),
     };
     let Some(redirect_uri) = params
@@ -374,61 +259,4 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
         resource: facade.config.resource.to_string(),
     };
     Ok((request, client))
-}
-
-/// Sends the browser to the upstream with the façade's own client, PKCE and state, and marks
-/// the browser as the one that approved this flow (the callback requires the mark).
-pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
-    let upstream_state = random_secret();
-    let upstream_verifier = random_secret();
-    let challenge = pkce::s256_challenge(&upstream_verifier);
-    let mut scope = vec!["openid".to_owned()];
-    scope.extend(request.scope.iter().map(|s| facade.upstream_scope(s)));
-    let resource = request.resource.clone();
-    let pending = Pending {
-        request: request.clone(),
-        upstream_verifier,
-    };
-    if let Err(e) = Records(facade.store.as_ref())
-        .insert(
-            Kind::Pending,
-            &upstream_state,
-            &pending,
-            now_secs() + PENDING_TTL.as_secs(),
-        )
-        .await
-    {
-        tracing::error!(error = %e, "pending-authorization store failed");
-        return redirect_to_client(
-            facade,
-            &request.redirect_uri,
-            &[
-                ("error", "temporarily_unavailable"),
-                (
-                    "error_description",
-                    "the authorization server cannot store the request; try again",
-                ),
-            ],
-            request.state.as_deref(),
-        );
-    }
-    let up = &facade.config.upstream;
-    let mut url = up.authorization_endpoint.url().clone();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &up.client_id)
-        .append_pair("redirect_uri", up.redirect_uri.as_str())
-        .append_pair("scope", &scope.join(" "))
-        .append_pair("state", &upstream_state)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("resource", &resource);
-    let mut response = Redirect::to(url.as_str()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::SET_COOKIE,
-        facade.browsers.flow_cookie(&upstream_state),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -15,11 +15,10 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Facade,
-    authorize::{AuthRequest, Pending, redirect_to_client, remember_sign_in},
-    error_page, random_secret,
+    flow::{AuthRequest, Pending, redirect_to_client, remember_sign_in},
+    pages::{error_page, store_unavailable_page},
+    state::{Facade, random_secret},
     store::{Kind, Records, now_secs},
-    store_unavailable_page,
     upstream::{UpstreamTokens, token_request},
 };
 use crate::oauth_request::{OAuthQuery, ParamsError};

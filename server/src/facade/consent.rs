@@ -17,15 +17,12 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Facade,
-    authorize::{
-        APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream,
-    },
     browser::BrowserId,
     clients::{Client, Origin},
-    error_page,
+    flow::{APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream},
+    pages::{error_page, store_unavailable_page, too_many_requests_page},
+    state::Facade,
     store::{Kind, Records, StoreError, now_secs},
-    store_unavailable_page, too_many_requests_page,
 };
 use crate::{
     client_address::ClientAddress,

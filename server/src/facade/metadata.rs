@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::Facade;
+use super::state::Facade;
 
 /// The metadata document.
 pub fn document(facade: &Facade) -> serde_json::Value {

@@ -19,13 +19,12 @@ use std::{
 
 use axum::{
     Json,
-    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
 use super::{
-    Facade, RETRY_AFTER_SECS,
+    pages::RETRY_AFTER_SECS,
     store::{Kind, Store},
 };
 
@@ -84,10 +83,15 @@ impl Drop for Probing<'_> {
     }
 }
 
-/// `GET /readyz`: 200 when ready, 503 with `Retry-After` when the store does not answer; the
-/// body names the part, never the backend's error.
-pub async fn readyz(State(facade): State<Arc<Facade>>) -> Response {
-    let store = facade.readiness.store_answers(&facade.store).await;
+impl Readiness {
+    /// `GET /readyz`: 200 when ready, 503 with `Retry-After` when the store does not answer;
+    /// the body names the part, never the backend's error.
+    pub async fn answer(self: &Arc<Self>, store: &Arc<dyn Store>) -> Response {
+        readyz(self.store_answers(store).await)
+    }
+}
+
+fn readyz(store: bool) -> Response {
     let body = serde_json::json!({
         "status": if store { "ready" } else { "unavailable" },
         "store": if store { "ok" } else { "unavailable" },

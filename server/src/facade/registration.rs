@@ -13,9 +13,10 @@ use serde::Deserialize;
 use crate::{client_address::ClientAddress, secret::sha256_hex};
 
 use super::{
-    Facade, admission,
+    admission,
     clients::{AuthMethod, Client, Origin, client_name_problem, redirect_uris_problem, shown},
-    random_secret,
+    pages::RETRY_AFTER_SECS,
+    state::{Facade, random_secret},
     store::{Kind, Records, StoreError, now_secs},
 };
 
@@ -271,10 +272,8 @@ fn store_failure(e: StoreError) -> Response {
         "temporarily_unavailable",
         "registration is unavailable; try again in a moment",
     );
-    r.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(super::RETRY_AFTER_SECS),
-    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     r
 }
 

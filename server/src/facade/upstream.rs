@@ -3,7 +3,7 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Serialize};
 
-use super::Facade;
+use super::{config::UpstreamConfig, state::Facade};
 
 /// The upstream's token response (the parts the façade keeps).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ pub async fn revoke_upstream(facade: &Facade, refresh_token: &str) {
 
 /// The form of an upstream token request: `resource` only where the upstream takes it there.
 fn token_form<'a>(
-    up: &super::UpstreamConfig,
+    up: &UpstreamConfig,
     form: &[(&'a str, &'a str)],
     resource: &'a str,
 ) -> Vec<(&'a str, &'a str)> {
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn resource_goes_to_the_token_endpoint_only_where_the_upstream_takes_it() {
-        let mut up = crate::facade::UpstreamConfig {
+        let mut up = UpstreamConfig {
             authorization_endpoint: "https://up.example/oauth2/authorize".parse().unwrap(),
             token_endpoint: "https://up.example/oauth2/token".parse().unwrap(),
             client_id: "c".into(),

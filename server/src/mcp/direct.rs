@@ -27,7 +27,7 @@ use rmcp::{
     },
 };
 
-use super::McpCall;
+use super::call::McpCall;
 use crate::{access_token::Principal, tools::McpTools};
 
 /// The direct path: the tools, their list as rmcp lists it, and the hosts rmcp would accept.

@@ -4,18 +4,19 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{TokenError, bad, refresh, unavailable};
+use super::{
+    refresh,
+    reply::{TokenError, bad, body, unavailable},
+};
 use crate::{
     facade::{
-        Facade,
         callback::IssuedCode,
         clients::{Client, Origin},
         registration::USED_REGISTRATION_TTL,
+        state::Facade,
         store::{Kind, Records, now_secs},
-        upstream::UpstreamTokens,
     },
     oauth_request::{self, Params},
-    scope::ScopeSet,
 };
 
 /// How long a redeemed code is remembered, to recognise a replay.
@@ -132,24 +133,4 @@ async fn replayed_or_unknown(facade: &Facade, code: &str) -> TokenError {
         ),
         Err(e) => unavailable(e),
     }
-}
-
-/// A token response (RFC 6749 section 5.1).
-pub(super) fn body(
-    tokens: &UpstreamTokens,
-    scope: &ScopeSet,
-    refresh_token: Option<String>,
-) -> serde_json::Value {
-    let mut body = serde_json::json!({
-        "access_token": tokens.access_token,
-        "token_type": "Bearer",
-        "scope": scope.to_string(),
-    });
-    if let Some(expires_in) = tokens.expires_in {
-        body["expires_in"] = expires_in.into();
-    }
-    if let Some(refresh_token) = refresh_token {
-        body["refresh_token"] = refresh_token.into();
-    }
-    body
 }

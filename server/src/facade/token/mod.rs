@@ -7,6 +7,7 @@
 
 mod code;
 mod refresh;
+mod reply;
 mod retry;
 
 use std::sync::Arc;
@@ -14,82 +15,21 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
 pub use refresh::{FAMILY_TTL, Family};
+use reply::{TokenError, bad, unauthorized, unavailable};
 
 use super::{
-    ClientError, Facade, RETRY_AFTER_SECS,
     clients::{AuthMethod, Client},
-    store::StoreError,
+    state::{ClientError, Facade},
 };
 use crate::{
     oauth_request::{self, OAuthForm, Params, ParamsError},
     secret,
 };
-
-/// An RFC 6749 section 5.2 error.
-#[derive(Debug)]
-pub struct TokenError {
-    status: StatusCode,
-    error: &'static str,
-    description: String,
-    /// The client failed to authenticate with HTTP Basic: RFC 6749 section 5.2 asks for the
-    /// challenge of the scheme it used.
-    basic_challenge: bool,
-}
-
-fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
-    TokenError {
-        status: StatusCode::BAD_REQUEST,
-        error,
-        description: description.into(),
-        basic_challenge: false,
-    }
-}
-
-/// The store failed: 503 and a generic description; the detail goes to the log only.
-fn unavailable(e: StoreError) -> TokenError {
-    tracing::error!(error = %e, "the state store failed at the token endpoint");
-    TokenError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        error: "temporarily_unavailable",
-        description: "the authorization server is temporarily unavailable; try again".into(),
-        basic_challenge: false,
-    }
-}
-
-/// `invalid_client` for a client that authenticated with `method`.
-fn unauthorized(method: AuthMethod) -> TokenError {
-    TokenError {
-        status: StatusCode::UNAUTHORIZED,
-        error: "invalid_client",
-        description: "client authentication failed".into(),
-        basic_challenge: method == AuthMethod::ClientSecretBasic,
-    }
-}
-
-impl IntoResponse for TokenError {
-    fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({ "error": self.error, "error_description": self.description });
-        let mut r = (self.status, Json(body)).into_response();
-        let h = r.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
-        if self.basic_challenge {
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"token\""),
-            );
-        }
-        r
-    }
-}
 
 /// The token endpoint.
 pub async fn token(

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{TokenError, bad, retry::Retry, unavailable};
+use super::{
+    reply::{self, TokenError, bad, unavailable},
+    retry::Retry,
+};
 use crate::{
     facade::{
-        Facade,
         clients::Client,
-        random_secret,
+        state::{Facade, random_secret},
         store::{Kind, Records, StoreError, now_secs},
         upstream::{revoke_upstream, token_request},
     },
@@ -185,7 +187,7 @@ pub(super) async fn refresh(
         }
     };
     let next = random_secret();
-    let answer = super::code::body(
+    let answer = reply::body(
         &tokens,
         &scope,
         Some(
