@@ -7,8 +7,6 @@ use aws_sdk_cloudformation::{
     error::{ProvideErrorMetadata, SdkError},
 };
 
-use crate::cli::AwsArgs;
-
 /// Loaded AWS configuration, checked for a region and working credentials.
 pub struct AwsContext {
     /// The shared SDK configuration.
@@ -172,14 +170,15 @@ impl AwsError {
 
 /// Loads configuration from the standard chain and proves the credentials resolve, so a missing
 /// login is reported before anything is attempted.
-pub async fn connect(args: &AwsArgs) -> Result<AwsContext, AwsError> {
+/// `profile` and `region` override the chain's.
+pub async fn connect(profile: Option<&str>, region: Option<&str>) -> Result<AwsContext, AwsError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(profile) = &args.profile {
+    if let Some(profile) = profile {
         check_profile(profile)?;
         loader = loader.profile_name(profile);
     }
-    if let Some(region) = &args.region {
-        loader = loader.region(Region::new(region.clone()));
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
     }
     let config = loader.load().await;
     let region = config.region().ok_or(AwsError::NoRegion)?.to_string();

@@ -4,7 +4,10 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::stack::{StackName, parameters::StackParameterFlags};
+use crate::{
+    aws::{self, AwsContext, AwsError},
+    stack::{StackName, parameters::StackParameterFlags},
+};
 
 /// `cargo xtask`: provision the Cognito stack and manage the env files that point at it.
 #[derive(Debug, Parser)]
@@ -65,6 +68,13 @@ pub struct AwsArgs {
         default_value = "mcp-auth-kit"
     )]
     pub stack_name: StackName,
+}
+
+impl AwsArgs {
+    /// Connects to AWS with these flags over the standard chain.
+    pub async fn connect(&self) -> Result<AwsContext, AwsError> {
+        aws::connect(self.profile.as_deref(), self.region.as_deref()).await
+    }
 }
 
 /// Options of `deploy`.

@@ -15,7 +15,7 @@ use aws_sdk_cloudformation::{Client, types::Parameter};
 use aws_sdk_cognitoidentityprovider::types::DeletionProtectionType;
 
 use crate::{
-    aws::{self, AwsContext, AwsError},
+    aws::{AwsContext, AwsError},
     cli::CleanupArgs,
     commands::xtask_command,
     env_layout, envfile,
@@ -31,7 +31,7 @@ const PROTECTION: &str = "DeletionProtection";
 
 /// Runs the command; `root` is the workspace root (the default env folder).
 pub async fn run(args: CleanupArgs, root: &Path) -> anyhow::Result<()> {
-    let ctx = aws::connect(&args.aws).await?;
+    let ctx = args.aws.connect().await?;
     let cf = Client::new(&ctx.config);
     let name = &args.aws.stack_name;
     match stack::describe(&cf, name.as_str()).await? {

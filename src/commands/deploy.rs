@@ -34,7 +34,7 @@ pub async fn run(args: DeployArgs, root: &Path) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| root.join("stacks/mcp-auth.yaml"));
     let template = Template::load(&template_path)?;
-    let ctx = aws::connect(&args.aws).await?;
+    let ctx = args.aws.connect().await?;
     let cf = Client::new(&ctx.config);
     let name = &args.aws.stack_name;
     let capabilities = validate(&cf, &template).await?;

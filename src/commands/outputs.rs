@@ -4,14 +4,13 @@ use anyhow::{Context, bail};
 use aws_sdk_cloudformation::Client;
 
 use crate::{
-    aws,
     cli::OutputsArgs,
     stack::{self, events::EventWatch, outputs, status::is_in_progress},
 };
 
 /// Runs the command.
 pub async fn run(args: OutputsArgs) -> anyhow::Result<()> {
-    let ctx = aws::connect(&args.aws).await?;
+    let ctx = args.aws.connect().await?;
     let cf = Client::new(&ctx.config);
     let name = &args.aws.stack_name;
     let Some(mut found) = stack::describe(&cf, name.as_str()).await? else {

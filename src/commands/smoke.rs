@@ -6,6 +6,7 @@
 
 mod preflight;
 mod recorder;
+mod verdict;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -19,31 +20,11 @@ use mcp_auth_server::{
     cognito::{self, CognitoOptions, Deployment},
     resource::ResourceUri,
 };
+use preflight::pool_id;
 use recorder::{Recorder, TokenExchange};
+pub use verdict::{Check, Verdict};
 
 use crate::{aws, cli::SmokeArgs, commands::conformance::open_in_browser, env_layout};
-
-/// How one check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// As it must be.
-    Pass,
-    /// Works, with a risk the detail names.
-    Warn,
-    /// Broken: the detail says what to do.
-    Fail,
-}
-
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// What was checked.
-    pub name: &'static str,
-    /// How it came out.
-    pub verdict: Verdict,
-    /// What was seen.
-    pub detail: String,
-}
 
 /// Runs the smoke path; fails (exit 1) when any check fails.
 pub async fn run(mut args: SmokeArgs, root: &Path) -> anyhow::Result<()> {
@@ -60,7 +41,7 @@ pub async fn run(mut args: SmokeArgs, root: &Path) -> anyhow::Result<()> {
     args.aws
         .region
         .get_or_insert_with(|| deployment.region.clone());
-    let ctx = aws::connect(&args.aws).await?;
+    let ctx = args.aws.connect().await?;
     eprintln!(
         "Checking stack {} in {} against {}.",
         args.aws.stack_name,
@@ -171,11 +152,6 @@ fn finish(
         anyhow::bail!("the smoke run failed: {}", failed.join(", "));
     }
     Ok(())
-}
-
-/// The pool id, the last segment of the issuer.
-fn pool_id(d: &Deployment) -> &str {
-    d.issuer.rsplit('/').next().unwrap_or_default()
 }
 
 fn conformance_check(report: &ConformanceReport) -> Check {

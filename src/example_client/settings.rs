@@ -265,6 +265,17 @@ pub fn resolve(
     })
 }
 
+/// The URL of the client's metadata document (CIMD): where it was published, or the app's
+/// own.
+pub fn cimd_url(settings: &ClientSettings) -> Url {
+    settings.metadata_url.clone().unwrap_or_else(|| {
+        settings
+            .base()
+            .join(mcp_auth_conformance::client::cimd_host::DOCUMENT_PATH)
+            .expect("a path")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

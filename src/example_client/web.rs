@@ -15,8 +15,9 @@ use mcp_auth_conformance::client::{authorization::AuthorizationResponse, cimd_ho
 use tokio::sync::Mutex;
 
 use super::{
-    session::{Session, ToolOutcome, cimd_url},
+    session::{Session, ToolOutcome},
     settings::Registration,
+    settings::cimd_url,
     timeline::Step,
 };
 

@@ -6,7 +6,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use mcp_auth_server::cognito::Deployment;
 
-use super::{Check, Verdict};
+use super::verdict::{Check, Verdict};
 use crate::{
     aws::{AwsContext, AwsError},
     stack::{self, StackName, outputs::StackOutputs, status::is_updatable},
@@ -16,7 +16,7 @@ use crate::{
 pub async fn run(ctx: &AwsContext, name: &StackName, deployment: &Deployment) -> Vec<Check> {
     let mut checks = vec![stack_matches(ctx, name, deployment).await];
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&ctx.config);
-    let pool = super::pool_id(deployment);
+    let pool = pool_id(deployment);
     checks.push(resource_server(&cognito, pool, deployment).await);
     checks.push(upstream_client(&cognito, pool, deployment).await);
     checks.extend(user_pool(&cognito, pool).await);
@@ -303,4 +303,9 @@ async fn table(ctx: &AwsContext, d: &Deployment) -> Check {
             AwsError::from_sdk("DescribeTable", e).to_string(),
         ),
     }
+}
+
+/// The pool id, the last segment of the issuer.
+pub(super) fn pool_id(d: &Deployment) -> &str {
+    d.issuer.rsplit('/').next().unwrap_or_default()
 }

@@ -5,8 +5,10 @@
 //! caller to do next. Every step lands on the timeline; tokens stay in memory.
 
 mod conversation;
+mod discovered;
 mod discovery;
 mod registration;
+mod requests;
 
 use std::time::{Duration, Instant};
 
@@ -21,11 +23,8 @@ use mcp_auth_conformance::{
 };
 use url::Url;
 
-use self::{conversation::Conversation, discovery::Discovered};
-pub use self::{
-    conversation::{Reply, ToolOutcome},
-    registration::cimd_url,
-};
+pub use self::conversation::{Reply, ToolOutcome};
+use self::{conversation::Conversation, discovered::Discovered};
 use super::{
     settings::{ClientSettings, Registration},
     timeline::{Step, claims},

@@ -4,9 +4,9 @@ use mcp_auth_conformance::client::{
     registration::{self, ClientMetadata},
     token::{self, ClientAuth},
 };
-use url::Url;
 
-use super::{ClientSettings, Discovered, Registration, Session, Step, Stopped, status};
+use super::{Registration, Session, Step, Stopped, discovered::Discovered, status};
+use crate::example_client::settings::cimd_url;
 
 impl Session {
     /// Gets a client id at `d`'s authorization server, the way the settings say.
@@ -126,15 +126,4 @@ impl Session {
         ))?;
         Ok(ClientAuth::Public(client_id.to_string()))
     }
-}
-
-/// The URL of the client's metadata document (CIMD): where it was published, or the app's
-/// own.
-pub fn cimd_url(settings: &ClientSettings) -> Url {
-    settings.metadata_url.clone().unwrap_or_else(|| {
-        settings
-            .base()
-            .join(mcp_auth_conformance::client::cimd_host::DOCUMENT_PATH)
-            .expect("a path")
-    })
 }
