@@ -1,11 +1,14 @@
-//! `cargo xtask bench`: throughput and latency of the bundled server, and the cost of a token
-//! verification on a cache miss. A benchmark: it reports numbers, it asserts nothing.
+//! `cargo xtask bench`: throughput and latency of the bundled server, beside a bare axum
+//! hello-world on the same runtime and load, and the cost of a token verification on a cache
+//! miss. A benchmark: it reports numbers, it asserts nothing.
 //!
 //! Everything runs on loopback in one process (server and load generator share the cores), with
 //! a bounded request count and time. The load comes from hyper's bare HTTP/1.1 client, one
 //! keep-alive connection per worker, so the generator takes as little of the shared cores as it
 //! can (with reqwest's pool and request building, the same server measured far lower: see
-//! docs/performance.md).
+//! docs/performance.md). The hello baseline takes the same requests from the same generator, so
+//! the ratio of the two rates says what authorization and MCP cost over HTTP alone, whatever
+//! else the machine is doing that hour.
 
 use std::{
     sync::{
@@ -48,65 +51,76 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("getting a token from the development AS: {e}"))?;
 
     let verify = verifications(&server, &token, args.verifications).await?;
-    let load = load(&server, &token, &args).await?;
+    let hello = Hello::start(server.resource.path()).await?;
+    let baseline = load(&hello.request(&token)?, &args).await?;
+    hello.stop();
+    let load = load(&tools_call(&server, &token)?, &args).await?;
     let session = session(&server, &token, &args).await?;
     server.shutdown().await?;
-
-    let mut table = Table::new();
-    table.set_header(vec!["measure", "value"]);
-    table.add_row(vec![
-        "cores".to_owned(),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .to_string(),
-    ]);
-    table.add_row(vec![
-        "cold RS256 verifications/s (one core)".to_owned(),
-        format!("{:.0}", verify.cold),
-    ]);
-    table.add_row(vec![
-        "cached verifications/s (one core)".to_owned(),
-        format!("{:.0}", verify.cached),
-    ]);
-    table.add_row(vec![
-        "tools/call requests".to_owned(),
-        load.count.to_string(),
-    ]);
-    table.add_row(vec!["concurrency".to_owned(), args.concurrency.to_string()]);
-    table.add_row(vec![
-        "authenticated tools/call/s".to_owned(),
-        format!("{:.0}", load.rate),
-    ]);
-    table.add_row(vec![
-        "p50 latency".to_owned(),
-        format!("{:.2} ms", load.p50_ms),
-    ]);
-    table.add_row(vec![
-        "p99 latency".to_owned(),
-        format!("{:.2} ms", load.p99_ms),
-    ]);
-    table.add_row(vec!["errors".to_owned(), load.errors.to_string()]);
-    table.add_row(vec![
-        "2025-11-25 session: sequential tools/call".to_owned(),
-        session.count.to_string(),
-    ]);
-    table.add_row(vec![
-        "session p50 / p99 latency".to_owned(),
-        format!("{:.2} ms / {:.2} ms", session.p50_ms, session.p99_ms),
-    ]);
-    table.add_row(vec![
-        "session errors".to_owned(),
-        session.errors.to_string(),
-    ]);
-    println!("{table}");
-    if load.errors + session.errors > 0 {
-        bail!(
-            "{} requests failed; the figures above are not meaningful",
-            load.errors + session.errors
-        );
+    println!("{}", report(&args, &verify, &load, &baseline, &session));
+    let errors = load.errors + session.errors + baseline.errors;
+    if errors > 0 {
+        bail!("{errors} requests failed; the figures above are not meaningful");
     }
     Ok(())
+}
+
+/// The figures, one table.
+fn report(
+    args: &BenchArgs,
+    verify: &Verifications,
+    load: &Load,
+    baseline: &Load,
+    session: &Load,
+) -> Table {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let latency = |l: &Load| format!("{:.2} ms / {:.2} ms", l.p50_ms, l.p99_ms);
+    let cpu = match (load.cpu_us, baseline.cpu_us) {
+        (Some(ours), Some(hello)) => format!("{ours:.1} µs / {hello:.1} µs"),
+        _ => "n/a (reads /proc/self/stat)".to_owned(),
+    };
+    let rows = [
+        ("cores", cores.to_string()),
+        (
+            "cold RS256 verifications/s (one core)",
+            format!("{:.0}", verify.cold),
+        ),
+        (
+            "cached verifications/s (one core)",
+            format!("{:.0}", verify.cached),
+        ),
+        ("tools/call requests", load.count.to_string()),
+        ("concurrency", args.concurrency.to_string()),
+        ("authenticated tools/call/s", format!("{:.0}", load.rate)),
+        ("p50 / p99 latency", latency(load)),
+        ("errors", load.errors.to_string()),
+        (
+            "axum hello POST/s (the baseline: same path, headers, body and load)",
+            format!("{:.0}", baseline.rate),
+        ),
+        ("hello p50 / p99 latency", latency(baseline)),
+        (
+            "tools/call rate ÷ hello rate",
+            format!("{:.2}", load.rate / baseline.rate),
+        ),
+        (
+            "CPU per request, tools/call / hello (the process: server and load together)",
+            cpu,
+        ),
+        ("hello errors", baseline.errors.to_string()),
+        (
+            "2025-11-25 session: sequential tools/call",
+            session.count.to_string(),
+        ),
+        ("session p50 / p99 latency", latency(session)),
+        ("session errors", session.errors.to_string()),
+    ];
+    let mut table = Table::new();
+    table.set_header(vec!["measure", "value"]);
+    for (measure, value) in rows {
+        table.add_row(vec![measure.to_owned(), value]);
+    }
+    table
 }
 
 struct Verifications {
@@ -159,27 +173,114 @@ struct Load {
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The process's CPU time per answered request, in µs, where the system tells it.
+    cpu_us: Option<f64>,
 }
 
-/// Stateless (2026-07-28) authenticated `tools/call whoami` from `concurrency` connections.
-async fn load(server: &LocalServer, token: &str, args: &BenchArgs) -> anyhow::Result<Load> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+/// The JSON-RPC body of the stateless (2026-07-28) `tools/call whoami` both targets get.
+fn whoami_body() -> String {
+    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
     "name": "whoami", "arguments": {},
     "_meta": {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
         "io.modelcontextprotocol/clientCapabilities": {}
     }}})
-    .to_string();
-    let request = Arc::new(BenchRequest::new(server, token, body)?);
+    .to_string()
+}
+
+/// The authenticated `tools/call whoami`; an answer counts only when it names the token's user.
+fn tools_call(server: &LocalServer, token: &str) -> anyhow::Result<BenchRequest> {
+    BenchRequest::new(
+        server.addr,
+        server.resource.path(),
+        token,
+        whoami_body(),
+        server.user.subject.clone(),
+    )
+}
+
+/// The baseline: a bare axum route at the MCP path answering a fixed JSON body, served by
+/// `axum::serve` on the bench's runtime.
+struct Hello {
+    addr: std::net::SocketAddr,
+    path: String,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+/// What the hello route answers, about the size of the whoami answer's envelope.
+const HELLO: &str =
+    r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hello"}]}}"#;
+
+impl Hello {
+    async fn start(path: &str) -> anyhow::Result<Self> {
+        use axum::serve::ListenerExt;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the hello baseline")?;
+        let addr = listener.local_addr()?;
+        // As the server's own accept loop does.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let router = axum::Router::new().route(
+            path,
+            axum::routing::post(|_body: axum::body::Bytes| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    HELLO,
+                )
+            }),
+        );
+        let serving = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Self {
+            addr,
+            path: path.to_owned(),
+            serving,
+        })
+    }
+
+    /// The same request the server gets (the token goes unread).
+    fn request(&self, token: &str) -> anyhow::Result<BenchRequest> {
+        BenchRequest::new(
+            self.addr,
+            &self.path,
+            token,
+            whoami_body(),
+            "hello".to_owned(),
+        )
+    }
+
+    fn stop(self) {
+        self.serving.abort();
+    }
+}
+
+/// The process's user and system CPU time so far, from `/proc/self/stat` (Linux).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks; Linux reports
+    // them at 100 a second on every architecture it runs this on.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// `request` from `concurrency` connections, until `requests` are sent or `max_time` passes.
+async fn load(request: &BenchRequest, args: &BenchArgs) -> anyhow::Result<Load> {
+    let request = Arc::new(request.clone());
     let sent = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + args.max_time;
     let started = Instant::now();
+    let cpu_before = process_cpu();
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
         let (request, sent, errors, addr) =
-            (request.clone(), sent.clone(), errors.clone(), server.addr);
+            (request.clone(), sent.clone(), errors.clone(), request.addr);
         let limit = args.requests;
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -213,25 +314,35 @@ async fn load(server: &LocalServer, token: &str, args: &BenchArgs) -> anyhow::Re
     for w in workers {
         latencies.extend(w.await?);
     }
-    Ok(Load::new(
-        latencies,
-        errors.load(Ordering::Relaxed),
-        started.elapsed(),
-    ))
+    let mut load = Load::new(latencies, errors.load(Ordering::Relaxed), started.elapsed());
+    load.cpu_us = cpu_before
+        .zip(process_cpu())
+        .filter(|_| load.count > 0)
+        .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / load.count as f64);
+    Ok(load)
 }
 
-/// The request every worker sends, its parts built once.
+/// The request every worker sends, its parts built once, and what its answer must contain.
+#[derive(Clone)]
 struct BenchRequest {
+    addr: std::net::SocketAddr,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
+    expect: Vec<u8>,
 }
 
 impl BenchRequest {
-    fn new(server: &LocalServer, token: &str, body: String) -> anyhow::Result<Self> {
+    fn new(
+        addr: std::net::SocketAddr,
+        path: &str,
+        token: &str,
+        body: String,
+        expect: String,
+    ) -> anyhow::Result<Self> {
         use axum::http::{HeaderValue, header};
         let mut headers = axum::http::HeaderMap::new();
-        headers.insert(header::HOST, server.addr.to_string().parse()?);
+        headers.insert(header::HOST, addr.to_string().parse()?);
         headers.insert(header::AUTHORIZATION, format!("Bearer {token}").parse()?);
         headers.insert(
             header::CONTENT_TYPE,
@@ -248,9 +359,11 @@ impl BenchRequest {
         headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
         headers.insert("mcp-name", HeaderValue::from_static("whoami"));
         Ok(Self {
-            uri: server.resource.path().parse()?,
+            addr,
+            uri: path.parse()?,
             headers,
             body: body.into(),
+            expect: expect.into_bytes(),
         })
     }
 
@@ -283,7 +396,7 @@ impl BenchConnection {
         })
     }
 
-    /// Sends the request; whether a 2xx answer came back whole.
+    /// Sends the request; whether a 2xx answer came back whole, with what it must contain.
     async fn call(&mut self, r: &BenchRequest) -> bool {
         if self.sender.ready().await.is_err() {
             self.closing = true;
@@ -301,7 +414,7 @@ impl BenchConnection {
             Ok(response) if response.status().is_success() => {
                 axum::body::to_bytes(axum::body::Body::new(response.into_body()), 1 << 20)
                     .await
-                    .is_ok()
+                    .is_ok_and(|body| body.windows(r.expect.len()).any(|w| w == r.expect))
             }
             _ => false,
         }
@@ -323,6 +436,7 @@ impl Load {
             rate: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50_ms: pct(0.50),
             p99_ms: pct(0.99),
+            cpu_us: None,
         }
     }
 }
