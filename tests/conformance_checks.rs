@@ -15,11 +15,12 @@ mod support;
 
 use fixture::Fault;
 use mcp_auth_conformance::{
-    catalogue::{CheckId, Level, Revision},
+    catalogue::{CheckId, Level},
     checks::Outcome,
     client::{browser::Credentials, token::ClientAuth},
     observe::flow::Login,
     report::Report,
+    revision::Revision,
     run::{RunOptions, run},
 };
 

@@ -32,6 +32,8 @@ mod facade_on_dynamodb;
 mod github_action;
 #[path = "iam_policies.rs"]
 mod iam_policies;
+#[path = "import_cycles.rs"]
+mod import_cycles;
 #[path = "official_suite.rs"]
 mod official_suite;
 #[path = "sdk_clients.rs"]

@@ -37,7 +37,7 @@ use std::{
 
 use fixture::Fault;
 use mcp_auth_conformance::{
-    catalogue::{CheckId, Revision},
+    catalogue::CheckId,
     checks::Outcome,
     client::{
         browser::Credentials,
@@ -46,6 +46,7 @@ use mcp_auth_conformance::{
     observe::flow::Login,
     probe::Probe,
     report::Report,
+    revision::Revision,
     run::{RunOptions, run},
 };
 use mcp_auth_server::local::{LocalOptions, LocalServer};

@@ -8,10 +8,11 @@ use anyhow::Context;
 use url::Url;
 
 use crate::{
-    catalogue::{Level, Revision},
+    catalogue::Level,
     client::{browser::Credentials, token::ClientAuth},
     observe::flow::{Interactive, Login},
     report::Report,
+    revision::Revision,
     run::{RunOptions, check_selection, run as run_checks},
 };
 

@@ -12,6 +12,7 @@ pub mod client;
 pub mod observe;
 pub mod probe;
 pub mod report;
+pub mod revision;
 pub mod run;
 pub mod secrets;
 pub mod www_authenticate;

@@ -488,7 +488,7 @@ impl Probe {
             .is_some_and(|c| c.starts_with("text/html"));
         // Pages carry per-request hidden fields: their title is the stable evidence.
         exchange.body = if html {
-            format!("[HTML page: {:?}]", crate::client::browser::title(&body))
+            format!("[HTML page: {:?}]", title(&body))
         } else {
             excerpt(&body)
         };
@@ -587,6 +587,16 @@ fn redact(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
         _ => {}
     }
+}
+
+/// An HTML page's title, for evidence.
+pub fn title(body: &[u8]) -> String {
+    let doc = scraper::Html::parse_document(&String::from_utf8_lossy(body));
+    let title = scraper::Selector::parse("title").expect("a static selector");
+    doc.select(&title)
+        .next()
+        .map(|t| t.text().collect::<String>().trim().to_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

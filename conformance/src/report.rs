@@ -5,9 +5,10 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
 use crate::{
-    catalogue::{Check, CheckId, Citation, Level, Revision},
+    catalogue::{Check, CheckId, Citation, Level},
     checks::{Finding, Outcome},
     probe::Exchange,
+    revision::Revision,
     secrets::Secrets,
 };
 

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use url::Url;
 
 use crate::{
-    catalogue::{CheckId, Revision},
+    catalogue::CheckId,
     checks::{Finding, Outcome, skip},
-    observe::{Observations, Unreachable, flow::Login, observe},
+    observe::{Observations, ObserveOptions, Unreachable, flow::Login, observe},
     probe::Probe,
     report::{CheckResult, Report},
+    revision::Revision,
 };
 
 /// What to run.
@@ -38,6 +39,19 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// What the observation needs of these options.
+    fn observing(&self) -> ObserveOptions<'_> {
+        ObserveOptions {
+            revision: self.revision,
+            token: self.token.as_deref(),
+            expired_token: self.expired_token.as_deref(),
+            cimd_urls: &self.cimd_urls,
+            login: &self.login,
+            scope: self.scope.as_deref(),
+            step_up_tool: self.step_up_tool.as_deref(),
+        }
+    }
+
     /// Checks everything for `revision` (detected when `None`), with no token and no sign-in.
     pub fn new(revision: Option<Revision>) -> Self {
         Self {
@@ -132,7 +146,7 @@ pub async fn run(target: &Url, options: &RunOptions) -> Result<Report, RunError>
     {
         probe.secrets().add(given);
     }
-    let observations = observe(target, &probe, options).await?;
+    let observations = observe(target, &probe, &options.observing()).await?;
     let mut verdicts = Verdicts::new(&observations);
     let applies = |id: &CheckId| id.check().revisions.contains(&observations.revision);
     let wanted: Vec<CheckId> = CheckId::ALL

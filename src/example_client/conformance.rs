@@ -8,7 +8,7 @@
 //! arguments; it exits 0 when all of that worked.
 
 use anyhow::{Context, bail};
-use mcp_auth_conformance::{catalogue::Revision, client::browser::Credentials};
+use mcp_auth_conformance::{client::browser::Credentials, revision::Revision};
 use url::Url;
 
 use super::{

@@ -6,7 +6,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use mcp_auth_conformance::catalogue::Revision;
+use mcp_auth_conformance::revision::Revision;
 use mcp_auth_server::{endpoint::is_loopback_http, local::DEFAULT_PORT};
 use url::Url;
 

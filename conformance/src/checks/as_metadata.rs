@@ -3,9 +3,10 @@
 
 use super::{Finding, fail, insecure, pass};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
+    catalogue::{Check, CheckId, Citation, Level},
     observe::Observations,
     probe::Exchange,
+    revision::{BOTH, Revision},
 };
 
 /// `as.metadata-discoverable`.

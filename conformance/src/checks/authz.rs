@@ -7,13 +7,14 @@ use super::{
     refusal_said, resource_answer, skip, status, token_answer, unfinished, warn,
 };
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
+    catalogue::{Check, CheckId, Citation, Level},
     client::{authorization::AuthorizationResponse, browser::Landing, token::TokenAnswer},
     observe::{
         Observations,
         flow::{Attempt, FOREIGN_RESOURCE, FlowObservations},
     },
     probe::Exchange,
+    revision::{BOTH, Revision},
 };
 
 /// Where MCP 2026-07-28 asks for RFC 9207 `iss`.

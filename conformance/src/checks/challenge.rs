@@ -4,9 +4,10 @@ use url::Url;
 
 use super::{Finding, fail, pass, skip};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    catalogue::{Check, CheckId, Citation, Level},
     observe::Observations,
     probe::Exchange,
+    revision::BOTH,
 };
 
 /// `challenge.status-401`.

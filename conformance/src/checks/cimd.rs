@@ -3,9 +3,10 @@
 
 use super::{AsAnswer, Finding, fail, navigation_answer, pass, skip};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    catalogue::{Check, CheckId, Citation, Level},
     client::browser::Navigation,
     observe::{Observations, flow::CimdAttempts},
+    revision::BOTH,
 };
 
 /// Where MCP 2026-07-28 defines Client ID Metadata Documents.

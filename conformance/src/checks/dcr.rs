@@ -4,12 +4,13 @@
 
 use super::{Finding, all_of, fail, is_json, pass, skip, status};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level},
+    catalogue::{Check, CheckId, Citation, Level},
     observe::{
         Observations,
         registration::{INSECURE_REDIRECT, MALFORMED_REDIRECT, Registration},
     },
     probe::Exchange,
+    revision::BOTH,
 };
 
 /// `dcr.registers`.

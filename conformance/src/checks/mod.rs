@@ -8,6 +8,7 @@ pub mod challenge;
 pub mod cimd;
 pub mod dcr;
 pub mod prm;
+pub mod registry;
 pub mod token;
 pub mod transport;
 

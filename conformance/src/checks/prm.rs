@@ -5,12 +5,13 @@ use url::Url;
 
 use super::{Finding, fail, is_json, pass, skip, warn};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
+    catalogue::{Check, CheckId, Citation, Level},
     observe::{
         Observations,
         discovery::{Via, expected_resource, same_resource},
     },
     probe::Exchange,
+    revision::{BOTH, Revision},
 };
 
 /// `prm.discoverable`.

@@ -4,9 +4,10 @@
 
 use super::{Finding, ResourceAnswer, fail, pass, resource_answer, skip, status};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
+    catalogue::{Check, CheckId, Citation, Level},
     observe::{Observations, mcp::Speaker},
     probe::Exchange,
+    revision::{BOTH, Revision},
 };
 
 /// `token.accepted`.

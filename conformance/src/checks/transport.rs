@@ -3,9 +3,10 @@
 
 use super::{Finding, all_of, fail, insecure, pass, skip, warn};
 use crate::{
-    catalogue::{BOTH, Check, CheckId, Citation, Level, Revision},
+    catalogue::{Check, CheckId, Citation, Level},
     observe::{Observations, WEB_ORIGIN, tokens::FOREIGN_ORIGIN},
     probe::Exchange,
+    revision::{BOTH, Revision},
 };
 
 /// `transport.https`.

@@ -319,15 +319,6 @@ fn selector(s: &str) -> Selector {
     Selector::parse(s).expect("a static selector")
 }
 
-/// The page's title, for evidence.
-pub fn title(body: &[u8]) -> String {
-    let doc = Html::parse_document(&String::from_utf8_lossy(body));
-    doc.select(&selector("title"))
-        .next()
-        .map(|t| t.text().collect::<String>().trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// The form a user would submit: a sign-in form (with a password field) first, else a form
 /// with an approving button.
 fn pick_form(html: &str, page: &Url) -> Option<Form> {
@@ -428,7 +419,7 @@ mod tests {
         assert_eq!(form.fields, [("login_id".to_owned(), "L1".to_owned())]);
         assert_eq!(form.username.as_deref(), Some("username"));
         assert_eq!(form.password.as_deref(), Some("password"));
-        assert_eq!(title(html.as_bytes()), "Sign in");
+        assert_eq!(crate::probe::title(html.as_bytes()), "Sign in");
     }
 
     #[test]

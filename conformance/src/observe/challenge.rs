@@ -3,7 +3,10 @@
 
 use url::Url;
 
-use super::{Unreachable, mcp::Speaker, send};
+use super::{
+    mcp::Speaker,
+    request::{Unreachable, send},
+};
 use crate::{
     probe::{Exchange, Probe},
     www_authenticate::{self, Challenge},

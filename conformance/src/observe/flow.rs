@@ -12,7 +12,10 @@ use crate::{
         pkce::{Verifier, random_string},
         token::{self, ClientAuth, TokenAnswer},
     },
-    observe::mcp::{Conversation, Speaker},
+    observe::{
+        mcp::{Conversation, Speaker},
+        request::tester_callback,
+    },
     probe::{Exchange, Probe},
 };
 
@@ -646,13 +649,13 @@ const CIMD_CLIENT_NAME: &str = "mcp-auth-conformance (CIMD)";
 
 /// The document the tester expects at a published `url`.
 pub fn published_document(url: &Url) -> serde_json::Value {
-    crate::client::cimd_host::document(url, CIMD_CLIENT_NAME, &[super::tester_callback()])
+    crate::client::cimd_host::document(url, CIMD_CLIENT_NAME, &[tester_callback()])
 }
 
 /// A published document must be the tester's: its URL as `client_id`, the tester's callback
 /// among its `redirect_uris`. Otherwise the CIMD checks would judge someone else's client.
 async fn check_published(probe: &Probe, url: &Url) -> Result<(), String> {
-    let callback = super::tester_callback();
+    let callback = tester_callback();
     let expected = || format!("publish exactly this at {url}: {}", published_document(url));
     let answer = probe.get(url).await;
     if answer.exchange.status != Some(200) {

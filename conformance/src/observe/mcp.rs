@@ -6,8 +6,8 @@
 use url::Url;
 
 use crate::{
-    catalogue::Revision,
     probe::{Answer, Probe, rpc_response},
+    revision::Revision,
 };
 
 /// The tester as an MCP client.

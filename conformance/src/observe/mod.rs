@@ -8,14 +8,15 @@ pub mod flow;
 pub mod forged;
 pub mod mcp;
 pub mod registration;
+mod request;
 pub mod tokens;
 
 use url::Url;
 
 pub use discovery::{WEB_ORIGIN, as_well_known, prm_well_known};
+pub use request::{TESTER_CALLBACK, Unreachable, tester_callback};
 
 use crate::{
-    catalogue::Revision,
     client::{browser::Person, callback::CallbackListener, scope},
     observe::{
         challenge::Challenged,
@@ -26,8 +27,30 @@ use crate::{
         tokens::{TokenProbes, Tokens},
     },
     probe::Probe,
-    run::RunOptions,
+    revision::Revision,
 };
+
+/// What a run asks of the observation: the revision to speak, tokens obtained elsewhere, how to
+/// sign in, the scope to ask for, where the tester's client metadata document is published, and a
+/// tool to see the step-up with.
+#[derive(Debug, Clone, Copy)]
+pub struct ObserveOptions<'a> {
+    /// The revision to speak; `None` detects what the server speaks.
+    pub revision: Option<Revision>,
+    /// An access token for the server, obtained elsewhere.
+    pub token: Option<&'a str>,
+    /// A token of the server's authorization server that has expired.
+    pub expired_token: Option<&'a str>,
+    /// Where the tester's client metadata document is published, for a server that cannot
+    /// fetch from loopback.
+    pub cimd_urls: &'a [Url],
+    /// How to obtain tokens through the server's own authorization server.
+    pub login: &'a flow::Login,
+    /// The scope to ask for (default: the challenge's `scope`).
+    pub scope: Option<&'a str>,
+    /// A tool the requested scope does not allow.
+    pub step_up_tool: Option<&'a str>,
+}
 
 /// Everything observed, phase by phase.
 #[derive(Debug, Clone)]
@@ -52,16 +75,6 @@ pub struct Observations {
     pub tokens: TokenProbes,
 }
 
-/// The server could not be reached at all.
-#[derive(Debug, thiserror::Error)]
-#[error("{url}: {reason}")]
-pub struct Unreachable {
-    /// The URL.
-    pub url: String,
-    /// Why.
-    pub reason: String,
-}
-
 impl Observations {
     /// A field of the authorization server's metadata, when it was found and has the field.
     pub fn as_field(&self, name: &str) -> Option<&serde_json::Value> {
@@ -84,7 +97,7 @@ impl Observations {
 pub async fn observe(
     target: &Url,
     probe: &Probe,
-    options: &RunOptions,
+    options: &ObserveOptions<'_>,
 ) -> Result<Observations, Unreachable> {
     // Before a token there is nothing to ask the server which revision it speaks: requests
     // are those of the revision asked for, or of the current one.
@@ -108,24 +121,24 @@ pub async fn observe(
             authorization_endpoint,
             token_endpoint,
             // As a client selects scopes: the challenge's, else the PRM's scopes_supported.
-            scope: options.scope.clone().or_else(|| {
+            scope: options.scope.map(str::to_owned).or_else(|| {
                 let challenged = challenge.bearer().and_then(|c| c.param("scope"));
                 scope::initial(challenged, discovery.prm_json()).parameter()
             }),
             client: registration.client.clone(),
             second_client: registration.second.clone(),
             cimd_supported: discovery.as_flag("client_id_metadata_document_supported"),
-            cimd_urls: options.cimd_urls.clone(),
+            cimd_urls: options.cimd_urls.to_vec(),
             callback: callback.clone(),
             person,
         }),
         _ => None,
     };
     let mut flows = match &context {
-        Some(context) => Some(flow::run(context, probe, &options.login).await),
+        Some(context) => Some(flow::run(context, probe, options.login).await),
         None => None,
     };
-    let token = options.token.clone().or_else(|| {
+    let token = options.token.map(str::to_owned).or_else(|| {
         flows
             .as_ref()
             .and_then(FlowObservations::access_token)
@@ -138,8 +151,8 @@ pub async fn observe(
         &Speaker::new(revision),
         Tokens {
             valid: token.as_deref(),
-            expired: options.expired_token.as_deref(),
-            step_up_tool: options.step_up_tool.as_deref(),
+            expired: options.expired_token,
+            step_up_tool: options.step_up_tool,
             issuer: discovery.issuer.as_deref(),
             flows: flows.as_ref(),
         },
@@ -163,8 +176,8 @@ pub async fn observe(
 }
 
 /// The person of an interactive sign-in, with a listener for their answers.
-async fn person(options: &RunOptions) -> Result<Option<Person>, Unreachable> {
-    let flow::Login::Interactive(i) = &options.login else {
+async fn person(options: &ObserveOptions<'_>) -> Result<Option<Person>, Unreachable> {
+    let flow::Login::Interactive(i) = options.login else {
         return Ok(None);
     };
     Ok(Some(Person {
@@ -181,7 +194,7 @@ async fn person(options: &RunOptions) -> Result<Option<Person>, Unreachable> {
 async fn revision(
     probe: &Probe,
     target: &Url,
-    options: &RunOptions,
+    options: &ObserveOptions<'_>,
     token: Option<&str>,
 ) -> (Revision, String) {
     if let Some(r) = options.revision {
@@ -203,27 +216,4 @@ async fn revision(
             format!("not detected ({basis}); the current revision"),
         ),
     }
-}
-
-/// The opening request of `speaker`'s revision, alone (no session follows), with `headers`.
-async fn send(
-    probe: &Probe,
-    target: &Url,
-    token: Option<&str>,
-    speaker: &Speaker,
-    headers: &[(&'static str, String)],
-) -> crate::probe::Answer {
-    let body = speaker.opening();
-    let mut all = speaker.headers(&body);
-    all.extend(headers.iter().cloned());
-    probe.post_mcp_with(target, &body, token, &all).await
-}
-
-/// The redirect URI the tester registers: loopback, where any port matches (RFC 8252 §7.3).
-/// The tester never listens there: it reads the response from the redirect itself.
-pub const TESTER_CALLBACK: &str = "http://127.0.0.1/callback";
-
-/// [`TESTER_CALLBACK`] as a URL.
-pub fn tester_callback() -> Url {
-    Url::parse(TESTER_CALLBACK).expect("a static URL")
 }

@@ -11,12 +11,12 @@ use super::{
     flow::{self, FlowObservations},
     forged,
     mcp::{Conversation, Speaker},
-    send,
+    request::send,
 };
 use crate::{
-    catalogue::Revision,
     client::token::unverified_claims,
     probe::{Exchange, Probe, rpc_response},
+    revision::Revision,
 };
 
 /// The `Origin` of a page that is not the server's: a DNS-rebinding attacker's.

@@ -2,7 +2,7 @@
 //! `server/discover` on 2026-07-28; its session id; the next request id), and what the server
 //! made of a request.
 
-use mcp_auth_conformance::{catalogue::Revision, observe::mcp::Speaker, probe::Answer};
+use mcp_auth_conformance::{observe::mcp::Speaker, probe::Answer, revision::Revision};
 
 /// The MCP conversation: opened once per token (`initialize` on 2025-11-25, `server/discover`
 /// on 2026-07-28), then requests in its session.

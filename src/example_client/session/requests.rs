@@ -1,8 +1,8 @@
 //! The session's MCP requests, in the revision it speaks, and what a refusal asks of the caller.
 
 use mcp_auth_conformance::{
-    catalogue::Revision,
     probe::{Answer, rpc_response},
+    revision::Revision,
     www_authenticate::Challenge,
 };
 
