@@ -14,11 +14,13 @@ use std::{
     time::Duration,
 };
 
-use serde::Deserialize;
 use url::Url;
 
-use super::clients::{AuthMethod, Client, Origin, redirect_uris_problem};
-use super::store::now_secs;
+use super::{
+    client_metadata::{ClientMetadata, Source},
+    clients::{Client, Origin},
+    store::now_secs,
+};
 use crate::expiring::ExpiringCache;
 
 /// Largest document read.
@@ -188,21 +190,6 @@ fn document_client(
         .user_agent("mcp-auth-kit CIMD resolver")
         .build()
         .expect("an HTTP client with static settings")
-}
-
-#[derive(Deserialize)]
-struct Document {
-    client_id: Option<String>,
-    client_name: Option<String>,
-    redirect_uris: Option<Vec<String>>,
-    #[serde(default)]
-    token_endpoint_auth_method: Option<String>,
-    #[serde(default)]
-    grant_types: Option<Vec<String>>,
-    #[serde(default)]
-    response_types: Option<Vec<String>>,
-    #[serde(default)]
-    client_secret: Option<serde_json::Value>,
 }
 
 /// Whether a `client_id` is a URL the façade should treat as a metadata document.
@@ -401,64 +388,22 @@ async fn fetch(
         }
         body.extend_from_slice(&chunk);
     }
-    let document: Document =
+    let document: ClientMetadata =
         serde_json::from_slice(&body).map_err(|e| CimdError::NotJson(e.to_string()))?;
     Ok((validate(document, client_id)?, max_age))
 }
 
-fn validate(doc: Document, client_id: &str) -> Result<Client, CimdError> {
-    let invalid = |s: String| Err(CimdError::Invalid(s));
-    match doc.client_id.as_deref() {
-        Some(id) if id == client_id => {}
-        Some(id) => {
-            return invalid(format!(
-                "its client_id {id:?} is not the URL it was fetched from"
-            ));
-        }
-        None => return invalid("it has no client_id".into()),
-    }
-    let Some(name) = doc.client_name.filter(|n| !n.trim().is_empty()) else {
-        return invalid("it has no client_name".into());
-    };
-    // The consent page shows it: the rules of a registered client's name apply.
-    if let Some(problem) = super::clients::client_name_problem(&name) {
-        return invalid(format!("its client_name {problem}"));
-    }
-    let redirect_uris = doc.redirect_uris.unwrap_or_default();
-    if let Some(problem) = redirect_uris_problem(&redirect_uris) {
-        return invalid(problem);
-    }
-    if doc.client_secret.is_some() {
-        return invalid("a metadata document must not carry a client_secret".into());
-    }
-    match doc.token_endpoint_auth_method.as_deref() {
-        None | Some("none") => {}
-        Some(other) => {
-            return invalid(format!(
-                "token_endpoint_auth_method {other:?} is not supported (none)"
-            ));
-        }
-    }
-    let grant_types = doc
-        .grant_types
-        .unwrap_or_else(|| vec!["authorization_code".into()]);
-    if !grant_types.iter().any(|g| g == "authorization_code")
-        || grant_types
-            .iter()
-            .any(|g| g != "authorization_code" && g != "refresh_token")
-    {
-        return invalid("grant_types must be authorization_code, with refresh_token or not".into());
-    }
-    if doc.response_types.is_some_and(|r| r != ["code"]) {
-        return invalid("response_types must be [\"code\"]".into());
-    }
+fn validate(doc: ClientMetadata, client_id: &str) -> Result<Client, CimdError> {
+    let accepted = doc
+        .validate(Source::Document { url: client_id })
+        .map_err(|refusal| CimdError::Invalid(refusal.description))?;
     Ok(Client {
         client_id: client_id.to_owned(),
         secret_sha256: None,
-        auth_method: AuthMethod::None,
-        redirect_uris,
-        client_name: Some(name.chars().take(200).collect()),
-        grant_types,
+        auth_method: accepted.auth_method,
+        redirect_uris: accepted.redirect_uris,
+        client_name: accepted.client_name,
+        grant_types: accepted.grant_types,
         origin: Origin::Cimd,
         issued_at: now_secs(),
     })

@@ -17,6 +17,7 @@ pub mod authorize;
 pub mod browser;
 pub mod callback;
 pub mod cimd;
+pub mod client_metadata;
 pub mod clients;
 mod config;
 pub mod consent;

@@ -2,19 +2,18 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::{client_address::ClientAddress, secret::sha256_hex};
 use axum::{
     Json,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-
-use crate::{client_address::ClientAddress, secret::sha256_hex};
 
 use super::{
     admission,
-    clients::{AuthMethod, Client, Origin, client_name_problem, redirect_uris_problem, shown},
+    client_metadata::{ClientMetadata, Source},
+    clients::{AuthMethod, Client, Origin},
     pages::RETRY_AFTER_SECS,
     state::{Facade, random_secret},
     store::{Kind, Records, StoreError, now_secs},
@@ -34,23 +33,6 @@ const ADMISSION_RETRY_SECS: u64 = UNUSED_REGISTRATION_TTL.as_secs() / 12;
 pub const MAX_REGISTRATION_BYTES: usize = 32 * 1024;
 /// Lifetime of a registration once used.
 pub const USED_REGISTRATION_TTL: Duration = Duration::from_secs(180 * 24 * 3600);
-
-/// The RFC 7591 request fields the façade reads; others are ignored, as the RFC allows.
-#[derive(Debug, Deserialize)]
-pub struct RegistrationRequest {
-    #[serde(default)]
-    redirect_uris: Option<Vec<String>>,
-    #[serde(default)]
-    token_endpoint_auth_method: Option<String>,
-    #[serde(default)]
-    grant_types: Option<Vec<String>>,
-    #[serde(default)]
-    response_types: Option<Vec<String>>,
-    #[serde(default)]
-    client_name: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-}
 
 /// An RFC 7591 section 3.2.2 error.
 fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> Response {
@@ -78,70 +60,25 @@ impl IntoResponse for Refused {
 
 /// Validates a request into a client and its secret (for confidential clients).
 pub fn validate(
-    req: RegistrationRequest,
+    req: ClientMetadata,
     supported_scopes: &[String],
 ) -> Result<(Client, Option<String>), Refused> {
-    let bad_meta = |description: String| Refused {
-        code: "invalid_client_metadata",
-        description,
-    };
-    let bad_redirect = |description: String| Refused {
-        code: "invalid_redirect_uri",
-        description,
-    };
-    let redirect_uris = req.redirect_uris.unwrap_or_default();
-    if let Some(problem) = redirect_uris_problem(&redirect_uris) {
-        return Err(bad_redirect(problem));
-    }
-    let auth_method = match req.token_endpoint_auth_method.as_deref() {
-        // RFC 7591 section 2: the default is client_secret_basic.
-        None => AuthMethod::ClientSecretBasic,
-        Some(m) => AuthMethod::parse(m).ok_or_else(|| {
-            bad_meta(format!("token_endpoint_auth_method {} is not supported (none, client_secret_basic, client_secret_post)", shown(m)))
-        })?,
-    };
-    let grant_types = req
-        .grant_types
-        .unwrap_or_else(|| vec!["authorization_code".into()]);
-    if let Some(g) = grant_types
-        .iter()
-        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-    {
-        return Err(bad_meta(format!(
-            "grant type {} is not supported",
-            shown(g)
-        )));
-    }
-    if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(bad_meta(
-            "grant_types must include authorization_code".into(),
-        ));
-    }
-    let response_types = req.response_types.unwrap_or_else(|| vec!["code".into()]);
-    if response_types != ["code"] {
-        return Err(bad_meta("response_types must be [\"code\"]".into()));
-    }
-    let unsupported = req
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .find(|s| !supported_scopes.iter().any(|x| x == s));
-    if let Some(s) = unsupported {
-        return Err(bad_meta(format!("scope {} is not supported", shown(s))));
-    }
-    if let Some(problem) = req.client_name.as_deref().and_then(client_name_problem) {
-        return Err(bad_meta(format!("client_name {problem}")));
-    }
-    let secret = (auth_method != AuthMethod::None).then(random_secret);
+    let accepted = req
+        .validate(Source::Registration {
+            scopes: supported_scopes,
+        })
+        .map_err(|refusal| Refused {
+            code: refusal.kind.code(),
+            description: refusal.description,
+        })?;
+    let secret = (accepted.auth_method != AuthMethod::None).then(random_secret);
     let client = Client {
         client_id: format!("dcr-{}", random_secret()),
         secret_sha256: secret.as_deref().map(sha256_hex),
-        auth_method,
-        redirect_uris,
-        client_name: req.client_name,
-        grant_types,
+        auth_method: accepted.auth_method,
+        redirect_uris: accepted.redirect_uris,
+        client_name: accepted.client_name,
+        grant_types: accepted.grant_types,
         origin: Origin::Dcr,
         issued_at: now_secs(),
     };
@@ -188,7 +125,7 @@ pub async fn register(
             ),
         );
     }
-    let request: RegistrationRequest = match serde_json::from_slice(&body) {
+    let request: ClientMetadata = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return error(
@@ -281,7 +218,7 @@ fn store_failure(e: StoreError) -> Response {
 mod tests {
     use super::*;
 
-    fn req(json: serde_json::Value) -> RegistrationRequest {
+    fn req(json: serde_json::Value) -> ClientMetadata {
         serde_json::from_value(json).unwrap()
     }
 
