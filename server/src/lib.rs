@@ -22,7 +22,7 @@ pub mod introspection;
 pub mod jwks;
 pub mod local;
 pub mod mcp;
-pub mod oauth_request;
+pub mod oauth;
 pub mod pkce;
 pub mod prm;
 pub mod refusals;

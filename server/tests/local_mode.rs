@@ -611,3 +611,88 @@ async fn the_expired_token_differs_from_a_good_one_only_in_expiry() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// The façade's token endpoint and the development AS's read client credentials with one piece
+/// of code (`oauth::Presented`): the same ambiguous request gets the same answer from both,
+/// with only the Basic realm telling them apart. (The development AS once took a body
+/// `client_id` that contradicted the Basic one.)
+#[tokio::test]
+async fn both_token_endpoints_read_client_credentials_alike() {
+    let server = auto_approving_server().await;
+    let endpoints = [
+        (format!("{}/token", server.issuer), "token"),
+        (format!("{}/oauth2/token", server.dev_issuer), "dev-as"),
+    ];
+    for (url, realm) in &endpoints {
+        let post = |basic: Option<(&str, &str)>, form: &[(&str, &str)]| {
+            let mut request = http().post(url).form(form);
+            if let Some((id, secret)) = basic {
+                request = request.basic_auth(id, Some(secret));
+            }
+            request.send()
+        };
+        let code = |body: &Value| body["error"].as_str().unwrap_or_default().to_owned();
+        let contradicted = post(
+            Some((&server.static_client.id, "s")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "someone-else"),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(contradicted.status(), StatusCode::BAD_REQUEST, "{url}");
+        let body: Value = contradicted.json().await.unwrap();
+        assert_eq!(code(&body), "invalid_request", "{url}: {body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("differs"),
+            "{url}: {body}"
+        );
+        let twice = post(
+            Some(("c", "s")),
+            &[("grant_type", "authorization_code"), ("client_secret", "s")],
+        )
+        .await
+        .unwrap();
+        assert_eq!(twice.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert_eq!(
+            code(&twice.json().await.unwrap()),
+            "invalid_request",
+            "{url}"
+        );
+        let unknown = post(
+            Some(("nobody", "s")),
+            &[("grant_type", "authorization_code")],
+        )
+        .await
+        .unwrap();
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED, "{url}");
+        assert_eq!(
+            unknown.headers()[header::WWW_AUTHENTICATE],
+            format!("Basic realm=\"{realm}\"").as_str(),
+            "{url}"
+        );
+        assert_eq!(
+            unknown.headers()[header::CACHE_CONTROL],
+            "no-store",
+            "{url}"
+        );
+        assert_eq!(
+            code(&unknown.json().await.unwrap()),
+            "invalid_client",
+            "{url}"
+        );
+        let public = post(None, &[("client_id", "nobody"), ("grant_type", "password")])
+            .await
+            .unwrap();
+        assert_eq!(public.status(), StatusCode::UNAUTHORIZED, "{url}");
+        assert!(
+            !public.headers().contains_key(header::WWW_AUTHENTICATE),
+            "{url}"
+        );
+    }
+    server.shutdown().await.unwrap();
+}

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     forms, html,
-    oauth_request::{self, OAuthForm, OAuthQuery, ParamsError},
+    oauth::{self, OAuthForm, OAuthQuery, ParamsError},
     scope::ScopeSet,
     secret::{equal as secrets_equal, random_token},
 };
@@ -96,9 +96,9 @@ pub async fn authorize(
     if let Err(e) = q.refuse_repeated() {
         return fail("invalid_request", &e);
     }
-    let challenge = match oauth_request::code_flow_challenge(get) {
+    let challenge = match oauth::code_flow_challenge(get) {
         Ok(c) => c,
-        Err((error, description)) => return fail(error, description),
+        Err(e) => return fail(e.code.as_str(), e.description),
     };
     let scope = match get("scope") {
         Some(s) => ScopeSet::parse(s),

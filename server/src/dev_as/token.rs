@@ -7,49 +7,23 @@ use std::{
 
 use super::state::{DevAuthServer, DevClient, Grant, MAX_PENDING};
 use crate::{
-    oauth_request::{self, OAuthForm, Params, ParamsError},
+    oauth::{
+        self, ErrorCode, OAuthForm, Params, ParamsError, Presented, TokenError, token_response,
+    },
     scope::ScopeSet,
     secret::{equal as secrets_equal, random_token},
 };
 use axum::{
-    Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 
-/// An RFC 6749 section 5.2 error.
-struct TokenError {
-    status: StatusCode,
-    error: &'static str,
-    description: String,
-    basic_challenge: bool,
-}
+/// The realm of the Basic challenge a failed client authentication gets.
+const REALM: &str = "dev-as";
 
-fn bad(error: &'static str, description: impl Into<String>) -> TokenError {
-    TokenError {
-        status: StatusCode::BAD_REQUEST,
-        error,
-        description: description.into(),
-        basic_challenge: false,
-    }
-}
-
-impl IntoResponse for TokenError {
-    fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({ "error": self.error, "error_description": self.description });
-        let mut response = (self.status, Json(body)).into_response();
-        let h = response.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.basic_challenge {
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"dev-as\""),
-            );
-        }
-        response
-    }
+fn bad(code: ErrorCode, description: impl Into<String>) -> TokenError {
+    TokenError::new(code, description)
 }
 
 /// The token endpoint.
@@ -60,16 +34,10 @@ pub async fn token(
 ) -> Response {
     let result = match form {
         Ok(OAuthForm(params)) => handle(&dev, &headers, &params),
-        Err(e) => Err(bad("invalid_request", e.to_string())),
+        Err(e) => Err(bad(ErrorCode::InvalidRequest, e.to_string())),
     };
     match result {
-        Ok(body) => {
-            let mut response = Json(body).into_response();
-            let h = response.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            response
-        }
+        Ok(body) => token_response(body),
         Err(e) => e.into_response(),
     }
 }
@@ -81,55 +49,50 @@ fn handle(
 ) -> Result<serde_json::Value, TokenError> {
     params
         .refuse_repeated()
-        .map_err(|e| bad("invalid_request", e))?;
-    let client = authenticate(
-        dev,
-        headers,
-        params.get("client_id"),
-        params.get("client_secret"),
-    )?;
-    match params.get("grant_type") {
-        Some("authorization_code") => {
+        .map_err(|e| bad(ErrorCode::InvalidRequest, e))?;
+    let client = authenticate(dev, &Presented::read(headers, params, REALM)?)?;
+    match oauth::Grant::of(params)? {
+        oauth::Grant::AuthorizationCode => {
             let code = params
                 .get("code")
-                .ok_or_else(|| bad("invalid_request", "code is required"))?;
+                .ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
             // Checked, then spent, under one lock: a wrong client or verifier spends nothing.
             let grant = dev.with_state(|s| {
                 let issued = s.codes.get(code).ok_or_else(|| {
                     bad(
-                        "invalid_grant",
+                        ErrorCode::InvalidGrant,
                         "the code is unknown, expired or already used",
                     )
                 })?;
-                oauth_request::redemption(
+                oauth::redemption(
                     params,
                     &client.id,
                     &issued.grant.client_id,
                     &issued.redirect_uri,
                     &issued.code_challenge,
                 )
-                .map_err(|(e, d)| bad(e, d))?;
+                .map_err(TokenError::from)?;
                 let grant = bind_resource(dev, issued.grant.clone(), params.get("resource"))?;
                 s.codes.remove(code);
-                Ok(grant)
+                Ok::<_, TokenError>(grant)
             })?;
             issue(dev, client, grant)
         }
-        Some("refresh_token") => {
+        oauth::Grant::RefreshToken => {
             let presented = params
                 .get("refresh_token")
-                .ok_or_else(|| bad("invalid_request", "refresh_token is required"))?;
+                .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
             // Rotation: checked, then spent, under one lock; a refused request spends nothing.
             let grant = dev.with_state(|s| {
                 let grant = s.refresh_tokens.get(presented).ok_or_else(|| {
                     bad(
-                        "invalid_grant",
+                        ErrorCode::InvalidGrant,
                         "the refresh token is unknown or already used",
                     )
                 })?;
                 if grant.client_id != client.id {
                     return Err(bad(
-                        "invalid_grant",
+                        ErrorCode::InvalidGrant,
                         "the refresh token was issued to another client",
                     ));
                 }
@@ -137,7 +100,10 @@ fn handle(
                 if let Some(scope) = params.get("scope") {
                     let narrowed = ScopeSet::parse(scope);
                     if !narrowed.is_subset_of(&grant.scope) {
-                        return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
+                        return Err(bad(
+                            ErrorCode::InvalidScope,
+                            "a refresh cannot widen the scope",
+                        ));
                     }
                     grant.scope = narrowed;
                 }
@@ -146,11 +112,6 @@ fn handle(
             })?;
             issue(dev, client, grant)
         }
-        Some(other) => Err(bad(
-            "unsupported_grant_type",
-            format!("grant_type {other} is not supported"),
-        )),
-        None => Err(bad("invalid_request", "grant_type is required")),
     }
 }
 
@@ -163,22 +124,19 @@ pub async fn revoke(
 ) -> Response {
     let params = match form {
         Ok(OAuthForm(p)) => p,
-        Err(e) => return bad("invalid_request", e.to_string()).into_response(),
+        Err(e) => return bad(ErrorCode::InvalidRequest, e.to_string()).into_response(),
     };
     if let Err(e) = params.refuse_repeated() {
-        return bad("invalid_request", e).into_response();
+        return bad(ErrorCode::InvalidRequest, e).into_response();
     }
-    let client = match authenticate(
-        &dev,
-        &headers,
-        params.get("client_id"),
-        params.get("client_secret"),
-    ) {
+    let client = match Presented::read(&headers, &params, REALM)
+        .and_then(|presented| authenticate(&dev, &presented))
+    {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     let Some(token) = params.get("token") else {
-        return bad("invalid_request", "token is required").into_response();
+        return bad(ErrorCode::InvalidRequest, "token is required").into_response();
     };
     dev.with_state(|s| {
         if s.refresh_tokens
@@ -205,7 +163,7 @@ fn bind_resource(
         }
         (Some(_), _) => {
             return Err(bad(
-                "invalid_target",
+                ErrorCode::InvalidTarget,
                 "resource differs from the authorization request",
             ));
         }
@@ -213,40 +171,20 @@ fn bind_resource(
     Ok(grant)
 }
 
+/// The client the credentials name, when its secret matches. Unlike the façade, the
+/// development AS does not hold a client to one way of presenting its secret: its clients
+/// record no method (as Cognito's app clients record none), so either way is taken.
 fn authenticate<'a>(
     dev: &'a DevAuthServer,
-    headers: &HeaderMap,
-    body_id: Option<&str>,
-    body_secret: Option<&str>,
+    presented: &Presented,
 ) -> Result<&'a DevClient, TokenError> {
-    let unauthorized = |basic: bool| TokenError {
-        status: StatusCode::UNAUTHORIZED,
-        error: "invalid_client",
-        description: "client authentication failed".into(),
-        basic_challenge: basic,
-    };
-    let (id, secret, used_basic) = match (oauth_request::basic_credentials(headers), body_secret) {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                "invalid_request",
-                "use one client authentication method",
-            ));
-        }
-        (Some(basic), None) => {
-            let (id, secret) = basic.map_err(|()| unauthorized(true))?;
-            (id, Some(secret), true)
-        }
-        (None, secret) => (
-            body_id.unwrap_or_default().to_owned(),
-            secret.map(str::to_owned),
-            false,
-        ),
-    };
-    let client = dev.client(&id).ok_or_else(|| unauthorized(used_basic))?;
-    match (&client.secret, secret) {
-        (Some(expected), Some(given)) if secrets_equal(expected, &given) => Ok(client),
+    let client = dev
+        .client(&presented.client_id)
+        .ok_or_else(|| presented.refused())?;
+    match (&client.secret, &presented.secret) {
+        (Some(expected), Some(given)) if secrets_equal(expected, given) => Ok(client),
         (None, None) => Ok(client),
-        _ => Err(unauthorized(used_basic)),
+        _ => Err(presented.refused()),
     }
 }
 
@@ -298,12 +236,9 @@ fn issue(
         now + lifetime,
     );
     let sign = |claims: &serde_json::Value| {
-        dev.key.sign(claims).map_err(|e| TokenError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: e.to_string(),
-            basic_challenge: false,
-        })
+        dev.key
+            .sign(claims)
+            .map_err(|e| bad(ErrorCode::ServerError, e.to_string()))
     };
     let mut body = serde_json::json!({
         "access_token": sign(&access)?,

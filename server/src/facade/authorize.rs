@@ -20,7 +20,7 @@ use super::{
 use crate::{
     client_address::ClientAddress,
     endpoint::is_loopback_http,
-    oauth_request::{self, OAuthQuery, Params, ParamsError},
+    oauth::{self, OAuthQuery, Params, ParamsError},
     scope::ScopeSet,
 };
 
@@ -225,9 +225,9 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
             "state is longer than 1024 characters",
         ));
     }
-    let challenge = match oauth_request::code_flow_challenge(|k| params.get(k)) {
+    let challenge = match oauth::code_flow_challenge(|k| params.get(k)) {
         Ok(c) => c,
-        Err((error, description)) => return Err(fail(error, description)),
+        Err(e) => return Err(fail(e.code.as_str(), e.description)),
     };
     let scope = match params.get("scope") {
         Some(s) => ScopeSet::parse(s),

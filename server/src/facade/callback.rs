@@ -21,7 +21,7 @@ use super::{
     store::{Kind, Records, now_secs},
     upstream::{UpstreamTokens, token_request},
 };
-use crate::oauth_request::{OAuthQuery, ParamsError};
+use crate::oauth::{OAuthQuery, ParamsError};
 
 /// How long a façade code may wait to be redeemed.
 pub const CODE_TTL: Duration = Duration::from_secs(300);
@@ -94,7 +94,7 @@ async fn complete(
     facade: &Facade,
     headers: &HeaderMap,
     state: &str,
-    params: &crate::oauth_request::Params,
+    params: &crate::oauth::Params,
     pending: Pending,
 ) -> Response {
     let request = &pending.request;

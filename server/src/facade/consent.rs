@@ -28,7 +28,7 @@ use crate::{
     client_address::ClientAddress,
     endpoint::is_loopback_http,
     html::Page,
-    oauth_request::{OAuthForm, ParamsError},
+    oauth::{OAuthForm, ParamsError},
     secret,
 };
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     refresh,
-    reply::{TokenError, bad, body, unavailable},
+    reply::{bad, body, unavailable},
 };
 use crate::{
     facade::{
@@ -16,7 +16,7 @@ use crate::{
         state::Facade,
         store::{Kind, Records, now_secs},
     },
-    oauth_request::{self, Params},
+    oauth::{self, ErrorCode, Params, TokenError},
 };
 
 /// How long a redeemed code is remembered, to recognise a replay.
@@ -36,7 +36,7 @@ pub(super) async fn redeem(
 ) -> Result<serde_json::Value, TokenError> {
     let code = params
         .get("code")
-        .ok_or_else(|| bad("invalid_request", "code is required"))?;
+        .ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
     let records = Records(facade.store.as_ref());
     let Some(issued) = records
         .get::<IssuedCode>(Kind::Code, code)
@@ -47,19 +47,22 @@ pub(super) async fn redeem(
     };
     let request = &issued.request;
     // Checked before the code is spent: a wrong client or verifier cannot lock the right one out.
-    oauth_request::redemption(
+    oauth::redemption(
         params,
         &client.client_id,
         &request.client_id,
         &request.redirect_uri,
         &request.code_challenge,
     )
-    .map_err(|(e, d)| bad(e, d))?;
+    .map_err(TokenError::from)?;
     if params
         .get("resource")
         .is_some_and(|r| !facade.config.resource.matches(r))
     {
-        return Err(bad("invalid_target", "resource is not this MCP server"));
+        return Err(bad(
+            ErrorCode::InvalidTarget,
+            "resource is not this MCP server",
+        ));
     }
     // The family first: if the store fails here, the code is still unspent and can be retried.
     let family = match issued.tokens.refresh_token.clone() {
@@ -77,7 +80,7 @@ pub(super) async fn redeem(
         }
         return Err(match spent {
             Err(e) => unavailable(e),
-            _ => bad("invalid_grant", "the code was already used"),
+            _ => bad(ErrorCode::InvalidGrant, "the code was already used"),
         });
     }
     let marker = SpentCode {
@@ -123,12 +126,12 @@ async fn replayed_or_unknown(facade: &Facade, code: &str) -> TokenError {
                 refresh::revoke(facade, &family, "an authorization code was replayed").await;
             }
             bad(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the code was already used; the refresh token issued from it is revoked",
             )
         }
         Ok(None) => bad(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "the code is unknown, expired or already used",
         ),
         Err(e) => unavailable(e),

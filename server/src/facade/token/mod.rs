@@ -12,24 +12,25 @@ mod retry;
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderMap, HeaderValue, header},
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, http::HeaderMap, response::IntoResponse, response::Response};
 
 pub use refresh::{FAMILY_TTL, Family};
-use reply::{TokenError, bad, unauthorized, unavailable};
+use reply::{bad, unavailable};
 
 use super::{
     clients::{AuthMethod, Client},
     state::{ClientError, Facade},
 };
 use crate::{
-    oauth_request::{self, OAuthForm, Params, ParamsError},
+    oauth::{
+        ErrorCode, Grant, OAuthForm, Params, ParamsError, Presented, Scheme, TokenError,
+        token_response,
+    },
     secret,
 };
+
+/// The realm of the Basic challenge a failed client authentication gets.
+const REALM: &str = "token";
 
 /// The token endpoint.
 pub async fn token(
@@ -39,16 +40,10 @@ pub async fn token(
 ) -> Response {
     let result = match form {
         Ok(OAuthForm(params)) => handle(&facade, &headers, &params).await,
-        Err(e) => Err(bad("invalid_request", e.to_string())),
+        Err(e) => Err(bad(ErrorCode::InvalidRequest, e.to_string())),
     };
     match result {
-        Ok(body) => {
-            let mut r = Json(body).into_response();
-            let h = r.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            r
-        }
+        Ok(body) => token_response(body),
         Err(e) => e.into_response(),
     }
 }
@@ -60,73 +55,33 @@ async fn handle(
 ) -> Result<serde_json::Value, TokenError> {
     params
         .refuse_repeated()
-        .map_err(|e| bad("invalid_request", e))?;
-    let client = authenticate(
-        facade,
-        headers,
-        params.get("client_id"),
-        params.get("client_secret"),
-    )
-    .await?;
-    match params.get("grant_type") {
-        Some("authorization_code") => code::redeem(facade, &client, params).await,
-        Some("refresh_token") => refresh::refresh(facade, &client, params).await,
-        Some(other) => Err(bad(
-            "unsupported_grant_type",
-            format!("grant_type {other} is not supported"),
-        )),
-        None => Err(bad("invalid_request", "grant_type is required")),
+        .map_err(|e| bad(ErrorCode::InvalidRequest, e))?;
+    let client = authenticate(facade, &Presented::read(headers, params, REALM)?).await?;
+    match Grant::of(params)? {
+        Grant::AuthorizationCode => code::redeem(facade, &client, params).await,
+        Grant::RefreshToken => refresh::refresh(facade, &client, params).await,
     }
 }
 
 /// Authenticates the client as it registered (or, for a metadata document, as a public client).
-async fn authenticate(
-    facade: &Facade,
-    headers: &HeaderMap,
-    body_id: Option<&str>,
-    body_secret: Option<&str>,
-) -> Result<Client, TokenError> {
-    let (client_id, secret, method) = match (oauth_request::basic_credentials(headers), body_secret)
-    {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                "invalid_request",
-                "use one client authentication method",
-            ));
-        }
-        (Some(basic), None) => {
-            let (id, secret) = basic.map_err(|()| unauthorized(AuthMethod::ClientSecretBasic))?;
-            (id, Some(secret), AuthMethod::ClientSecretBasic)
-        }
-        (None, Some(secret)) => (
-            body_id.unwrap_or_default().to_owned(),
-            Some(secret.to_owned()),
-            AuthMethod::ClientSecretPost,
-        ),
-        (None, None) => (
-            body_id.unwrap_or_default().to_owned(),
-            None,
-            AuthMethod::None,
-        ),
-    };
-    if body_id.is_some_and(|b| b != client_id) {
-        return Err(bad(
-            "invalid_request",
-            "client_id differs from the authenticated client",
-        ));
-    }
-    let client = match facade.client(&client_id).await {
+async fn authenticate(facade: &Facade, presented: &Presented) -> Result<Client, TokenError> {
+    let client = match facade.client(&presented.client_id).await {
         Ok(c) => c,
         // The store being down says nothing about the client's credentials.
         Err(ClientError::Store(e)) => return Err(unavailable(e)),
-        Err(_) => return Err(unauthorized(method)),
+        Err(_) => return Err(presented.refused()),
     };
-    if client.auth_method != method {
-        return Err(unauthorized(method));
+    let registered = match client.auth_method {
+        AuthMethod::ClientSecretBasic => Scheme::Basic,
+        AuthMethod::ClientSecretPost => Scheme::Post,
+        AuthMethod::None => Scheme::None,
+    };
+    if registered != presented.scheme {
+        return Err(presented.refused());
     }
-    match (&client.secret_sha256, secret) {
-        (Some(hash), Some(given)) if secret::equal(hash, &secret::sha256_hex(&given)) => Ok(client),
+    match (&client.secret_sha256, &presented.secret) {
+        (Some(hash), Some(given)) if secret::equal(hash, &secret::sha256_hex(given)) => Ok(client),
         (None, None) => Ok(client),
-        _ => Err(unauthorized(method)),
+        _ => Err(presented.refused()),
     }
 }

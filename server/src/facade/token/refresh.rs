@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    reply::{self, TokenError, bad, unavailable},
+    reply::{self, bad, unavailable},
     retry::Retry,
 };
 use crate::{
@@ -21,7 +21,7 @@ use crate::{
         store::{Kind, Records, StoreError, now_secs},
         upstream::{revoke_upstream, token_request},
     },
-    oauth_request::Params,
+    oauth::{ErrorCode, Params, TokenError},
     scope::ScopeSet,
     secret,
 };
@@ -122,10 +122,10 @@ pub(super) async fn refresh(
 ) -> Result<serde_json::Value, TokenError> {
     let presented = params
         .get("refresh_token")
-        .ok_or_else(|| bad("invalid_request", "refresh_token is required"))?;
+        .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
     let unknown = || {
         bad(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "the refresh token is unknown, expired or revoked",
         )
     };
@@ -142,14 +142,14 @@ pub(super) async fn refresh(
         }
         revoke(facade, &handle.family, "a rotated refresh token was reused").await;
         return Err(bad(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "the refresh token was already used; every token issued with it is revoked",
         ));
     }
     // Checked before anything is spent: a mistaken request leaves the token usable.
     if family.client_id != client.client_id {
         return Err(bad(
-            "invalid_grant",
+            ErrorCode::InvalidGrant,
             "the refresh token was issued to another client",
         ));
     }
@@ -159,7 +159,7 @@ pub(super) async fn refresh(
         .is_some_and(|r| !facade.config.resource.matches(r) || r != family.resource)
     {
         return Err(bad(
-            "invalid_target",
+            ErrorCode::InvalidTarget,
             "resource is not the one the refresh token was issued for",
         ));
     }
@@ -181,7 +181,7 @@ pub(super) async fn refresh(
             }
             tracing::warn!(error = %e, "upstream refresh failed");
             return Err(bad(
-                "invalid_grant",
+                ErrorCode::InvalidGrant,
                 "the identity provider refused the refresh",
             ));
         }
@@ -224,7 +224,7 @@ pub(super) async fn refresh(
             .await?
             .ok_or_else(|| {
                 bad(
-                    "invalid_grant",
+                    ErrorCode::InvalidGrant,
                     "the refresh token was used by another request at the same time",
                 )
             });
@@ -262,11 +262,14 @@ fn requested_scope(params: &Params, granted: &ScopeSet) -> Result<ScopeSet, Toke
         return Ok(granted.clone());
     };
     if !requested.is_subset_of(granted) {
-        return Err(bad("invalid_scope", "a refresh cannot widen the scope"));
+        return Err(bad(
+            ErrorCode::InvalidScope,
+            "a refresh cannot widen the scope",
+        ));
     }
     if !requested.same_as(granted) {
         return Err(bad(
-            "invalid_scope",
+            ErrorCode::InvalidScope,
             format!(
                 "this server cannot narrow the scope on refresh: ask for \"{granted}\" (or \
                  nothing), or sign in again for the narrower scope"

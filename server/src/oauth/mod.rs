@@ -1,37 +1,71 @@
 //! What both authorization servers here (the façade and the development AS) read from OAuth
 //! requests in the same way.
 
-use axum::http::{HeaderMap, header};
-use base64::{Engine, engine::general_purpose::STANDARD};
-
+mod client_auth;
+mod error;
 mod params;
 
+pub use client_auth::{Presented, Scheme, basic_credentials};
+pub use error::{ErrorCode, OAuthError, TokenError, token_response};
 pub use params::{MAX_PARAMS, OAuthForm, OAuthQuery, Params, ParamsError};
 
 use crate::pkce;
 
-/// An OAuth error code and a description for it.
-pub type OAuthError = (&'static str, &'static str);
+/// The grant a token request asks for (`grant_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// `authorization_code`.
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl Grant {
+    /// The grant `params` ask for: `invalid_request` without one, `unsupported_grant_type` for
+    /// any other.
+    pub fn of(params: &Params) -> Result<Self, TokenError> {
+        match params.get("grant_type") {
+            Some("authorization_code") => Ok(Self::AuthorizationCode),
+            Some("refresh_token") => Ok(Self::RefreshToken),
+            Some(other) => Err(TokenError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type {} is not supported",
+                    other.chars().take(100).collect::<String>()
+                ),
+            )),
+            None => Err(TokenError::new(
+                ErrorCode::InvalidRequest,
+                "grant_type is required",
+            )),
+        }
+    }
+}
 
 /// Checks an authorization request is the code flow with PKCE S256; returns the challenge.
 pub fn code_flow_challenge<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
 ) -> Result<&'a str, OAuthError> {
     if get("response_type") != Some("code") {
-        return Err((
-            "unsupported_response_type",
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
             "only response_type=code is supported",
         ));
     }
-    let challenge =
-        get("code_challenge").ok_or(("invalid_request", "code_challenge is required (PKCE)"))?;
+    let challenge = get("code_challenge").ok_or(OAuthError::new(
+        ErrorCode::InvalidRequest,
+        "code_challenge is required (PKCE)",
+    ))?;
     // RFC 7636 defaults a missing method to "plain", which OAuth 2.1 and MCP rule out.
     if get("code_challenge_method") != Some("S256") {
-        return Err(("invalid_request", "code_challenge_method must be S256"));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "code_challenge_method must be S256",
+        ));
     }
     if !pkce::is_s256_challenge(challenge) {
-        return Err((
-            "invalid_request",
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
             "code_challenge is not a base64url SHA-256 value",
         ));
     }
@@ -48,45 +82,28 @@ pub fn redemption(
     code_challenge: &str,
 ) -> Result<(), OAuthError> {
     if code_client_id != client_id {
-        return Err(("invalid_grant", "the code was issued to another client"));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "the code was issued to another client",
+        ));
     }
     if params.get("redirect_uri") != Some(code_redirect_uri) {
-        return Err((
-            "invalid_grant",
+        return Err(OAuthError::new(
+            ErrorCode::InvalidGrant,
             "redirect_uri does not match the authorization request",
         ));
     }
-    let verifier = params
-        .get("code_verifier")
-        .ok_or(("invalid_grant", "code_verifier is required (PKCE)"))?;
+    let verifier = params.get("code_verifier").ok_or(OAuthError::new(
+        ErrorCode::InvalidGrant,
+        "code_verifier is required (PKCE)",
+    ))?;
     if !pkce::verify_s256(verifier, code_challenge) {
-        return Err((
-            "invalid_grant",
+        return Err(OAuthError::new(
+            ErrorCode::InvalidGrant,
             "code_verifier does not match the code_challenge",
         ));
     }
     Ok(())
-}
-
-/// Client credentials from `Authorization: Basic`: `None` without such a header, `Some(Err)`
-/// when it is malformed. Both parts are form-urlencoded first (RFC 6749 section 2.3.1).
-pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    Some((|| {
-        let decoded =
-            String::from_utf8(STANDARD.decode(encoded.trim()).map_err(|_| ())?).map_err(|_| ())?;
-        let (id, secret) = decoded.split_once(':').ok_or(())?;
-        let unescape = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        Ok((unescape(id), unescape(secret)))
-    })())
 }
 
 #[cfg(test)]
@@ -104,7 +121,7 @@ mod tests {
             let params = Params::parse(form.as_bytes()).unwrap();
             redemption(&params, "c", "c", registered, "challenge")
                 .unwrap_err()
-                .1
+                .description
         };
         // The authorization request's own URI, port and all: nothing is parsed or repaired.
         for variant in [
@@ -142,7 +159,10 @@ mod tests {
                 ok(k)
             }
         };
-        assert_eq!(code_flow_challenge(plain).unwrap_err().0, "invalid_request");
+        assert_eq!(
+            code_flow_challenge(plain).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
         let missing = |k: &str| {
             if k == "code_challenge_method" {
                 None
@@ -151,8 +171,8 @@ mod tests {
             }
         };
         assert_eq!(
-            code_flow_challenge(missing).unwrap_err().0,
-            "invalid_request"
+            code_flow_challenge(missing).unwrap_err().code,
+            ErrorCode::InvalidRequest
         );
         let token = |k: &str| {
             if k == "response_type" {
@@ -162,27 +182,8 @@ mod tests {
             }
         };
         assert_eq!(
-            code_flow_challenge(token).unwrap_err().0,
-            "unsupported_response_type"
+            code_flow_challenge(token).unwrap_err().code,
+            ErrorCode::UnsupportedResponseType
         );
-    }
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let mut h = HeaderMap::new();
-        assert!(basic_credentials(&h).is_none());
-        // "a%3Ab:s%2Bt" -> id "a:b", secret "s+t"
-        h.insert(
-            header::AUTHORIZATION,
-            format!("Basic {}", STANDARD.encode("a%3Ab:s%2Bt"))
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(
-            basic_credentials(&h),
-            Some(Ok(("a:b".to_owned(), "s+t".to_owned())))
-        );
-        h.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
-        assert_eq!(basic_credentials(&h), Some(Err(())));
     }
 }
