@@ -281,11 +281,6 @@ impl Probe {
             .header("Accept", "application/json")
     }
 
-    /// `POST url` with a JSON body, as an MCP client sends it.
-    pub async fn post_mcp(&self, url: &Url, body: &serde_json::Value) -> Answer {
-        self.post_mcp_with(url, body, None, &[]).await
-    }
-
     /// `POST url` as an MCP client with extra headers (a session id, say) and maybe a token.
     pub async fn post_mcp_with(
         &self,
