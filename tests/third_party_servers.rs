@@ -127,6 +127,11 @@ fn typescript_sdk_verdicts() -> Vec<Justified> {
             "The demo AS issues no refresh token: nothing to present as another client.",
         ),
         (
+            CheckId::AuthzRefreshNoWiderScope,
+            Outcome::Skip,
+            "The demo AS issues no refresh token: nothing to refresh asking for more.",
+        ),
+        (
             CheckId::TokenInvalidRejected,
             Outcome::Fail,
             "An invalid token gets HTTP 500 (the example's token verifier throws a plain Error, which the SDK's bearer middleware turns into server_error): MCP Authorization, Token Handling, invalid or expired tokens MUST receive a HTTP 401 response.",

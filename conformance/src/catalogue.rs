@@ -130,6 +130,7 @@ ids! {
     AuthzCodeBoundToClient = "authz.code-bound-to-client",
     AuthzCodeBoundToRedirect = "authz.code-bound-to-redirect",
     AuthzRefreshBoundToClient = "authz.refresh-bound-to-client",
+    AuthzRefreshNoWiderScope = "authz.refresh-no-wider-scope",
     AuthzRedirectUnregisteredRefused = "authz.redirect-unregistered-refused",
     AuthzRedirectExactMatch = "authz.redirect-exact-match",
     AuthzTokenNoStore = "authz.token-no-store",

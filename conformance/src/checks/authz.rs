@@ -200,6 +200,23 @@ pub const REFRESH_BOUND_TO_CLIENT: Check = Check {
     judge: refresh_bound_to_client,
 };
 
+/// `authz.refresh-no-wider-scope`.
+pub const REFRESH_NO_WIDER_SCOPE: Check = Check {
+    id: CheckId::AuthzRefreshNoWiderScope,
+    title: "A refresh asking for a scope the grant never had does not get it",
+    level: Level::Must,
+    citation: Citation {
+        url: "https://datatracker.ietf.org/doc/html/rfc6749#section-6",
+        section: "RFC 6749 §6 (\"MUST NOT include any scope not originally granted\"), §5.2 invalid_scope",
+    },
+    revisions: BOTH,
+    depends_on: &[CheckId::AuthzCodeFlow],
+    note: Some(
+        "A pair of its own, refreshed asking for its granted scope and one more (the first scope the metadata offers that it lacks, else a made-up one). The token must not carry it: refused (invalid_scope, which RFC 6749 §5.2 names for a scope that exceeds the grant) or issued without it both pass; an answer with no scope at all is a warning, since RFC 6749 §5.1 reads it as the scope requested. Skipped when no refresh token is issued.",
+    ),
+    judge: refresh_no_wider_scope,
+};
+
 /// `authz.code-single-use`.
 pub const CODE_SINGLE_USE: Check = Check {
     id: CheckId::AuthzCodeSingleUse,
@@ -514,6 +531,69 @@ fn refresh_bound_to_client(o: &Observations) -> Finding {
             })
         }
     })
+}
+
+fn refresh_no_wider_scope(o: &Observations) -> Finding {
+    with_flows(o, |f| {
+        let Some((own, asked, answer)) = &f.refresh_wider else {
+            return Err(skip("not attempted"));
+        };
+        let Some(t) = answer else {
+            return Err(skip("the flow issued no refresh token"));
+        };
+        let extra = asked.rsplit(' ').next().unwrap_or_default();
+        let mut ev = evidence(own);
+        ev.push(t.exchange.clone());
+        Ok(match token_answer(t) {
+            AsAnswer::WentOn(_) => match issued_scope(t) {
+                Some(issued) if issued.split(' ').any(|s| s == extra) => fail(
+                    format!(
+                        "a refresh asking for \"{asked}\" was issued \"{issued}\": {extra} was never granted"
+                    ),
+                    ev,
+                ),
+                Some(issued) => pass(
+                    format!("the scope never granted was left out: issued \"{issued}\""),
+                    ev,
+                ),
+                None => warn(
+                    format!(
+                        "a refresh asking for \"{asked}\" was issued a token that says no scope; RFC 6749 §5.1 reads that as the scope requested, {extra} included"
+                    ),
+                    ev,
+                ),
+            },
+            AsAnswer::Refused(said, Some(e)) if e == "invalid_scope" => {
+                pass(format!("refused: {said}"), ev)
+            }
+            AsAnswer::Refused(said, _) => warn(
+                format!("refused, with {said} (RFC 6749 §5.2 names invalid_scope)"),
+                ev,
+            ),
+            AsAnswer::Fault(said) => fail(said, ev),
+            AsAnswer::Unclear(finding) => finding,
+        })
+    })
+}
+
+/// The scope a token answer says it carries: the answer's `scope`, else the access token's
+/// own `scope` (or `scp`) claim when it is a JWT.
+fn issued_scope(t: &TokenAnswer) -> Option<String> {
+    let tokens = t.tokens.as_ref()?;
+    if let Some(scope) = &tokens.scope {
+        return Some(scope.clone());
+    }
+    let claims = crate::client::token::unverified_claims(&tokens.access_token)?;
+    match claims.get("scope").or_else(|| claims.get("scp"))? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
 }
 
 fn code_bound_to_client(o: &Observations) -> Finding {

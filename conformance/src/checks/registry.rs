@@ -45,6 +45,7 @@ impl CheckId {
             CheckId::AuthzCodeBoundToClient => &authz::CODE_BOUND_TO_CLIENT,
             CheckId::AuthzCodeBoundToRedirect => &authz::CODE_BOUND_TO_REDIRECT,
             CheckId::AuthzRefreshBoundToClient => &authz::REFRESH_BOUND_TO_CLIENT,
+            CheckId::AuthzRefreshNoWiderScope => &authz::REFRESH_NO_WIDER_SCOPE,
             CheckId::AuthzRedirectUnregisteredRefused => &authz::REDIRECT_UNREGISTERED_REFUSED,
             CheckId::AuthzRedirectExactMatch => &authz::REDIRECT_EXACT_MATCH,
             CheckId::AuthzTokenNoStore => &authz::TOKEN_NO_STORE,

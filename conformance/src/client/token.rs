@@ -154,12 +154,27 @@ pub async fn refresh(
     refresh_token: &str,
     resource: Option<&str>,
 ) -> TokenAnswer {
+    refresh_asking(probe, endpoint, auth, refresh_token, resource, None).await
+}
+
+/// Refreshes, asking for `scope` (OAuth 2.1 §4.3.1: it may not name a scope the grant lacks).
+pub async fn refresh_asking(
+    probe: &Probe,
+    endpoint: &Url,
+    auth: &ClientAuth,
+    refresh_token: &str,
+    resource: Option<&str>,
+    scope: Option<&str>,
+) -> TokenAnswer {
     let mut fields = vec![
         ("grant_type", "refresh_token".to_owned()),
         ("refresh_token", refresh_token.to_owned()),
     ];
     if let Some(r) = resource {
         fields.push(("resource", r.to_owned()));
+    }
+    if let Some(s) = scope {
+        fields.push(("scope", s.to_owned()));
     }
     request(probe, endpoint, auth, fields).await
 }

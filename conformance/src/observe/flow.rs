@@ -73,6 +73,9 @@ pub struct FlowContext {
     pub token_endpoint: Url,
     /// The scope to ask for.
     pub scope: Option<String>,
+    /// The scopes the metadata names (the AS's `scopes_supported`, then the PRM's): where a
+    /// scope the flows were not granted is found, to ask a refresh for it.
+    pub offered_scopes: Vec<String>,
     /// The client, if there is one.
     pub client: Option<FlowClient>,
     /// Another client, to present the first one's code.
@@ -118,6 +121,9 @@ pub struct FlowObservations {
     /// A pair of its own, its refresh token presented by another client; or why there was no
     /// other client.
     pub refresh_by_other_client: Option<Result<(Attempt, Option<TokenAnswer>), String>>,
+    /// A pair of its own, refreshed asking for its granted scope and one more: the scope
+    /// asked, and the answer (`None`: no refresh token was issued).
+    pub refresh_wider: Option<(Attempt, String, Option<TokenAnswer>)>,
     /// A code exchanged with a `redirect_uri` other than the one it was issued for.
     pub code_other_redirect: Option<Attempt>,
     /// A code issued to the flows' client, exchanged by another client; or why there was no
@@ -179,6 +185,7 @@ impl FlowObservations {
             code_by_other_client: None,
             code_other_redirect: None,
             refresh_by_other_client: None,
+            refresh_wider: None,
             extended_redirects: Vec::new(),
             foreign: None,
             code_replay: None,
@@ -310,6 +317,7 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         Some(other) => Ok(signer.refreshed_by(other).await),
         None => Err(no_second()),
     });
+    obs.refresh_wider = Some(signer.refreshed_wider().await);
     obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
     obs.extended_redirects = signer.extended_redirects().await;
     obs.refresh_plan = obs
@@ -326,6 +334,33 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         });
     obs
 }
+
+/// A scope that asks for more than `granted`: it, and the first offered scope it lacks (OIDC's
+/// own scopes aside); a made-up one when the metadata offers no other, which an AS must refuse
+/// or leave out just the same.
+pub fn wider_than(granted: &str, offered: &[String]) -> String {
+    const OIDC: [&str; 6] = [
+        "openid",
+        "offline_access",
+        "profile",
+        "email",
+        "phone",
+        "address",
+    ];
+    let held: Vec<&str> = granted.split(' ').filter(|s| !s.is_empty()).collect();
+    let extra = offered
+        .iter()
+        .map(String::as_str)
+        .find(|s| !held.contains(s) && !OIDC.contains(s))
+        .unwrap_or(NOT_GRANTED_SCOPE);
+    held.into_iter()
+        .chain(std::iter::once(extra))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The scope asked for when the metadata offers none the flows lacked.
+pub const NOT_GRANTED_SCOPE: &str = "mcp-auth-conformance:not-granted";
 
 /// The client's redirect URI with another path: where its codes were not issued for.
 fn other_redirect(client: &FlowClient) -> Url {
@@ -450,6 +485,34 @@ impl Signer<'_> {
             None => None,
         };
         (own, presented)
+    }
+
+    /// A pair of its own, refreshed asking for the scope it was granted and one it was not.
+    async fn refreshed_wider(&self) -> (Attempt, String, Option<TokenAnswer>) {
+        let resource = self.ctx.target.as_str();
+        let (own, _) = self.correct(resource).await;
+        let tokens = own.token.as_ref().and_then(|t| t.tokens.as_ref());
+        // What was granted: the answer's scope, else what was asked (RFC 6749 §5.1).
+        let granted = tokens
+            .and_then(|t| t.scope.clone())
+            .or_else(|| self.ctx.scope.clone())
+            .unwrap_or_default();
+        let asked = wider_than(&granted, &self.ctx.offered_scopes);
+        let answer = match tokens.and_then(|t| t.refresh_token.clone()) {
+            Some(refresh_token) => Some(
+                token::refresh_asking(
+                    self.probe,
+                    &self.ctx.token_endpoint,
+                    &self.client.auth,
+                    &refresh_token,
+                    Some(resource),
+                    Some(&asked),
+                )
+                .await,
+            ),
+            None => None,
+        };
+        (own, asked, answer)
     }
 
     /// A flow of its own whose code, once redeemed for tokens, is redeemed again.
@@ -680,4 +743,24 @@ async fn check_published(probe: &Probe, url: &Url) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wider_scope_adds_the_first_offered_scope_not_held() {
+        let offered = |s: &[&str]| s.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            wider_than("mcp:read", &offered(&["openid", "mcp:read", "mcp:write"])),
+            "mcp:read mcp:write"
+        );
+        // OIDC's own scopes are not what a resource grants: a made-up one is asked instead.
+        assert_eq!(
+            wider_than("files:read", &offered(&["files:read", "offline_access"])),
+            format!("files:read {NOT_GRANTED_SCOPE}")
+        );
+        assert_eq!(wider_than("", &[]), NOT_GRANTED_SCOPE);
+    }
 }

@@ -125,6 +125,7 @@ pub async fn observe(
                 let challenged = challenge.bearer().and_then(|c| c.param("scope"));
                 scope::initial(challenged, discovery.prm_json()).parameter()
             }),
+            offered_scopes: offered_scopes(&discovery),
             client: registration.client.clone(),
             second_client: registration.second.clone(),
             cimd_supported: discovery.as_flag("client_id_metadata_document_supported"),
@@ -173,6 +174,24 @@ pub async fn observe(
         flows,
         tokens,
     })
+}
+
+/// The scopes the metadata names: the AS's `scopes_supported`, then the PRM's, each once.
+fn offered_scopes(discovery: &Discovery) -> Vec<String> {
+    let listed = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut scopes = listed(discovery.as_field("scopes_supported"));
+    for s in listed(discovery.prm_json().and_then(|p| p.get("scopes_supported"))) {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    scopes
 }
 
 /// The person of an interactive sign-in, with a listener for their answers.
