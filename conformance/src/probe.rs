@@ -436,21 +436,7 @@ impl Probe {
             }
         };
         exchange.status = Some(response.status().as_u16());
-        exchange.content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        exchange.www_authenticate = response
-            .headers()
-            .get_all(reqwest::header::WWW_AUTHENTICATE)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        exchange.access_control_allow_origin = response
-            .headers()
-            .get(reqwest::header::ACCESS_CONTROL_ALLOW_ORIGIN)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        record_headers(&mut exchange, response.headers());
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
@@ -477,16 +463,7 @@ impl Probe {
         if self.register_credentials_of(&body) {
             exchange.cache_control = cache_control;
         }
-        let html = exchange
-            .content_type
-            .as_deref()
-            .is_some_and(|c| c.starts_with("text/html"));
-        // Pages carry per-request hidden fields: their title is the stable evidence.
-        exchange.body = if html {
-            format!("[HTML page: {:?}]", title(&body))
-        } else {
-            excerpt(&body)
-        };
+        exchange.body = shown_body(exchange.content_type.as_deref(), &body);
         Answer {
             exchange,
             body,
@@ -581,6 +558,34 @@ fn redact(value: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
         _ => {}
+    }
+}
+
+/// The response headers the checks read, recorded on `exchange`.
+fn record_headers(exchange: &mut Exchange, headers: &reqwest::header::HeaderMap) {
+    let text =
+        |v: &reqwest::header::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+    exchange.content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    exchange.www_authenticate = headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .map(text)
+        .collect();
+    exchange.access_control_allow_origin = headers
+        .get(reqwest::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .map(text);
+}
+
+/// A body as evidence shows it: an excerpt, or for a page its title (pages carry per-request
+/// hidden fields: the title is the stable part).
+fn shown_body(content_type: Option<&str>, body: &[u8]) -> String {
+    if content_type.is_some_and(|c| c.starts_with("text/html")) {
+        format!("[HTML page: {:?}]", title(body))
+    } else {
+        excerpt(body)
     }
 }
 

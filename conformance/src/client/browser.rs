@@ -191,29 +191,7 @@ impl Browser {
             saw_form,
         };
         if let Some(person) = &self.person {
-            // What the AS decides before anyone signs in (an error sent back, a refusal) is
-            // seen here; anything else is a page for the person.
-            hops.push(answer.exchange.clone());
-            if let Some(landing) = settled(&answer, redirect_uri) {
-                return end(landing, hops, false);
-            }
-            let state = start
-                .query_pairs()
-                .find(|(k, _)| k == "state")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            (person.open)(start);
-            let landing = match person.callback.wait(&state, person.patience).await {
-                Some(url) => match AuthorizationResponse::from_location(&url, redirect_uri) {
-                    Some(response) => Landing::Callback(response),
-                    None => Landing::Stuck("the answer came back to another address".into()),
-                },
-                None => Landing::Stuck(format!(
-                    "no answer came back through the browser within {} s",
-                    person.patience.as_secs()
-                )),
-            };
-            return end(landing, hops, true);
+            return by_person(person, start, redirect_uri, answer).await;
         }
         for _ in 0..MAX_HOPS {
             hops.push(answer.exchange.clone());
@@ -249,21 +227,10 @@ impl Browser {
                 );
             };
             saw_form = true;
-            let mut fields = form.fields;
-            if let Some(password_field) = &form.password {
-                let Some(creds) = &self.credentials else {
-                    return end(Landing::NeedsCredentials, hops, saw_form);
-                };
-                let Some(user_field) = &form.username else {
-                    return end(
-                        Landing::Stuck("a password form without a user name field".into()),
-                        hops,
-                        saw_form,
-                    );
-                };
-                fields.push((user_field.clone(), creds.username.clone()));
-                fields.push((password_field.clone(), creds.password.clone()));
-            }
+            let fields = match self.filled_in(&form) {
+                Ok(fields) => fields,
+                Err(landing) => return end(landing, hops, saw_form),
+            };
             answer = if form.post {
                 self.probe.post_form(&form.action, &fields, None).await
             } else {
@@ -277,6 +244,61 @@ impl Browser {
             hops,
             saw_form,
         )
+    }
+}
+
+impl Browser {
+    /// The form's fields as a user submits them: a sign-in form gets the credentials.
+    fn filled_in(&self, form: &Form) -> Result<Vec<(String, String)>, Landing> {
+        let mut fields = form.fields.clone();
+        if let Some(password_field) = &form.password {
+            let Some(creds) = &self.credentials else {
+                return Err(Landing::NeedsCredentials);
+            };
+            let Some(user_field) = &form.username else {
+                return Err(Landing::Stuck(
+                    "a password form without a user name field".into(),
+                ));
+            };
+            fields.push((user_field.clone(), creds.username.clone()));
+            fields.push((password_field.clone(), creds.password.clone()));
+        }
+        Ok(fields)
+    }
+}
+
+/// An authorization request handed to the person: what the AS decides before anyone signs in
+/// (an error sent back, a refusal) is seen here; anything else is a page for them, whose answer
+/// comes back to the listener.
+async fn by_person(person: &Person, start: &Url, redirect_uri: &Url, answer: Answer) -> Navigation {
+    let hops = vec![answer.exchange.clone()];
+    if let Some(landing) = settled(&answer, redirect_uri) {
+        return Navigation {
+            landing,
+            hops,
+            saw_form: false,
+        };
+    }
+    let state = start
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    (person.open)(start);
+    let landing = match person.callback.wait(&state, person.patience).await {
+        Some(url) => match AuthorizationResponse::from_location(&url, redirect_uri) {
+            Some(response) => Landing::Callback(response),
+            None => Landing::Stuck("the answer came back to another address".into()),
+        },
+        None => Landing::Stuck(format!(
+            "no answer came back through the browser within {} s",
+            person.patience.as_secs()
+        )),
+    };
+    Navigation {
+        landing,
+        hops,
+        saw_form: true,
     }
 }
 

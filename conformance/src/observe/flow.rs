@@ -261,65 +261,14 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
         return obs;
     };
     obs.client_origin = Some(client.origin);
-
     let signer = Signer {
         ctx,
         client,
         browser: &browser,
         probe,
     };
-    obs.no_pkce = Some(signer.attempt(Pkce::Omitted, None, resource).await);
-    let plain = Verifier::generate();
-    obs.plain_pkce = Some(
-        signer
-            .attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource)
-            .await,
-    );
-    obs.main = Some(signer.correct(resource).await.0);
-    // The code is redeemed with a verifier other than the one challenged.
-    let (challenged, presented) = (Verifier::generate(), Verifier::generate());
-    obs.wrong_verifier = Some(
-        signer
-            .attempt(
-                Pkce::S256(challenged.s256_challenge()),
-                Some(&presented),
-                resource,
-            )
-            .await,
-    );
-    // The code is redeemed with the challenge itself: only hashing the verifier tells them apart.
-    let challenged = Verifier::generate();
-    let challenge = challenged.s256_challenge();
-    obs.challenge_as_verifier = Some(
-        signer
-            .attempt(
-                Pkce::S256(challenge.clone()),
-                Some(&Verifier::from_value(challenge)),
-                resource,
-            )
-            .await,
-    );
-    obs.foreign = Some(signer.correct(FOREIGN_RESOURCE).await.0);
-    obs.code_replay = Some(signer.code_replay().await);
-    obs.code_other_redirect = Some(
-        signer
-            .code_exchanged_as(&client.auth, &other_redirect(client))
-            .await,
-    );
-    let no_second = || "needs a second client, registered by DCR: this run had none".to_owned();
-    obs.code_by_other_client = Some(match &ctx.second_client {
-        Some(other) => Ok(signer
-            .code_exchanged_as(&other.auth, &client.redirect_uri)
-            .await),
-        None => Err(no_second()),
-    });
-    obs.refresh_by_other_client = Some(match &ctx.second_client {
-        Some(other) => Ok(signer.refreshed_by(other).await),
-        None => Err(no_second()),
-    });
-    obs.refresh_wider = Some(signer.refreshed_wider().await);
-    obs.unregistered_redirect = Some(signer.unregistered_redirect().await);
-    obs.extended_redirects = signer.extended_redirects().await;
+    signer.pkce_attempts(&mut obs).await;
+    signer.binding_attempts(&mut obs).await;
     obs.refresh_plan = obs
         .main
         .as_ref()
@@ -333,6 +282,68 @@ pub async fn run(ctx: &FlowContext, probe: &Probe, login: &Login) -> FlowObserva
             resource: resource.to_owned(),
         });
     obs
+}
+
+impl Signer<'_> {
+    /// The main flow, and the ways PKCE must stop a flow: none, `plain`, a wrong verifier, the
+    /// challenge presented as the verifier.
+    async fn pkce_attempts(&self, obs: &mut FlowObservations) {
+        let resource = self.ctx.target.as_str();
+        obs.no_pkce = Some(self.attempt(Pkce::Omitted, None, resource).await);
+        let plain = Verifier::generate();
+        obs.plain_pkce = Some(
+            self.attempt(Pkce::Plain(plain.as_str().into()), Some(&plain), resource)
+                .await,
+        );
+        obs.main = Some(self.correct(resource).await.0);
+        // The code is redeemed with a verifier other than the one challenged.
+        let (challenged, presented) = (Verifier::generate(), Verifier::generate());
+        obs.wrong_verifier = Some(
+            self.attempt(
+                Pkce::S256(challenged.s256_challenge()),
+                Some(&presented),
+                resource,
+            )
+            .await,
+        );
+        // The code is redeemed with the challenge itself: only hashing the verifier tells them apart.
+        let challenged = Verifier::generate();
+        let challenge = challenged.s256_challenge();
+        obs.challenge_as_verifier = Some(
+            self.attempt(
+                Pkce::S256(challenge.clone()),
+                Some(&Verifier::from_value(challenge)),
+                resource,
+            )
+            .await,
+        );
+    }
+
+    /// What a code and a refresh token must stay bound to: the resource, one use, the redirect
+    /// URI, the client, the scope granted; and the redirect URIs the client never registered.
+    async fn binding_attempts(&self, obs: &mut FlowObservations) {
+        let (ctx, client) = (self.ctx, self.client);
+        obs.foreign = Some(self.correct(FOREIGN_RESOURCE).await.0);
+        obs.code_replay = Some(self.code_replay().await);
+        obs.code_other_redirect = Some(
+            self.code_exchanged_as(&client.auth, &other_redirect(client))
+                .await,
+        );
+        let no_second = || "needs a second client, registered by DCR: this run had none".to_owned();
+        obs.code_by_other_client = Some(match &ctx.second_client {
+            Some(other) => Ok(self
+                .code_exchanged_as(&other.auth, &client.redirect_uri)
+                .await),
+            None => Err(no_second()),
+        });
+        obs.refresh_by_other_client = Some(match &ctx.second_client {
+            Some(other) => Ok(self.refreshed_by(other).await),
+            None => Err(no_second()),
+        });
+        obs.refresh_wider = Some(self.refreshed_wider().await);
+        obs.unregistered_redirect = Some(self.unregistered_redirect().await);
+        obs.extended_redirects = self.extended_redirects().await;
+    }
 }
 
 /// A scope that asks for more than `granted`: it, and the first offered scope it lacks (OIDC's
