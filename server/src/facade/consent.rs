@@ -241,35 +241,10 @@ fn body(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        endpoint::Issuer,
-        facade::{FacadeConfig, RegistrationLimits, UpstreamConfig, store::MemoryStore},
-        scope::ScopeSet,
-    };
+    use crate::scope::ScopeSet;
 
     fn facade(key: &[u8]) -> Arc<Facade> {
-        Facade::new(
-            FacadeConfig {
-                issuer: Issuer::for_resource(&"https://mcp.example.com/mcp".parse().unwrap())
-                    .unwrap(),
-                resource: "https://mcp.example.com/mcp".parse().unwrap(),
-                scopes: vec!["mcp:read".into()],
-                default_scope: "mcp:read".into(),
-                upstream: UpstreamConfig {
-                    authorization_endpoint: "https://up.example/authorize".parse().unwrap(),
-                    token_endpoint: "https://up.example/token".parse().unwrap(),
-                    client_id: "c".into(),
-                    client_secret: "s".into(),
-                    redirect_uri: "https://mcp.example.com/oauth/callback".parse().unwrap(),
-                    revocation_endpoint: None,
-                    resource_at_token_endpoint: false,
-                },
-                registration: RegistrationLimits::default(),
-                loopback_cimd: None,
-                csrf_key: key.to_vec(),
-            },
-            Arc::new(MemoryStore::default()),
-        )
+        Facade::for_tests(key)
     }
 
     fn request() -> AuthRequest {

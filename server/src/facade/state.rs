@@ -87,3 +87,33 @@ impl Facade {
 pub fn random_secret() -> String {
     crate::secret::random_token(32)
 }
+
+#[cfg(test)]
+impl Facade {
+    /// A façade for `https://mcp.example.com/mcp` over a memory store, signing its cookies and
+    /// CSRF tokens with `key`, whose upstream is never reached.
+    pub(crate) fn for_tests(key: &[u8]) -> Arc<Self> {
+        Self::new(
+            FacadeConfig {
+                issuer: Issuer::for_resource(&"https://mcp.example.com/mcp".parse().unwrap())
+                    .unwrap(),
+                resource: "https://mcp.example.com/mcp".parse().unwrap(),
+                scopes: vec!["mcp:read".into()],
+                default_scope: "mcp:read".into(),
+                upstream: super::config::UpstreamConfig {
+                    authorization_endpoint: "https://up.example/authorize".parse().unwrap(),
+                    token_endpoint: "https://up.example/token".parse().unwrap(),
+                    client_id: "c".into(),
+                    client_secret: "s".into(),
+                    redirect_uri: "https://mcp.example.com/oauth/callback".parse().unwrap(),
+                    revocation_endpoint: None,
+                    resource_at_token_endpoint: false,
+                },
+                registration: super::config::RegistrationLimits::default(),
+                loopback_cimd: None,
+                csrf_key: key.to_vec(),
+            },
+            Arc::new(store::MemoryStore::default()),
+        )
+    }
+}
