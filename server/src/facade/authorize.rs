@@ -1,7 +1,7 @@
 //! `GET /authorize`: the façade's authorization endpoint, and the redirect to the upstream once
 //! the user has consented (now, or earlier in this browser).
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     extract::State,
@@ -14,9 +14,9 @@ use super::{
     clients::Client,
     consent,
     flow::{Approval, AuthRequest, approval_key, redirect_to_client, signed_in_key, to_upstream},
-    pages::{error_page, store_unavailable_page, too_many_requests_page},
+    pages::{PageRefusal, error_page},
     state::{ClientError, Facade},
-    store::{Kind, Records, StoreError},
+    store::{Kind, Records},
 };
 use crate::{
     client_address::ClientAddress,
@@ -64,27 +64,6 @@ pub enum Decision {
         /// Its cookie, when the browser is new here.
         new_browser: Option<HeaderValue>,
     },
-}
-
-/// Why `/authorize` answers with a page of its own.
-#[derive(Debug)]
-pub enum PageRefusal {
-    /// The request, its client or its redirect URI is in doubt: 400 saying what.
-    BadRequest(String),
-    /// The state store failed: 503.
-    StoreUnavailable(StoreError),
-    /// Too many authorization requests from this address: 429.
-    TooManyRequests(Duration),
-}
-
-impl PageRefusal {
-    fn page(&self) -> Response {
-        match self {
-            Self::BadRequest(message) => error_page(StatusCode::BAD_REQUEST, message),
-            Self::StoreUnavailable(e) => store_unavailable_page(e),
-            Self::TooManyRequests(wait) => too_many_requests_page(*wait),
-        }
-    }
 }
 
 /// Decides what to do with an authorization request from `ip`.
@@ -352,7 +331,7 @@ async fn validate(facade: &Facade, params: &Params) -> Result<(AuthRequest, Clie
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
+    use std::{net::Ipv4Addr, time::Duration};
 
     use super::*;
     use crate::facade::{

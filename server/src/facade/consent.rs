@@ -5,11 +5,11 @@
 //! database writes. Only an answer writes (once, to make the form single-use), and answers are
 //! limited per address. The CSRF token binds the form to the browser it was shown to.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::{
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -20,7 +20,7 @@ use super::{
     browser::BrowserId,
     clients::{Client, Origin},
     flow::{APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream},
-    pages::{error_page, store_unavailable_page, too_many_requests_page},
+    pages::PageRefusal,
     state::Facade,
     store::{Kind, Records, StoreError, now_secs},
 };
@@ -94,61 +94,16 @@ pub fn page(
     .into_response()
 }
 
-/// `POST /consent`.
+/// `POST /consent`: decides, then renders the decision.
 pub async fn consent(
     State(facade): State<Arc<Facade>>,
     client: ClientAddress,
     headers: HeaderMap,
     form: Result<OAuthForm, ParamsError>,
 ) -> Response {
-    if let Err(wait) = facade.consent_limiter.check(client.ip()) {
-        return too_many_requests_page(wait);
-    }
-    let form = match form {
-        Ok(OAuthForm(f)) => f,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    if let Err(e) = form.refuse_repeated() {
-        return error_page(StatusCode::BAD_REQUEST, &e);
-    }
-    if !crate::forms::posted_from(&headers, facade.issuer().as_str()) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "this consent was posted from another site; answer it on this server's own page",
-        );
-    }
-    let Some(browser) = facade.browsers.browser_id(&headers) else {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "this consent was not given from the browser that was asked",
-        );
-    };
-    let consent_id = form.get("consent_id").unwrap_or_default();
-    let csrf = form.get("csrf").unwrap_or_default();
-    if !secret::equal(&csrf_token(&facade, &browser, consent_id), csrf) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "the consent form is forged or stale (CSRF check failed)",
-        );
-    }
-    let Some(request) = open(&facade, consent_id) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "this consent request expired; start again from the application",
-        );
-    };
-    match answer_once(&facade, consent_id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "this consent request was already answered",
-            );
-        }
-        Err(e) => return store_unavailable_page(&e),
-    }
-    if form.get("decision") != Some("approve") {
-        return redirect_to_client(
+    match answer(&facade, client.ip(), &headers, form).await {
+        Answer::Refused(refusal) => refusal.page(),
+        Answer::Denied(request) => redirect_to_client(
             &facade,
             &request.redirect_uri,
             &[
@@ -156,12 +111,80 @@ pub async fn consent(
                 ("error_description", "the user denied access"),
             ],
             request.state.as_deref(),
-        );
+        ),
+        Answer::Approved(request) => to_upstream(&facade, request).await,
+    }
+}
+
+/// What a consent answer came to. Every check is made here, without HTTP; the form is spent and
+/// an approval remembered here too.
+#[derive(Debug)]
+pub enum Answer {
+    /// Refused with a page: a flood, a form posted cross-site, from another browser, forged,
+    /// expired or answered before, or the store failed.
+    Refused(PageRefusal),
+    /// The user said no: the client hears `access_denied`.
+    Denied(AuthRequest),
+    /// The user said yes: on to the upstream sign-in.
+    Approved(AuthRequest),
+}
+
+/// Judges a consent form posted from `ip`.
+pub async fn answer(
+    facade: &Facade,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    form: Result<OAuthForm, ParamsError>,
+) -> Answer {
+    let refused = Answer::Refused;
+    if let Err(wait) = facade.consent_limiter.check(ip) {
+        return refused(PageRefusal::TooManyRequests(wait));
+    }
+    let form = match form {
+        Ok(OAuthForm(f)) => f,
+        Err(e) => return refused(PageRefusal::BadRequest(e.to_string())),
+    };
+    if let Err(e) = form.refuse_repeated() {
+        return refused(PageRefusal::BadRequest(e));
+    }
+    if !crate::forms::posted_from(headers, facade.issuer().as_str()) {
+        return refused(PageRefusal::Forbidden(
+            "this consent was posted from another site; answer it on this server's own page",
+        ));
+    }
+    let Some(browser) = facade.browsers.browser_id(headers) else {
+        return refused(PageRefusal::Forbidden(
+            "this consent was not given from the browser that was asked",
+        ));
+    };
+    let consent_id = form.get("consent_id").unwrap_or_default();
+    let csrf = form.get("csrf").unwrap_or_default();
+    if !secret::equal(&csrf_token(facade, &browser, consent_id), csrf) {
+        return refused(PageRefusal::Forbidden(
+            "the consent form is forged or stale (CSRF check failed)",
+        ));
+    }
+    let Some(request) = open(facade, consent_id) else {
+        return refused(PageRefusal::BadRequest(
+            "this consent request expired; start again from the application".into(),
+        ));
+    };
+    match answer_once(facade, consent_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return refused(PageRefusal::BadRequest(
+                "this consent request was already answered".into(),
+            ));
+        }
+        Err(e) => return refused(PageRefusal::StoreUnavailable(e)),
+    }
+    if form.get("decision") != Some("approve") {
+        return Answer::Denied(request);
     }
     if Approval::may_be_remembered(&request.redirect_uri) {
-        remember(&facade, &browser, &request).await;
+        remember(facade, &browser, &request).await;
     }
-    to_upstream(&facade, request).await
+    Answer::Approved(request)
 }
 
 /// Remembers an approval for this browser, client and redirect URI; failing only means the user
@@ -240,6 +263,8 @@ fn body(client: &Client, request: &AuthRequest, consent_id: &str, csrf: &str) ->
 
 #[cfg(test)]
 mod tests {
+    use axum::http::header;
+
     use super::*;
     use crate::scope::ScopeSet;
 
@@ -297,5 +322,84 @@ mod tests {
         let payload = URL_SAFE_NO_PAD.encode(json);
         let tag = f.browsers.mac("consent", &[&payload]);
         assert_eq!(open(&f, &format!("{payload}.{tag}")), None);
+    }
+
+    /// A consent form for `request` as the page showed it to a new browser: the form's fields,
+    /// and the headers that browser posts it with from the server's own page.
+    fn shown(f: &Facade, request: &AuthRequest) -> (String, HeaderMap) {
+        let (browser, set_cookie) = f.browsers.new_browser();
+        let consent_id = seal(f, request);
+        let csrf = csrf_token(f, &browser, &consent_id);
+        let cookie = set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, cookie.parse().unwrap());
+        headers.insert(
+            header::ORIGIN,
+            "https://mcp.example.com".parse().unwrap(),
+        );
+        let fields = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("consent_id", &consent_id)
+            .append_pair("csrf", &csrf)
+            .finish();
+        (fields, headers)
+    }
+
+    async fn answered(f: &Facade, form: &str, headers: &HeaderMap) -> Answer {
+        let form = crate::oauth::Params::parse(form.as_bytes()).map(OAuthForm);
+        answer(f, IpAddr::from([127, 0, 0, 1]), headers, form).await
+    }
+
+    fn forbidden(a: &Answer) -> bool {
+        matches!(a, Answer::Refused(PageRefusal::Forbidden(_)))
+    }
+
+    #[tokio::test]
+    async fn an_answer_counts_once_and_only_from_the_browser_and_page_asked() {
+        let f = facade(&[7; 32]);
+        let (fields, headers) = shown(&f, &request());
+        let approve = format!("{fields}&decision=approve");
+        // Posted from another site, from another browser, or with another browser's token.
+        let mut cross_site = headers.clone();
+        cross_site.insert(
+            header::ORIGIN,
+            "https://evil.example".parse().unwrap(),
+        );
+        assert!(forbidden(&answered(&f, &approve, &cross_site).await));
+        let mut no_cookie = headers.clone();
+        no_cookie.remove(header::COOKIE);
+        assert!(forbidden(&answered(&f, &approve, &no_cookie).await));
+        let (_, other_browser) = shown(&f, &request());
+        assert!(forbidden(&answered(&f, &approve, &other_browser).await));
+        // The right browser: approved once, then the same form is spent.
+        assert!(
+            matches!(answered(&f, &approve, &headers).await, Answer::Approved(r) if r == request())
+        );
+        assert!(matches!(
+            answered(&f, &approve, &headers).await,
+            Answer::Refused(PageRefusal::BadRequest(why)) if why.contains("already answered")
+        ));
+    }
+
+    #[tokio::test]
+    async fn anything_but_approve_is_a_denial() {
+        let f = facade(&[7; 32]);
+        for decision in ["deny", "", "APPROVE"] {
+            let (fields, headers) = shown(&f, &request());
+            let form = format!("{fields}&decision={decision}");
+            assert!(
+                matches!(answered(&f, &form, &headers).await, Answer::Denied(_)),
+                "{decision:?}"
+            );
+        }
+        // A form sealed with another key is no form of this server's.
+        let (fields, headers) = shown(&facade(&[8; 32]), &request());
+        let answer = answered(&f, &format!("{fields}&decision=approve"), &headers).await;
+        assert!(forbidden(&answer), "{answer:?}");
     }
 }

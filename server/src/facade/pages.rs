@@ -45,3 +45,28 @@ pub fn too_many_requests_page(wait: Duration) -> Response {
     );
     response
 }
+
+/// Why a browser-facing endpoint answers with a page of its own, never a redirect.
+#[derive(Debug)]
+pub enum PageRefusal {
+    /// The request, its client or its redirect URI is in doubt: 400 saying what.
+    BadRequest(String),
+    /// The request did not come from the browser, the page or the site it must: 403 saying what.
+    Forbidden(&'static str),
+    /// The state store failed: 503.
+    StoreUnavailable(store::StoreError),
+    /// Too many requests from this address: 429.
+    TooManyRequests(Duration),
+}
+
+impl PageRefusal {
+    /// The page.
+    pub fn page(&self) -> Response {
+        match self {
+            Self::BadRequest(message) => error_page(StatusCode::BAD_REQUEST, message),
+            Self::Forbidden(message) => error_page(StatusCode::FORBIDDEN, message),
+            Self::StoreUnavailable(e) => store_unavailable_page(e),
+            Self::TooManyRequests(wait) => too_many_requests_page(*wait),
+        }
+    }
+}
