@@ -339,10 +339,7 @@ mod tests {
             .to_owned();
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, cookie.parse().unwrap());
-        headers.insert(
-            header::ORIGIN,
-            "https://mcp.example.com".parse().unwrap(),
-        );
+        headers.insert(header::ORIGIN, "https://mcp.example.com".parse().unwrap());
         let fields = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("consent_id", &consent_id)
             .append_pair("csrf", &csrf)
@@ -366,10 +363,7 @@ mod tests {
         let approve = format!("{fields}&decision=approve");
         // Posted from another site, from another browser, or with another browser's token.
         let mut cross_site = headers.clone();
-        cross_site.insert(
-            header::ORIGIN,
-            "https://evil.example".parse().unwrap(),
-        );
+        cross_site.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(forbidden(&answered(&f, &approve, &cross_site).await));
         let mut no_cookie = headers.clone();
         no_cookie.remove(header::COOKIE);
