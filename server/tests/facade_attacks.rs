@@ -18,7 +18,7 @@ use mcp_auth_server::{
     facade::{
         Facade, FacadeConfig, RegistrationLimits, UpstreamConfig,
         clients::{AuthMethod, Client, Origin},
-        store::{Kind, MemoryStore, Records, now_secs},
+        store::{MemoryStore, Records, now_secs},
     },
     local::{LocalOptions, LocalServer},
 };
@@ -418,7 +418,7 @@ async fn unauthenticated_authorization_requests_store_nothing() {
         issued_at: now_secs(),
     };
     Records(store.as_ref())
-        .insert(Kind::Client, &client.client_id, &client, now_secs() + 600)
+        .insert(&client.client_id, &client, now_secs() + 600)
         .await
         .unwrap();
     let app = facade_over(store.clone());
@@ -781,7 +781,7 @@ async fn stored_client(store: &MemoryStore, client_id: &str, redirect_uri: &str)
         issued_at: now_secs(),
     };
     Records(store)
-        .insert(Kind::Client, client_id, &client, now_secs() + 600)
+        .insert(client_id, &client, now_secs() + 600)
         .await
         .unwrap();
 }

@@ -10,7 +10,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{Kind, Records, Store, StoreError, now_secs};
+use super::store::{Kind, Record, Records, Store, StoreError, now_secs};
 
 /// Buckets a span is counted in: an admission is forgotten at most a twelfth of the span late.
 const BUCKETS: u64 = 12;
@@ -36,6 +36,10 @@ fn backoff(attempt: usize) -> Duration {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Window {
     buckets: Vec<(u64, u64)>,
+}
+
+impl Record for Window {
+    const KIND: Kind = Kind::Admissions;
 }
 
 impl Window {
@@ -112,7 +116,7 @@ pub async fn admit(
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
-        let current: Option<Window> = records.get(Kind::Admissions, name).await?;
+        let current: Option<Window> = records.get(name).await?;
         let mut window = current.clone().unwrap_or_default();
         let now = window.clock(now_secs(), bucket);
         window.forget(now, bucket, span);
@@ -122,19 +126,12 @@ pub async fn admit(
         window.add(now, bucket);
         let expires = now + span + bucket;
         let written = match &current {
-            None => match records
-                .insert(Kind::Admissions, name, &window, expires)
-                .await
-            {
+            None => match records.insert(name, &window, expires).await {
                 Ok(()) => true,
                 Err(StoreError::Conflict(_)) => false,
                 Err(e) => return Err(e),
             },
-            Some(expected) => {
-                records
-                    .replace(Kind::Admissions, name, expected, &window, expires)
-                    .await?
-            }
+            Some(expected) => records.replace(name, expected, &window, expires).await?,
         };
         if written {
             return Ok(true);

@@ -13,10 +13,13 @@ use super::{
     browser::BrowserId,
     clients::Client,
     consent,
-    flow::{Approval, AuthRequest, approval_key, redirect_to_client, signed_in_key, to_upstream},
+    flow::{
+        Approval, AuthRequest, SignedIn, approval_key, redirect_to_client, signed_in_key,
+        to_upstream,
+    },
     pages::{PageRefusal, error_page},
     state::{ClientError, Facade},
-    store::{Kind, Records},
+    store::Records,
 };
 use crate::{
     client_address::ClientAddress,
@@ -103,10 +106,7 @@ pub async fn decide(
     let approved = !ask_anyway
         && Approval::may_be_remembered(&request.redirect_uri)
         && Records(facade.store.as_ref())
-            .get::<Approval>(
-                Kind::Approval,
-                &approval_key(browser.as_str(), &request.client_id),
-            )
+            .get::<Approval>(&approval_key(browser.as_str(), &request.client_id))
             .await
             .ok()
             .flatten()
@@ -233,10 +233,7 @@ async fn signed_in_before(
     redirect_uri: &str,
 ) -> bool {
     Records(facade.store.as_ref())
-        .get::<serde_json::Value>(
-            Kind::SignedIn,
-            &signed_in_key(browser, client_id, redirect_uri),
-        )
+        .get::<SignedIn>(&signed_in_key(browser, client_id, redirect_uri))
         .await
         .ok()
         .flatten()
@@ -358,7 +355,7 @@ mod tests {
             issued_at: now_secs(),
         };
         Records(facade.store.as_ref())
-            .insert(Kind::Client, "dcr-1", &client, now_secs() + 3600)
+            .insert("dcr-1", &client, now_secs() + 3600)
             .await
             .unwrap();
         facade

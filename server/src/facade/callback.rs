@@ -18,7 +18,7 @@ use super::{
     flow::{AuthRequest, Pending, redirect_to_client, remember_sign_in},
     pages::PageRefusal,
     state::{Facade, random_secret},
-    store::{Kind, Records, now_secs},
+    store::{Kind, Record, Records, now_secs},
     upstream::{UpstreamTokens, token_request},
 };
 use crate::oauth::{OAuthQuery, ParamsError};
@@ -33,6 +33,10 @@ pub struct IssuedCode {
     pub request: AuthRequest,
     /// The upstream's tokens, held until redeemed.
     pub tokens: UpstreamTokens,
+}
+
+impl Record for IssuedCode {
+    const KIND: Kind = Kind::Code;
 }
 
 /// The callback: decides, then renders the decision.
@@ -125,10 +129,7 @@ pub async fn returned(
             "this sign-in was not started in this browser; start again from the application",
         ));
     }
-    let pending = match Records(facade.store.as_ref())
-        .get::<Pending>(Kind::Pending, state)
-        .await
-    {
+    let pending = match Records(facade.store.as_ref()).get::<Pending>(state).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return refused(PageRefusal::BadRequest(
@@ -156,10 +157,7 @@ fn back(facade: &Facade, request: &AuthRequest, pairs: &[(&str, &str)]) -> Respo
 
 /// Ends a flow that failed upstream; if the store cannot, the record expires on its own.
 async fn end_flow(facade: &Facade, state: &str) {
-    if let Err(e) = Records(facade.store.as_ref())
-        .take::<Pending>(Kind::Pending, state)
-        .await
-    {
+    if let Err(e) = Records(facade.store.as_ref()).take::<Pending>(state).await {
         tracing::warn!(error = %e, "could not end a failed flow; it expires on its own");
     }
 }
@@ -222,7 +220,7 @@ async fn complete(
         }
     };
     // The flow completes once, even with the callback loaded twice or on two replicas.
-    match records.take::<Pending>(Kind::Pending, state).await {
+    match records.take::<Pending>(state).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             return Outcome::Refused(PageRefusal::BadRequest(
@@ -237,7 +235,7 @@ async fn complete(
         tokens,
     };
     if let Err(e) = records
-        .insert(Kind::Code, &code, &issued, now_secs() + CODE_TTL.as_secs())
+        .insert(&code, &issued, now_secs() + CODE_TTL.as_secs())
         .await
     {
         tracing::error!(error = %e, "code store failed");
@@ -276,7 +274,7 @@ mod tests {
             upstream_verifier: "v".into(),
         };
         Records(f.store.as_ref())
-            .insert(Kind::Pending, state, &pending, now_secs() + 600)
+            .insert(state, &pending, now_secs() + 600)
             .await
             .unwrap();
         let set_cookie = f.browsers.flow_cookie(state);
@@ -318,7 +316,7 @@ mod tests {
         // A state this browser approved but the store no longer holds: expired or done.
         let gone = pending(&f, "st-2").await;
         Records(f.store.as_ref())
-            .take::<Pending>(Kind::Pending, "st-2")
+            .take::<Pending>("st-2")
             .await
             .unwrap();
         let expired = back_with(&f, &gone, "state=st-2&code=c").await;
@@ -357,7 +355,7 @@ mod tests {
                 other => panic!("{upstream_said}: {other:?}"),
             }
             let left = Records(f.store.as_ref())
-                .get::<Pending>(Kind::Pending, "st-e")
+                .get::<Pending>("st-e")
                 .await
                 .unwrap();
             assert!(left.is_none(), "the failed flow is ended");

@@ -10,6 +10,7 @@ use icu_properties::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::store::{Kind, Record};
 use crate::endpoint::{is_loopback_http, loopback_host_prefix};
 
 /// How a client authenticates at the token endpoint.
@@ -74,6 +75,10 @@ pub struct Client {
     pub origin: Origin,
     /// When it was registered (seconds since the epoch).
     pub issued_at: u64,
+}
+
+impl Record for Client {
+    const KIND: Kind = Kind::Client;
 }
 
 impl Client {

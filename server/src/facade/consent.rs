@@ -196,12 +196,7 @@ async fn remember(facade: &Facade, browser: &BrowserId, request: &AuthRequest) {
     };
     let key = approval_key(browser.as_str(), &request.client_id);
     if let Err(e) = Records(facade.store.as_ref())
-        .put(
-            Kind::Approval,
-            &key,
-            &approval,
-            now_secs() + APPROVAL_TTL.as_secs(),
-        )
+        .put(&key, &approval, now_secs() + APPROVAL_TTL.as_secs())
         .await
     {
         tracing::warn!(error = %e, "could not remember a consent");

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     pages::error_page,
     state::{Facade, random_secret},
-    store::{Kind, Records, now_secs},
+    store::{Kind, Record, Records, now_secs},
 };
 use crate::{pkce, scope::ScopeSet, secret};
 
@@ -48,6 +48,10 @@ pub struct Pending {
     pub upstream_verifier: String,
 }
 
+impl Record for Pending {
+    const KIND: Kind = Kind::Pending;
+}
+
 /// A consent remembered for a browser and a client.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Approval {
@@ -57,6 +61,10 @@ pub struct Approval {
     /// this was recorded has none, so it is asked again too).
     #[serde(default)]
     pub redirect_uri: String,
+}
+
+impl Record for Approval {
+    const KIND: Kind = Kind::Approval;
 }
 
 impl Approval {
@@ -110,6 +118,15 @@ pub(super) fn signed_in_key(browser: &str, client_id: &str, redirect_uri: &str) 
     secret::sha256_hex(&format!("{browser}\n{client_id}\n{redirect_uri}"))
 }
 
+/// The mark of a sign-in a browser completed with a client at a redirect URI (its key says
+/// which): only there are errors sent back without a page (RFC 9700 section 4.11.2).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignedIn {}
+
+impl Record for SignedIn {
+    const KIND: Kind = Kind::SignedIn;
+}
+
 /// Remembers that the browser sending `headers` completed a sign-in for `request`, so its
 /// later errors go back to the client; a failure only means they are shown as pages.
 pub async fn remember_sign_in(facade: &Facade, headers: &HeaderMap, request: &AuthRequest) {
@@ -118,12 +135,7 @@ pub async fn remember_sign_in(facade: &Facade, headers: &HeaderMap, request: &Au
     };
     let key = signed_in_key(browser.as_str(), &request.client_id, &request.redirect_uri);
     if let Err(e) = Records(facade.store.as_ref())
-        .put(
-            Kind::SignedIn,
-            &key,
-            &serde_json::json!({}),
-            now_secs() + APPROVAL_TTL.as_secs(),
-        )
+        .put(&key, &SignedIn {}, now_secs() + APPROVAL_TTL.as_secs())
         .await
     {
         tracing::warn!(error = %e, "could not remember a completed sign-in");
@@ -145,7 +157,6 @@ pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
     };
     if let Err(e) = Records(facade.store.as_ref())
         .insert(
-            Kind::Pending,
             &upstream_state,
             &pending,
             now_secs() + PENDING_TTL.as_secs(),

@@ -16,7 +16,7 @@ use super::{
     clients::{AuthMethod, Client, Origin},
     pages::RETRY_AFTER_SECS,
     state::{Facade, random_secret},
-    store::{Kind, Records, StoreError, now_secs},
+    store::{Records, StoreError, now_secs},
 };
 
 /// Lifetime of a registration that has never been used to get a token: an hour, ample for a
@@ -166,10 +166,7 @@ pub async fn register(
         Err(e) => return store_failure(e),
     }
     let expires = now_secs() + UNUSED_REGISTRATION_TTL.as_secs();
-    if let Err(e) = records
-        .insert(Kind::Client, &client.client_id, &client, expires)
-        .await
-    {
+    if let Err(e) = records.insert(&client.client_id, &client, expires).await {
         return store_failure(e);
     }
     tracing::info!(client_id = %client.client_id, name = ?client.client_name, "client registered");

@@ -71,7 +71,7 @@ impl Facade {
             return Ok(self.cimd.resolve(client_id).await?);
         }
         store::Records(self.store.as_ref())
-            .get::<clients::Client>(store::Kind::Client, client_id)
+            .get::<clients::Client>(client_id)
             .await?
             .ok_or(ClientError::Unknown)
     }

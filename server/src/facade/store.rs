@@ -128,57 +128,61 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// Typed helpers over any store.
+/// A record type and the key space it lives in: a record knows its kind, so it cannot be
+/// written or read under another's.
+pub trait Record: Serialize + DeserializeOwned {
+    /// Its key space.
+    const KIND: Kind;
+}
+
+/// Typed records over any store.
 pub struct Records<'a>(pub &'a dyn Store);
 
 impl Records<'_> {
-    /// Inserts a typed record.
-    pub async fn insert<T: Serialize>(
+    /// Inserts a record; a conflict when one is there.
+    pub async fn insert<T: Record>(
         &self,
-        kind: Kind,
         key: &str,
         value: &T,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        self.0.insert(kind, key, to_json(value)?, expires_at).await
+        self.0
+            .insert(T::KIND, key, to_json(value)?, expires_at)
+            .await
     }
-    /// Puts a typed record.
-    pub async fn put<T: Serialize>(
+    /// Puts a record, whatever was there.
+    pub async fn put<T: Record>(
         &self,
-        kind: Kind,
         key: &str,
         value: &T,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        self.0.put(kind, key, to_json(value)?, expires_at).await
+        self.0.put(T::KIND, key, to_json(value)?, expires_at).await
     }
-    /// Gets a typed record.
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        kind: Kind,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        self.0.get(kind, key).await?.map(from_json).transpose()
+    /// Gets a record.
+    pub async fn get<T: Record>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.0.get(T::KIND, key).await?.map(from_json).transpose()
     }
-    /// Takes a typed record.
-    pub async fn take<T: DeserializeOwned>(
-        &self,
-        kind: Kind,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        self.0.take(kind, key).await?.map(from_json).transpose()
+    /// Takes a record: read and deleted at once.
+    pub async fn take<T: Record>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.0.take(T::KIND, key).await?.map(from_json).transpose()
     }
-    /// Replaces a typed record that still equals `expected`.
-    pub async fn replace<T: Serialize>(
+    /// Replaces a record that still equals `expected`.
+    pub async fn replace<T: Record>(
         &self,
-        kind: Kind,
         key: &str,
         expected: &T,
         value: &T,
         expires_at: u64,
     ) -> Result<bool, StoreError> {
         self.0
-            .replace(kind, key, &to_json(expected)?, to_json(value)?, expires_at)
+            .replace(
+                T::KIND,
+                key,
+                &to_json(expected)?,
+                to_json(value)?,
+                expires_at,
+            )
             .await
     }
 }

@@ -14,7 +14,7 @@ use crate::{
         clients::{Client, Origin},
         registration::USED_REGISTRATION_TTL,
         state::Facade,
-        store::{Kind, Records, now_secs},
+        store::{Kind, Record, Records, now_secs},
     },
     oauth::{self, ErrorCode, Params, TokenError},
 };
@@ -28,6 +28,10 @@ struct SpentCode {
     family: Option<String>,
 }
 
+impl Record for SpentCode {
+    const KIND: Kind = Kind::SpentCode;
+}
+
 /// Redeems a façade code for the upstream's access token and a façade refresh token.
 pub(super) async fn redeem(
     facade: &Facade,
@@ -38,11 +42,7 @@ pub(super) async fn redeem(
         .get("code")
         .ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
     let records = Records(facade.store.as_ref());
-    let Some(issued) = records
-        .get::<IssuedCode>(Kind::Code, code)
-        .await
-        .map_err(unavailable)?
-    else {
+    let Some(issued) = records.get::<IssuedCode>(code).await.map_err(unavailable)? else {
         return Err(replayed_or_unknown(facade, code).await);
     };
     let request = &issued.request;
@@ -73,7 +73,7 @@ pub(super) async fn redeem(
         ),
         None => None,
     };
-    let spent = records.take::<IssuedCode>(Kind::Code, code).await;
+    let spent = records.take::<IssuedCode>(code).await;
     if !matches!(spent, Ok(Some(_))) {
         if let Some((family_id, _)) = &family {
             refresh::revoke(facade, family_id, "its code was redeemed elsewhere first").await;
@@ -87,12 +87,7 @@ pub(super) async fn redeem(
         family: family.as_ref().map(|(id, _)| id.clone()),
     };
     if let Err(e) = records
-        .put(
-            Kind::SpentCode,
-            code,
-            &marker,
-            now_secs() + SPENT_CODE_TTL.as_secs(),
-        )
+        .put(code, &marker, now_secs() + SPENT_CODE_TTL.as_secs())
         .await
     {
         tracing::warn!(error = %e, "a redeemed code was not remembered; a replay cannot revoke");
@@ -101,7 +96,6 @@ pub(super) async fn redeem(
         // A registration that has been used lives on; unused ones expire after an hour.
         let _ = records
             .put(
-                Kind::Client,
                 &client.client_id,
                 client,
                 now_secs() + USED_REGISTRATION_TTL.as_secs(),
@@ -117,10 +111,7 @@ pub(super) async fn redeem(
 
 /// Refuses a code that is not live; one that was redeemed before revokes what it issued.
 async fn replayed_or_unknown(facade: &Facade, code: &str) -> TokenError {
-    match Records(facade.store.as_ref())
-        .get::<SpentCode>(Kind::SpentCode, code)
-        .await
-    {
+    match Records(facade.store.as_ref()).get::<SpentCode>(code).await {
         Ok(Some(spent)) => {
             if let Some(family) = spent.family {
                 refresh::revoke(facade, &family, "an authorization code was replayed").await;

@@ -18,7 +18,7 @@ use crate::{
     facade::{
         clients::Client,
         state::{Facade, random_secret},
-        store::{Kind, Records, StoreError, now_secs},
+        store::{Kind, Record, Records, StoreError, now_secs},
         upstream::{revoke_upstream, token_request},
     },
     oauth::{ErrorCode, Params, TokenError},
@@ -46,6 +46,10 @@ pub struct Family {
     /// stored before it existed).
     #[serde(default)]
     pub retry: Option<Retry>,
+}
+
+impl Record for Family {
+    const KIND: Kind = Kind::Family;
 }
 
 /// A refresh token as the client holds it.
@@ -89,12 +93,7 @@ pub(super) async fn start(
         retry: None,
     };
     Records(facade.store.as_ref())
-        .insert(
-            Kind::Family,
-            &handle.family,
-            &family,
-            now_secs() + FAMILY_TTL.as_secs(),
-        )
+        .insert(&handle.family, &family, now_secs() + FAMILY_TTL.as_secs())
         .await?;
     Ok((handle.family.clone(), handle.token()))
 }
@@ -102,7 +101,7 @@ pub(super) async fn start(
 /// Revokes a family: its handle stops working here, and its refresh token at the upstream.
 pub(super) async fn revoke(facade: &Facade, family_id: &str, why: &str) {
     match Records(facade.store.as_ref())
-        .take::<Family>(Kind::Family, family_id)
+        .take::<Family>(family_id)
         .await
     {
         Ok(Some(family)) => {
@@ -132,7 +131,7 @@ pub(super) async fn refresh(
     let handle = Handle::parse(presented).ok_or_else(unknown)?;
     let records = Records(facade.store.as_ref());
     let family = records
-        .get::<Family>(Kind::Family, &handle.family)
+        .get::<Family>(&handle.family)
         .await
         .map_err(unavailable)?
         .ok_or_else(unknown)?;
@@ -210,7 +209,6 @@ pub(super) async fn refresh(
     };
     let replaced = records
         .replace(
-            Kind::Family,
             &handle.family,
             &family,
             &rotated,
@@ -239,7 +237,7 @@ async fn rotated_meanwhile(
     handle: &Handle,
 ) -> Result<Option<serde_json::Value>, TokenError> {
     let family = records
-        .get::<Family>(Kind::Family, &handle.family)
+        .get::<Family>(&handle.family)
         .await
         .map_err(unavailable)?;
     Ok(family.and_then(|f| answered_before(&f, client, handle)))
