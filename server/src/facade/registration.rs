@@ -1,6 +1,6 @@
 //! Dynamic Client Registration (RFC 7591), `POST /register`.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use crate::{client_address::ClientAddress, secret::sha256_hex};
 use axum::{
@@ -85,91 +85,146 @@ pub fn validate(
     Ok((client, secret))
 }
 
-/// `POST /register`.
+/// `POST /register`: decides, then renders the decision.
 pub async fn register(
     State(facade): State<Arc<Facade>>,
     client: ClientAddress,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let limits = &facade.config.registration;
-    if let Err(wait) = facade.registration_limiter.check(client.ip()) {
-        let mut r = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "invalid_client_metadata",
-            "too many registrations from this address; try later",
-        );
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(wait.as_secs().max(1)),
-        );
-        return r;
+    match registered(&facade, client.ip(), &headers, &body).await {
+        Ok((client, secret)) => created(&client, secret),
+        Err(refusal) => refusal.into_response(),
     }
-    // A cross-site HTML form cannot send JSON: visitors' browsers cannot be made to register.
-    if !is_json(&headers) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_client_metadata",
-            "a registration request must be JSON (Content-Type: application/json)",
-        );
+}
+
+/// Why a registration was not made, each said as RFC 7591 section 3.2.2 says.
+#[derive(Debug)]
+pub enum RegistrationRefusal {
+    /// Too many registrations from this address (429, with when to retry).
+    TooMany(Duration),
+    /// Not JSON: a cross-site HTML form cannot send JSON, so visitors' browsers cannot be made
+    /// to register (415).
+    NotJson,
+    /// Larger than [`MAX_REGISTRATION_BYTES`] (400).
+    TooLarge,
+    /// Not a registration request: the parser's words, cut short (400).
+    Malformed(String),
+    /// Metadata the façade does not accept (400, its RFC 7591 code).
+    Invalid(Refused),
+    /// The cap on registrations alive at once is reached (503, with when to retry).
+    Full,
+    /// The store failed (503).
+    Store(StoreError),
+}
+
+impl IntoResponse for RegistrationRefusal {
+    fn into_response(self) -> Response {
+        let (status, code, description, retry_after) = match self {
+            Self::TooMany(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client_metadata",
+                "too many registrations from this address; try later".to_owned(),
+                Some(wait.as_secs().max(1)),
+            ),
+            Self::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_client_metadata",
+                "a registration request must be JSON (Content-Type: application/json)".to_owned(),
+                None,
+            ),
+            Self::TooLarge => (
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                format!(
+                    "the registration request is larger than {} KiB",
+                    MAX_REGISTRATION_BYTES / 1024
+                ),
+                None,
+            ),
+            Self::Malformed(why) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                why,
+                None,
+            ),
+            Self::Invalid(refused) => return refused.into_response(),
+            Self::Full => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the registration limit is reached; try later".to_owned(),
+                Some(ADMISSION_RETRY_SECS),
+            ),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "registration store failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "registration is unavailable; try again in a moment".to_owned(),
+                    Some(RETRY_AFTER_SECS),
+                )
+            }
+        };
+        let mut r = error(status, code, description);
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
+    }
+}
+
+/// Checks a registration from `ip` and, when it is accepted and admitted, stores the client;
+/// returns it and its secret (for a confidential client).
+pub async fn registered(
+    facade: &Facade,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Client, Option<String>), RegistrationRefusal> {
+    facade
+        .registration_limiter
+        .check(ip)
+        .map_err(RegistrationRefusal::TooMany)?;
+    if !is_json(headers) {
+        return Err(RegistrationRefusal::NotJson);
     }
     // Before it is parsed: what a registration needs fits many times over, and a larger body
     // would cost memory (and in Cognito mode exceed DynamoDB's item size, answered 503).
     if body.len() > MAX_REGISTRATION_BYTES {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_metadata",
-            format!(
-                "the registration request is larger than {} KiB",
-                MAX_REGISTRATION_BYTES / 1024
-            ),
-        );
+        return Err(RegistrationRefusal::TooLarge);
     }
-    let request: ClientMetadata = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_client_metadata",
-                // serde quotes the offending value: cut, like every echo of a peer's text.
-                format!(
-                    "the body is not a registration request: {}",
-                    e.to_string().chars().take(200).collect::<String>()
-                ),
-            );
-        }
-    };
-    let (client, secret) = match validate(request, &facade.config.scopes) {
-        Ok(v) => v,
-        Err(refused) => return refused.into_response(),
-    };
-    let records = Records(facade.store.as_ref());
-    match admission::admit(
+    let request: ClientMetadata = serde_json::from_slice(body).map_err(|e| {
+        // serde quotes the offending value: cut, like every echo of a peer's text.
+        RegistrationRefusal::Malformed(format!(
+            "the body is not a registration request: {}",
+            e.to_string().chars().take(200).collect::<String>()
+        ))
+    })?;
+    let (client, secret) =
+        validate(request, &facade.config.scopes).map_err(RegistrationRefusal::Invalid)?;
+    let admitted = admission::admit(
         facade.store.as_ref(),
         REGISTRATIONS,
-        limits.max_clients,
+        facade.config.registration.max_clients,
         UNUSED_REGISTRATION_TTL,
     )
     .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the registration limit is reached; try later",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(ADMISSION_RETRY_SECS));
-            return r;
-        }
-        Err(e) => return store_failure(e),
+    .map_err(RegistrationRefusal::Store)?;
+    if !admitted {
+        return Err(RegistrationRefusal::Full);
     }
     let expires = now_secs() + UNUSED_REGISTRATION_TTL.as_secs();
-    if let Err(e) = records.insert(&client.client_id, &client, expires).await {
-        return store_failure(e);
-    }
+    Records(facade.store.as_ref())
+        .insert(&client.client_id, &client, expires)
+        .await
+        .map_err(RegistrationRefusal::Store)?;
     tracing::info!(client_id = %client.client_id, name = ?client.client_name, "client registered");
+    Ok((client, secret))
+}
+
+/// The registration response (RFC 7591 section 3.2.1): 201, never cached.
+fn created(client: &Client, secret: Option<String>) -> Response {
     let mut body = serde_json::json!({
         "client_id": client.client_id,
         "client_id_issued_at": client.issued_at,
@@ -197,18 +252,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-fn store_failure(e: StoreError) -> Response {
-    tracing::error!(error = %e, "registration store failed");
-    let mut r = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "temporarily_unavailable",
-        "registration is unavailable; try again in a moment",
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-    r
 }
 
 #[cfg(test)]
@@ -309,5 +352,45 @@ mod tests {
             );
             assert!(r.is_ok(), "{name}");
         }
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h
+    }
+
+    #[tokio::test]
+    async fn a_registration_is_stored_once_admitted_and_floods_are_refused_before_any_work() {
+        let f = Facade::for_tests(&[7; 32]);
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let body = br#"{"redirect_uris": ["http://127.0.0.1:3000/cb"], "token_endpoint_auth_method": "none"}"#;
+        let (client, secret) = registered(&f, ip, &json_headers(), body).await.unwrap();
+        assert!(secret.is_none());
+        let stored: Option<Client> = Records(f.store.as_ref())
+            .get(&client.client_id)
+            .await
+            .unwrap();
+        assert_eq!(stored.map(|c| c.redirect_uris), Some(client.redirect_uris));
+        let refused = registered(&f, ip, &HeaderMap::new(), body).await;
+        assert!(matches!(refused, Err(RegistrationRefusal::NotJson)));
+        let huge = vec![b' '; MAX_REGISTRATION_BYTES + 1];
+        let refused = registered(&f, ip, &json_headers(), &huge).await;
+        assert!(matches!(refused, Err(RegistrationRefusal::TooLarge)));
+        let refused = registered(&f, ip, &json_headers(), b"[1,2]").await;
+        assert!(matches!(refused, Err(RegistrationRefusal::Malformed(_))));
+        let mut flooded = false;
+        for _ in 0..40 {
+            if let Err(RegistrationRefusal::TooMany(wait)) =
+                registered(&f, ip, &json_headers(), body).await
+            {
+                flooded = wait > Duration::ZERO;
+                break;
+            }
+        }
+        assert!(flooded, "one address is held to its allowance");
     }
 }
