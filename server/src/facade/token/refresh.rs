@@ -19,7 +19,7 @@ use crate::{
         clients::Client,
         state::{Facade, random_secret},
         store::{Kind, Record, Records, StoreError, now_secs},
-        upstream::{revoke_upstream, token_request},
+        upstream::{UpstreamTokens, revoke_upstream, token_request},
     },
     oauth::{ErrorCode, Params, TokenError},
     scope::ScopeSet,
@@ -113,12 +113,22 @@ pub(super) async fn revoke(facade: &Facade, family_id: &str, why: &str) {
     }
 }
 
-/// The refresh token grant.
-pub(super) async fn refresh(
+/// The family a presented refresh token is the live handle of, or the answer a retry of the
+/// handle it replaced gets again.
+enum Presented {
+    /// The live handle and its family.
+    Live(Handle, Family),
+    /// A retry, within its grace, of the handle just replaced: the same answer again.
+    AnsweredBefore(serde_json::Value),
+}
+
+/// Reads the family `params` present a handle of, holding it to `client`. A replaced handle
+/// presented again (not a retry) revokes the whole family (OAuth 2.1 section 4.3.1).
+async fn presented(
     facade: &Facade,
     client: &Client,
     params: &Params,
-) -> Result<serde_json::Value, TokenError> {
+) -> Result<Presented, TokenError> {
     let presented = params
         .get("refresh_token")
         .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
@@ -129,15 +139,14 @@ pub(super) async fn refresh(
         )
     };
     let handle = Handle::parse(presented).ok_or_else(unknown)?;
-    let records = Records(facade.store.as_ref());
-    let family = records
+    let family = Records(facade.store.as_ref())
         .get::<Family>(&handle.family)
         .await
         .map_err(unavailable)?
         .ok_or_else(unknown)?;
     if !secret::equal(&family.handle_sha256, &secret::sha256_hex(&handle.secret)) {
         if let Some(answer) = answered_before(&family, client, &handle) {
-            return Ok(answer);
+            return Ok(Presented::AnsweredBefore(answer));
         }
         revoke(facade, &handle.family, "a rotated refresh token was reused").await;
         return Err(bad(
@@ -152,6 +161,20 @@ pub(super) async fn refresh(
             "the refresh token was issued to another client",
         ));
     }
+    Ok(Presented::Live(handle, family))
+}
+
+/// The refresh token grant.
+pub(super) async fn refresh(
+    facade: &Facade,
+    client: &Client,
+    params: &Params,
+) -> Result<serde_json::Value, TokenError> {
+    let (handle, family) = match presented(facade, client, params).await? {
+        Presented::Live(handle, family) => (handle, family),
+        Presented::AnsweredBefore(answer) => return Ok(answer),
+    };
+    let records = Records(facade.store.as_ref());
     let scope = requested_scope(params, &family.scope)?;
     if params
         .get("resource")
@@ -185,10 +208,23 @@ pub(super) async fn refresh(
             ));
         }
     };
+    rotate(&records, client, &handle, &family, &tokens, &scope).await
+}
+
+/// Issues the next handle of `family` with `tokens`: the answer, once the family is replaced
+/// (atomically: of two requests with one handle, one rotates it).
+async fn rotate(
+    records: &Records<'_>,
+    client: &Client,
+    handle: &Handle,
+    family: &Family,
+    tokens: &UpstreamTokens,
+    scope: &ScopeSet,
+) -> Result<serde_json::Value, TokenError> {
     let next = random_secret();
     let answer = reply::body(
-        &tokens,
-        &scope,
+        tokens,
+        scope,
         Some(
             Handle {
                 family: handle.family.clone(),
@@ -210,7 +246,7 @@ pub(super) async fn refresh(
     let replaced = records
         .replace(
             &handle.family,
-            &family,
+            family,
             &rotated,
             now_secs() + FAMILY_TTL.as_secs(),
         )
@@ -218,7 +254,7 @@ pub(super) async fn refresh(
         .map_err(unavailable)?;
     if !replaced {
         // Another request of this client rotated it first: its answer, if it was this one's.
-        return rotated_meanwhile(&records, client, &handle)
+        return rotated_meanwhile(records, client, handle)
             .await?
             .ok_or_else(|| {
                 bad(
