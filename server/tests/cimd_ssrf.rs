@@ -27,38 +27,41 @@ fn json(body: String) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
+/// A host of documents no resolver may take: a redirect to the metadata service, one too large,
+/// one too slow, HTML, broken JSON, a 404.
+fn hostile_documents() -> Router {
+    Router::new()
+        .route(
+            "/redirect.json",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "http://169.254.169.254/latest")],
+                )
+            }),
+        )
+        .route(
+            "/huge.json",
+            get(|| async { json(format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024))) }),
+        )
+        .route(
+            "/slow.json",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(8)).await;
+                json("{}".into())
+            }),
+        )
+        .route(
+            "/html.json",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<html></html>") }),
+        )
+        .route("/broken.json", get(|| async { json("{not json".into()) }))
+        .route("/missing.json", get(|| async { StatusCode::NOT_FOUND }))
+}
+
 #[tokio::test]
 async fn hostile_documents_are_refused_with_clear_reasons() {
-    let base = serve(
-        Router::new()
-            .route(
-                "/redirect.json",
-                get(|| async {
-                    (
-                        StatusCode::FOUND,
-                        [(header::LOCATION, "http://169.254.169.254/latest")],
-                    )
-                }),
-            )
-            .route(
-                "/huge.json",
-                get(|| async { json(format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024))) }),
-            )
-            .route(
-                "/slow.json",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(8)).await;
-                    json("{}".into())
-                }),
-            )
-            .route(
-                "/html.json",
-                get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<html></html>") }),
-            )
-            .route("/broken.json", get(|| async { json("{not json".into()) }))
-            .route("/missing.json", get(|| async { StatusCode::NOT_FOUND })),
-    )
-    .await;
+    let base = serve(hostile_documents()).await;
     let mismatch_base = base.clone();
     let mismatched = serve(Router::new().route(
         "/client.json",

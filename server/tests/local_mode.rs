@@ -24,6 +24,27 @@ struct Tokens {
     refresh: String,
 }
 
+/// Posts the login form: a wrong password first (the form comes back and the sign-in stays
+/// usable), then the right one; returns where the AS sends the browser.
+async fn log_in(http: &reqwest::Client, server: &LocalServer, login_id: &str) -> String {
+    let post = |password: &str| {
+        http.post(format!("{}/login", server.dev_issuer))
+            .form(&[
+                ("login_id", login_id),
+                ("username", server.user.username.as_str()),
+                ("password", password),
+            ])
+            .send()
+    };
+    assert_eq!(post("nope").await.unwrap().status(), 401);
+    let done = post(&server.user.password).await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    done.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Signs in with the static client through the login form; returns the tokens.
 async fn sign_in(server: &LocalServer, scope: &str) -> Tokens {
     sign_in_naming(server, scope, server.resource.as_str()).await
@@ -55,33 +76,7 @@ async fn sign_in_naming(server: &LocalServer, scope: &str, resource: &str) -> To
         html.contains(r#"<form method="post" action="/dev-as/login">"#),
         "{html}"
     );
-    // A wrong password first: the form comes back, the sign-in stays usable.
-    let wrong = http
-        .post(format!("{}/login", server.dev_issuer))
-        .form(&[
-            ("login_id", login_id.as_str()),
-            ("username", server.user.username.as_str()),
-            ("password", "nope"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let done = http
-        .post(format!("{}/login", server.dev_issuer))
-        .form(&[
-            ("login_id", login_id.as_str()),
-            ("username", server.user.username.as_str()),
-            ("password", server.user.password.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let location = done.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let location = log_in(&http, server, &login_id).await;
     assert!(location.starts_with(redirect), "{location}");
     assert_eq!(query_param(&location, "state").as_deref(), Some("st-1"));
     let code = query_param(&location, "code").unwrap();
@@ -550,37 +545,26 @@ async fn the_development_as_enforces_pkce_s256_and_exact_redirects() {
     .await
     .unwrap();
     let code = query_param(ok.headers()[header::LOCATION].to_str().unwrap(), "code").unwrap();
-    let wrong = http
-        .post(format!("{}/oauth2/token", server.dev_issuer))
-        .basic_auth(
-            &server.static_client.id,
-            server.static_client.secret.as_deref(),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &format!("w{}", "y".repeat(50))),
-        ])
-        .send()
+    let redeem = |secret: Option<&str>, verifier: &str| {
+        http.post(format!("{}/oauth2/token", server.dev_issuer))
+            .basic_auth(&server.static_client.id, secret)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let secret = server.static_client.secret.as_deref();
+    let wrong = redeem(secret, &format!("w{}", "y".repeat(50)))
         .await
         .unwrap();
     assert_eq!(wrong.status(), 400);
     let body: Value = wrong.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
     // And a wrong client secret.
-    let bad_client = http
-        .post(format!("{}/oauth2/token", server.dev_issuer))
-        .basic_auth(&server.static_client.id, Some("wrong"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let bad_client = redeem(Some("wrong"), &verifier).await.unwrap();
     assert_eq!(bad_client.status(), 401);
     server.shutdown().await.unwrap();
 }

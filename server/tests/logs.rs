@@ -62,29 +62,15 @@ async fn refusals_are_summarised_and_no_token_code_or_state_is_logged() {
         .static_client_token(&format!("openid {}/mcp:read", server.resource))
         .await
         .unwrap();
-    let mcp = |bearer: &str| {
-        http.post(server.resource.as_str())
-            .header("Accept", "application/json, text/event-stream")
-            .header("Content-Type", "application/json")
-            .header("MCP-Protocol-Version", "2026-07-28")
-            .header("Mcp-Method", "tools/call")
-            .header("Mcp-Name", "whoami")
-            .bearer_auth(bearer)
-            .body(
-                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "whoami", "arguments": {}, "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-                    "io.modelcontextprotocol/clientCapabilities": {}}}})
-                .to_string(),
-            )
-            .send()
-    };
-    assert_eq!(mcp(&token).await.unwrap().status(), 200);
+    let mcp = |bearer: &str| whoami(&http, server.resource.as_str(), bearer);
+    assert_eq!(mcp(&token).send().await.unwrap().status(), 200);
     let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, "c2lnbmF0dXJl");
-    assert_eq!(mcp(&forged).await.unwrap().status(), 401);
+    assert_eq!(mcp(&forged).send().await.unwrap().status(), 401);
     for n in 0..FLOOD {
-        let refused = mcp(&format!("flood-token-{n}-SECRET")).await.unwrap();
+        let refused = mcp(&format!("flood-token-{n}-SECRET"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(refused.status(), 401);
     }
     // The upstream's code and state on the callback, a client's state on /authorize.
@@ -104,14 +90,37 @@ async fn refusals_are_summarised_and_no_token_code_or_state_is_logged() {
     .unwrap();
     server.shutdown().await.unwrap();
 
-    let text = logs.text();
+    assert_logged_without_secrets(&logs.text(), &token, &forged);
+}
+
+/// A stateless `tools/call whoami` with `bearer`, to send.
+fn whoami(http: &reqwest::Client, url: &str, bearer: &str) -> reqwest::RequestBuilder {
+    http.post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "whoami")
+        .bearer_auth(bearer)
+        .body(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "whoami", "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string(),
+        )
+}
+
+/// The log has the requests, none of the secrets, and the refusals in one counted summary.
+fn assert_logged_without_secrets(text: &str, token: &str, forged: &str) {
     assert!(
         text.contains("/oauth/callback"),
         "the requests were logged at all (the capture works):\n{text}"
     );
     for secret in [
-        token.as_str(),
-        forged.as_str(),
+        token,
+        forged,
         "SECRET",
         "UPSTREAM-CODE",
         "UPSTREAM-STATE",
