@@ -465,50 +465,18 @@ fn dripped_request_bodies_cost_what_they_send_and_time_out() {
 /// An access token from the development AS of a `serve --local --auto-approve` process, for its
 /// static client.
 async fn static_client_token(server: &Serve) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let dev = server.value_after("Development upstream (not for production):");
     let (id, secret) = (server.value_after("id"), server.value_after("secret"));
-    let redirect = server.value_after("redirect");
-    let verifier = "a-verifier-long-enough-for-pkce-0123456789abcdefghij";
-    let mut url = url::Url::parse(&format!("{dev}/oauth2/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &id)
-        .append_pair("redirect_uri", &redirect)
-        .append_pair("scope", &format!("openid {}/mcp:read", server.url))
-        .append_pair(
-            "code_challenge",
-            &mcp_auth_server::pkce::s256_challenge(verifier),
-        )
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("resource", &server.url);
-    let approved = http.get(url).send().await.unwrap();
-    let location = approved.headers()["location"].to_str().unwrap().to_owned();
-    let code = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {location}"));
-    let body: Value = http
-        .post(format!("{dev}/oauth2/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    mcp_auth_server::local::auto_approved_token(
+        &dev,
+        &id,
+        Some(&secret),
+        &server.value_after("redirect"),
+        &format!("openid {}/mcp:read", server.url),
+        &server.url,
+    )
+    .await
+    .unwrap()
 }
 
 /// Issue 21's high finding, measured on the process itself: one read-only token opening

@@ -160,53 +160,15 @@ impl LocalServer {
     /// An access token for the static client, for `scope`, when the server runs with
     /// auto-approve (tests and benchmarks): the whole code flow with PKCE, without a person.
     pub async fn static_client_token(&self, scope: &str) -> Result<String, String> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
-        let verifier = random_token(48);
-        let redirect = STATIC_CLIENT_REDIRECTS[0];
-        let mut url = Url::parse(&format!("{}/oauth2/authorize", self.dev_issuer))
-            .map_err(|e| e.to_string())?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.static_client.id)
-            .append_pair("redirect_uri", redirect)
-            .append_pair("scope", scope)
-            .append_pair("code_challenge", &pkce::s256_challenge(&verifier))
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("resource", self.resource.as_str());
-        let approved = http.get(url).send().await.map_err(|e| e.to_string())?;
-        let code = approved
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .and_then(|l| Url::parse(l).ok())
-            .and_then(|l| {
-                l.query_pairs()
-                    .find(|(k, _)| k == "code")
-                    .map(|(_, v)| v.into_owned())
-            })
-            .ok_or("no code: is the server running with auto_approve?")?;
-        let body: serde_json::Value = http
-            .post(format!("{}/oauth2/token", self.dev_issuer))
-            .basic_auth(&self.static_client.id, self.static_client.secret.as_deref())
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("code_verifier", &verifier),
-            ])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        body["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("no access token in {body}"))
+        auto_approved_token(
+            &self.dev_issuer,
+            &self.static_client.id,
+            self.static_client.secret.as_deref(),
+            STATIC_CLIENT_REDIRECTS[0],
+            scope,
+            self.resource.as_str(),
+        )
+        .await
     }
 
     /// An access token for the static client, as the development AS issues them but expired
@@ -228,4 +190,63 @@ impl LocalServer {
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.running.shutdown().await
     }
+}
+
+/// An access token from an auto-approving development AS at `dev_issuer`, by the code flow
+/// with PKCE S256 as any client runs it: for `client_id` (and its secret, if it has one) at
+/// `redirect_uri`, asking for `scope` and `resource`.
+pub async fn auto_approved_token(
+    dev_issuer: &str,
+    client_id: &str,
+    secret: Option<&str>,
+    redirect_uri: &str,
+    scope: &str,
+    resource: &str,
+) -> Result<String, String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let verifier = random_token(48);
+    let mut url =
+        Url::parse(&format!("{dev_issuer}/oauth2/authorize")).map_err(|e| e.to_string())?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("code_challenge", &pkce::s256_challenge(&verifier))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", resource);
+    let approved = http.get(url).send().await.map_err(|e| e.to_string())?;
+    let code = approved
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| Url::parse(l).ok())
+        .and_then(|l| {
+            l.query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+        })
+        .ok_or("no code: is the server running with auto_approve?")?;
+    let body: serde_json::Value = http
+        .post(format!("{dev_issuer}/oauth2/token"))
+        .basic_auth(client_id, secret)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no access token in {body}"))
 }
