@@ -127,7 +127,7 @@ async fn render(facade: &Facade, decision: Decision) -> Response {
     match decision {
         Decision::Refused(refusal) => refusal.page(),
         Decision::ToClient { error, trusted } => error.answer(facade, trusted),
-        Decision::Approved(request) => to_upstream(facade, request).await,
+        Decision::Approved(request) => to_upstream(facade, request).await.render(facade),
         Decision::AskConsent {
             client,
             request,

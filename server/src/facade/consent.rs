@@ -112,7 +112,7 @@ pub async fn consent(
             ],
             request.state.as_deref(),
         ),
-        Answer::Approved(request) => to_upstream(&facade, request).await,
+        Answer::Approved(request) => to_upstream(&facade, request).await.render(&facade),
     }
 }
 

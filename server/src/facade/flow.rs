@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use super::{
     pages::error_page,
@@ -99,7 +100,7 @@ pub fn redirect_to_client(
     pairs: &[(&str, &str)],
     state: Option<&str>,
 ) -> Response {
-    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+    let Ok(mut url) = Url::parse(redirect_uri) else {
         return error_page(StatusCode::BAD_REQUEST, "the redirect URI is invalid");
     };
     {
@@ -142,9 +143,23 @@ pub async fn remember_sign_in(facade: &Facade, headers: &HeaderMap, request: &Au
     }
 }
 
-/// Sends the browser to the upstream with the façade's own client, PKCE and state, and marks
-/// the browser as the one that approved this flow (the callback requires the mark).
-pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
+/// Where an approved authorization goes next.
+#[derive(Debug)]
+pub enum Upstream {
+    /// To the upstream's sign-in with the façade's own client, PKCE and state; the browser
+    /// gets the mark of the flow it approved (the callback requires it).
+    SignIn {
+        /// The upstream authorization request.
+        location: Url,
+        /// The flow's cookie.
+        flow_cookie: HeaderValue,
+    },
+    /// The request could not be stored: back to the client, `temporarily_unavailable`.
+    Unavailable(AuthRequest),
+}
+
+/// Stores `request` as pending and prepares the upstream sign-in for it.
+pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Upstream {
     let upstream_state = random_secret();
     let upstream_verifier = random_secret();
     let challenge = pkce::s256_challenge(&upstream_verifier);
@@ -152,7 +167,7 @@ pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
     scope.extend(request.scope.iter().map(|s| facade.upstream_scope(s)));
     let resource = request.resource.clone();
     let pending = Pending {
-        request: request.clone(),
+        request,
         upstream_verifier,
     };
     if let Err(e) = Records(facade.store.as_ref())
@@ -164,22 +179,12 @@ pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
         .await
     {
         tracing::error!(error = %e, "pending-authorization store failed");
-        return redirect_to_client(
-            facade,
-            &request.redirect_uri,
-            &[
-                ("error", "temporarily_unavailable"),
-                (
-                    "error_description",
-                    "the authorization server cannot store the request; try again",
-                ),
-            ],
-            request.state.as_deref(),
-        );
+        return Upstream::Unavailable(pending.request);
     }
     let up = &facade.config.upstream;
-    let mut url = up.authorization_endpoint.url().clone();
-    url.query_pairs_mut()
+    let mut location = up.authorization_endpoint.url().clone();
+    location
+        .query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &up.client_id)
         .append_pair("redirect_uri", up.redirect_uri.as_str())
@@ -188,12 +193,91 @@ pub async fn to_upstream(facade: &Facade, request: AuthRequest) -> Response {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("resource", &resource);
-    let mut response = Redirect::to(url.as_str()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::SET_COOKIE,
-        facade.browsers.flow_cookie(&upstream_state),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Upstream::SignIn {
+        location,
+        flow_cookie: facade.browsers.flow_cookie(&upstream_state),
+    }
+}
+
+impl Upstream {
+    /// The redirect.
+    pub fn render(self, facade: &Facade) -> Response {
+        match self {
+            Self::SignIn {
+                location,
+                flow_cookie,
+            } => {
+                let mut response = Redirect::to(location.as_str()).into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::SET_COOKIE, flow_cookie);
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            Self::Unavailable(request) => redirect_to_client(
+                facade,
+                &request.redirect_uri,
+                &[
+                    ("error", "temporarily_unavailable"),
+                    (
+                        "error_description",
+                        "the authorization server cannot store the request; try again",
+                    ),
+                ],
+                request.state.as_deref(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::ScopeSet;
+
+    fn request() -> AuthRequest {
+        AuthRequest {
+            client_id: "dcr-1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            state: Some("client-state".into()),
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            scope: ScopeSet::parse("mcp:read"),
+            resource: "https://mcp.example.com/mcp".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_approved_request_waits_under_a_state_only_its_browser_can_complete() {
+        let f = Facade::for_tests(&[7; 32]);
+        let Upstream::SignIn {
+            location,
+            flow_cookie,
+        } = to_upstream(&f, request()).await
+        else {
+            panic!("the memory store does not fail");
+        };
+        let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+        assert!(
+            location
+                .as_str()
+                .starts_with("https://up.example/authorize?")
+        );
+        // The façade's own client and PKCE, never the MCP client's.
+        assert_eq!(query["client_id"], "c");
+        assert_ne!(query["code_challenge"], request().code_challenge);
+        assert_eq!(query["code_challenge_method"], "S256");
+        assert_eq!(
+            query["scope"],
+            "openid https://mcp.example.com/mcp/mcp:read"
+        );
+        assert_eq!(query["resource"], "https://mcp.example.com/mcp");
+        let state = &query["state"];
+        let pending: Option<Pending> = Records(f.store.as_ref()).get(state).await.unwrap();
+        assert_eq!(pending.map(|p| p.request), Some(request()));
+        // The cookie marks this flow, and no other.
+        let cookie = flow_cookie.to_str().unwrap().split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        assert!(f.browsers.approved_flow(&headers, state));
+        assert!(!f.browsers.approved_flow(&headers, "another-state"));
+    }
 }
