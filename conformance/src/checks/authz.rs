@@ -545,7 +545,7 @@ fn refresh_no_wider_scope(o: &Observations) -> Finding {
         let mut ev = evidence(own);
         ev.push(t.exchange.clone());
         Ok(match token_answer(t) {
-            AsAnswer::WentOn(_) => match issued_scope(t) {
+            AsAnswer::WentOn(_) => match issued_scope(t).map(|s| cut(&s)) {
                 Some(issued) if issued.split(' ').any(|s| s == extra) => fail(
                     format!(
                         "a refresh asking for \"{asked}\" was issued \"{issued}\": {extra} was never granted"
@@ -574,6 +574,14 @@ fn refresh_no_wider_scope(o: &Observations) -> Finding {
             AsAnswer::Unclear(finding) => finding,
         })
     })
+}
+
+/// The server's text as a reason quotes it: at most 200 characters.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 /// The scope a token answer says it carries: the answer's `scope`, else the access token's

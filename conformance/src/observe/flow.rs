@@ -362,12 +362,21 @@ pub fn wider_than(granted: &str, offered: &[String]) -> String {
     let extra = offered
         .iter()
         .map(String::as_str)
+        .filter(|s| is_scope_token(s))
         .find(|s| !held.contains(s) && !OIDC.contains(s))
         .unwrap_or(NOT_GRANTED_SCOPE);
     held.into_iter()
         .chain(std::iter::once(extra))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether `s` is one scope as RFC 6749 §3.3 spells it (printable ASCII but space, `"` and `\`),
+/// and short: what the metadata names is the server's text, and goes into the report.
+fn is_scope_token(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// The scope asked for when the metadata offers none the flows lacked.
@@ -773,5 +782,8 @@ mod tests {
             format!("files:read {NOT_GRANTED_SCOPE}")
         );
         assert_eq!(wider_than("", &[]), NOT_GRANTED_SCOPE);
+        // What is no scope token, or too long to put in a report, is passed over.
+        let hostile = offered(&["a b", "<x>\"y\"", &"z".repeat(65), "ok"]);
+        assert_eq!(wider_than("r", &hostile), "r ok");
     }
 }
