@@ -386,9 +386,19 @@ mod tests {
                 "{decision:?}"
             );
         }
-        // A form sealed with another key is no form of this server's.
-        let (fields, headers) = shown(&facade(&[8; 32]), &request());
-        let answer = answered(&f, &format!("{fields}&decision=approve"), &headers).await;
-        assert!(forbidden(&answer), "{answer:?}");
+        // A form sealed with another key is no form of this server's, even posted from the
+        // right browser with a token that matches it.
+        let (_, headers) = shown(&f, &request());
+        let browser = f.browsers.browser_id(&headers).unwrap();
+        let foreign = seal(&facade(&[8; 32]), &request());
+        let fields = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("consent_id", &foreign)
+            .append_pair("csrf", &csrf_token(&f, &browser, &foreign))
+            .append_pair("decision", "approve")
+            .finish();
+        assert!(matches!(
+            answered(&f, &fields, &headers).await,
+            Answer::Refused(PageRefusal::BadRequest(why)) if why.contains("expired")
+        ));
     }
 }

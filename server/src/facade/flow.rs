@@ -120,7 +120,8 @@ pub(super) fn signed_in_key(browser: &str, client_id: &str, redirect_uri: &str) 
 }
 
 /// The mark of a sign-in a browser completed with a client at a redirect URI (its key says
-/// which): only there are errors sent back without a page (RFC 9700 section 4.11.2).
+/// which): besides loopback redirect URIs, only there are errors sent back without a page
+/// (RFC 9700 section 4.11.2).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SignedIn {}
 

@@ -364,7 +364,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_registration_is_stored_once_admitted_and_floods_are_refused_before_any_work() {
+    async fn a_registration_is_stored_once_admitted_and_a_flood_from_one_address_is_refused() {
         let f = Facade::for_tests(&[7; 32]);
         let ip = IpAddr::from([127, 0, 0, 1]);
         let body = br#"{"redirect_uris": ["http://127.0.0.1:3000/cb"], "token_endpoint_auth_method": "none"}"#;

@@ -128,8 +128,9 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// A record type and the key space it lives in: a record knows its kind, so it cannot be
-/// written or read under another's.
+/// A record type and the key space it lives in: through [`Records`], a record is read and
+/// written under its own kind only. (The consent-answered mark and the readiness probe use the
+/// raw [`Store`], with no record type.)
 pub trait Record: Serialize + DeserializeOwned {
     /// Its key space.
     const KIND: Kind;

@@ -27,13 +27,17 @@ impl Grant {
         match params.get("grant_type") {
             Some("authorization_code") => Ok(Self::AuthorizationCode),
             Some("refresh_token") => Ok(Self::RefreshToken),
-            Some(other) => Err(TokenError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!(
-                    "grant_type {} is not supported",
-                    other.chars().take(100).collect::<String>()
-                ),
-            )),
+            Some(other) => {
+                // The request's text, quoted and cut short as every echo of a peer's is.
+                let shown = match other.char_indices().nth(100) {
+                    Some((at, _)) => format!("{:?}…", &other[..at]),
+                    None => format!("{other:?}"),
+                };
+                Err(TokenError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("grant_type {shown} is not supported"),
+                ))
+            }
             None => Err(TokenError::new(
                 ErrorCode::InvalidRequest,
                 "grant_type is required",
