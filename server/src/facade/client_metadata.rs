@@ -26,7 +26,8 @@
 
 use serde::Deserialize;
 
-use super::clients::{AuthMethod, client_name_problem, redirect_uris_problem, shown};
+use super::clients::{AuthMethod, client_name_problem, redirect_uris_problem};
+use crate::oauth::shown;
 
 /// The RFC 7591 fields the façade reads; others are ignored, as the RFC allows. The fields only
 /// one source reads are taken as any JSON, so what the other source sends there is never a

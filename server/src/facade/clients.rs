@@ -11,7 +11,10 @@ use icu_properties::{
 use serde::{Deserialize, Serialize};
 
 use super::store::{Kind, Record};
-use crate::endpoint::{is_loopback_http, loopback_host_prefix};
+use crate::{
+    endpoint::{is_loopback_http, loopback_host_prefix},
+    oauth::shown,
+};
 
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,15 +148,6 @@ pub fn redirect_uris_problem(uris: &[String]) -> Option<String> {
     uris.iter().find_map(|uri| {
         redirect_uri_problem(uri).map(|problem| format!("redirect URI {} {problem}", shown(uri)))
     })
-}
-
-/// A peer's value as an error message shows it: quoted, and cut after 100 characters, so a
-/// megabyte sent is not a megabyte answered or logged.
-pub fn shown(value: &str) -> String {
-    match value.char_indices().nth(100) {
-        Some((cut, _)) => format!("{:?}…", &value[..cut]),
-        None => format!("{value:?}"),
-    }
 }
 
 /// Why a redirect URI cannot be registered.

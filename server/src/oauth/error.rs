@@ -157,6 +157,15 @@ pub fn token_response(body: serde_json::Value) -> Response {
     response
 }
 
+/// A peer's value as an error message shows it: quoted, and cut after 100 characters, so a
+/// megabyte sent is not a megabyte answered or logged.
+pub fn shown(value: &str) -> String {
+    match value.char_indices().nth(100) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

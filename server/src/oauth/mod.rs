@@ -6,7 +6,7 @@ mod error;
 mod params;
 
 pub use client_auth::{Presented, Scheme, basic_credentials};
-pub use error::{ErrorCode, OAuthError, TokenError, token_response};
+pub use error::{ErrorCode, OAuthError, TokenError, shown, token_response};
 pub use params::{MAX_PARAMS, OAuthForm, OAuthQuery, Params, ParamsError};
 
 use crate::pkce;
@@ -27,17 +27,10 @@ impl Grant {
         match params.get("grant_type") {
             Some("authorization_code") => Ok(Self::AuthorizationCode),
             Some("refresh_token") => Ok(Self::RefreshToken),
-            Some(other) => {
-                // The request's text, quoted and cut short as every echo of a peer's is.
-                let shown = match other.char_indices().nth(100) {
-                    Some((at, _)) => format!("{:?}…", &other[..at]),
-                    None => format!("{other:?}"),
-                };
-                Err(TokenError::new(
-                    ErrorCode::UnsupportedGrantType,
-                    format!("grant_type {shown} is not supported"),
-                ))
-            }
+            Some(other) => Err(TokenError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type {} is not supported", shown(other)),
+            )),
             None => Err(TokenError::new(
                 ErrorCode::InvalidRequest,
                 "grant_type is required",
