@@ -254,23 +254,11 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
-    use crate::scope::ScopeSet;
-
-    fn request() -> AuthRequest {
-        AuthRequest {
-            client_id: "dcr-1".into(),
-            redirect_uri: "https://app.example/cb".into(),
-            state: Some("client-state".into()),
-            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-            scope: ScopeSet::parse("mcp:read"),
-            resource: "https://mcp.example.com/mcp".into(),
-        }
-    }
 
     /// A flow waiting for the upstream, and the headers of the browser that approved it.
     async fn pending(f: &Facade, state: &str) -> HeaderMap {
         let pending = Pending {
-            request: request(),
+            request: AuthRequest::for_tests(),
             upstream_verifier: "v".into(),
         };
         Records(f.store.as_ref())

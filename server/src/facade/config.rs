@@ -76,3 +76,20 @@ pub struct FacadeConfig {
     /// Key for CSRF tokens; 32 random bytes, the same on every replica.
     pub csrf_key: Vec<u8>,
 }
+
+#[cfg(test)]
+impl UpstreamConfig {
+    /// An upstream at `https://up.example` that is never reached, with the façade's client `c`
+    /// and its callback at `https://mcp.example.com/oauth/callback`.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            authorization_endpoint: "https://up.example/authorize".parse().unwrap(),
+            token_endpoint: "https://up.example/token".parse().unwrap(),
+            client_id: "c".into(),
+            client_secret: "s".into(),
+            redirect_uri: "https://mcp.example.com/oauth/callback".parse().unwrap(),
+            revocation_endpoint: None,
+            resource_at_token_endpoint: false,
+        }
+    }
+}

@@ -261,31 +261,19 @@ mod tests {
     use axum::http::header;
 
     use super::*;
-    use crate::scope::ScopeSet;
 
     fn facade(key: &[u8]) -> Arc<Facade> {
         Facade::for_tests(key)
     }
 
-    fn request() -> AuthRequest {
-        AuthRequest {
-            client_id: "dcr-1".into(),
-            redirect_uri: "https://app.example/cb".into(),
-            state: Some("s".into()),
-            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-            scope: ScopeSet::parse("mcp:read"),
-            resource: "https://mcp.example.com/mcp".into(),
-        }
-    }
-
     #[test]
     fn a_sealed_request_opens_only_with_its_key_and_unaltered() {
         let f = facade(&[7; 32]);
-        let sealed = seal(&f, &request());
-        assert_eq!(open(&f, &sealed), Some(request()));
+        let sealed = seal(&f, &AuthRequest::for_tests());
+        assert_eq!(open(&f, &sealed), Some(AuthRequest::for_tests()));
         assert_eq!(open(&facade(&[8; 32]), &sealed), None, "another key");
         let (payload, tag) = sealed.split_once('.').unwrap();
-        let mut altered = request();
+        let mut altered = AuthRequest::for_tests();
         altered.redirect_uri = "https://evil.example/cb".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(
             serde_json::to_vec(&Payload {
@@ -302,14 +290,17 @@ mod tests {
     #[test]
     fn the_same_request_shown_twice_gets_two_forms() {
         let f = facade(&[7; 32]);
-        assert_ne!(seal(&f, &request()), seal(&f, &request()));
+        assert_ne!(
+            seal(&f, &AuthRequest::for_tests()),
+            seal(&f, &AuthRequest::for_tests())
+        );
     }
 
     #[test]
     fn an_expired_request_does_not_open() {
         let f = facade(&[7; 32]);
         let json = serde_json::to_vec(&Payload {
-            request: request(),
+            request: AuthRequest::for_tests(),
             expires_at: now_secs() - 1,
             nonce: "n".into(),
         })
@@ -354,7 +345,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_counts_once_and_only_from_the_browser_and_page_asked() {
         let f = facade(&[7; 32]);
-        let (fields, headers) = shown(&f, &request());
+        let (fields, headers) = shown(&f, &AuthRequest::for_tests());
         let approve = format!("{fields}&decision=approve");
         // Posted from another site, from another browser, or with another browser's token.
         let mut cross_site = headers.clone();
@@ -363,11 +354,11 @@ mod tests {
         let mut no_cookie = headers.clone();
         no_cookie.remove(header::COOKIE);
         assert!(forbidden(&answered(&f, &approve, &no_cookie).await));
-        let (_, other_browser) = shown(&f, &request());
+        let (_, other_browser) = shown(&f, &AuthRequest::for_tests());
         assert!(forbidden(&answered(&f, &approve, &other_browser).await));
         // The right browser: approved once, then the same form is spent.
         assert!(
-            matches!(answered(&f, &approve, &headers).await, Answer::Approved(r) if r == request())
+            matches!(answered(&f, &approve, &headers).await, Answer::Approved(r) if r == AuthRequest::for_tests())
         );
         assert!(matches!(
             answered(&f, &approve, &headers).await,
@@ -379,7 +370,7 @@ mod tests {
     async fn anything_but_approve_is_a_denial() {
         let f = facade(&[7; 32]);
         for decision in ["deny", "", "APPROVE"] {
-            let (fields, headers) = shown(&f, &request());
+            let (fields, headers) = shown(&f, &AuthRequest::for_tests());
             let form = format!("{fields}&decision={decision}");
             assert!(
                 matches!(answered(&f, &form, &headers).await, Answer::Denied(_)),
@@ -388,9 +379,9 @@ mod tests {
         }
         // A form sealed with another key is no form of this server's, even posted from the
         // right browser with a token that matches it.
-        let (_, headers) = shown(&f, &request());
+        let (_, headers) = shown(&f, &AuthRequest::for_tests());
         let browser = f.browsers.browser_id(&headers).unwrap();
-        let foreign = seal(&facade(&[8; 32]), &request());
+        let foreign = seal(&facade(&[8; 32]), &AuthRequest::for_tests());
         let fields = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("consent_id", &foreign)
             .append_pair("csrf", &csrf_token(&f, &browser, &foreign))

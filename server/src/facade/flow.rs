@@ -231,12 +231,11 @@ impl Upstream {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scope::ScopeSet;
-
-    fn request() -> AuthRequest {
-        AuthRequest {
+impl AuthRequest {
+    /// A request of the public client `dcr-1` for `mcp:read` of the resource
+    /// [`Facade::for_tests`] protects.
+    pub(crate) fn for_tests() -> Self {
+        Self {
             client_id: "dcr-1".into(),
             redirect_uri: "https://app.example/cb".into(),
             state: Some("client-state".into()),
@@ -245,6 +244,11 @@ mod tests {
             resource: "https://mcp.example.com/mcp".into(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[tokio::test]
     async fn an_approved_request_waits_under_a_state_only_its_browser_can_complete() {
@@ -252,7 +256,7 @@ mod tests {
         let Upstream::SignIn {
             location,
             flow_cookie,
-        } = to_upstream(&f, request()).await
+        } = to_upstream(&f, AuthRequest::for_tests()).await
         else {
             panic!("the memory store does not fail");
         };
@@ -264,7 +268,10 @@ mod tests {
         );
         // The façade's own client and PKCE, never the MCP client's.
         assert_eq!(query["client_id"], "c");
-        assert_ne!(query["code_challenge"], request().code_challenge);
+        assert_ne!(
+            query["code_challenge"],
+            AuthRequest::for_tests().code_challenge
+        );
         assert_eq!(query["code_challenge_method"], "S256");
         assert_eq!(
             query["scope"],
@@ -273,7 +280,7 @@ mod tests {
         assert_eq!(query["resource"], "https://mcp.example.com/mcp");
         let state = &query["state"];
         let pending: Option<Pending> = Records(f.store.as_ref()).get(state).await.unwrap();
-        assert_eq!(pending.map(|p| p.request), Some(request()));
+        assert_eq!(pending.map(|p| p.request), Some(AuthRequest::for_tests()));
         // The cookie marks this flow, and no other.
         let cookie = flow_cookie.to_str().unwrap().split(';').next().unwrap();
         let mut headers = HeaderMap::new();

@@ -108,15 +108,7 @@ mod tests {
 
     #[test]
     fn resource_goes_to_the_token_endpoint_only_where_the_upstream_takes_it() {
-        let mut up = UpstreamConfig {
-            authorization_endpoint: "https://up.example/oauth2/authorize".parse().unwrap(),
-            token_endpoint: "https://up.example/oauth2/token".parse().unwrap(),
-            client_id: "c".into(),
-            client_secret: "s".into(),
-            redirect_uri: "https://mcp.example/oauth/callback".parse().unwrap(),
-            revocation_endpoint: None,
-            resource_at_token_endpoint: false,
-        };
+        let mut up = UpstreamConfig::for_tests();
         let form = [("grant_type", "refresh_token"), ("refresh_token", "r")];
         let resource = "https://mcp.example/mcp";
         assert!(
