@@ -28,9 +28,6 @@ pub const READ: &str = "mcp:read";
 /// The write scope.
 pub const WRITE: &str = "mcp:write";
 
-/// Every scope of this server, in the order it advertises them.
-const SCOPES: [&str; 2] = [READ, WRITE];
-
 /// One bundled tool: its name, the scope it needs, and its direct-path call.
 struct Tool {
     name: &'static str,
@@ -87,7 +84,8 @@ impl ToolScopes for BundledScopes {
     }
 
     fn all(&self) -> ScopeSet {
-        SCOPES.into_iter().collect()
+        // ScopeSet keeps the first of each: the order of the table.
+        TOOLS.iter().map(|t| t.needs).collect()
     }
 
     fn first(&self) -> ScopeSet {
