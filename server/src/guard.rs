@@ -104,7 +104,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         Err(e) => return e.into_response(),
     };
     let call = if parts.method == http::Method::POST && is_json(&parts.headers) {
-        match McpCall::read(&body) {
+        match McpCall::read(&parts.headers, &body) {
             Ok(call) => Some(call),
             Err(refusal) => return refusal.into_response(),
         }
@@ -189,7 +189,7 @@ mod tests {
 
     fn call(tool: &str) -> McpCall {
         let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool}});
-        McpCall::read(body.to_string().as_bytes()).unwrap()
+        McpCall::read(&http::HeaderMap::new(), body.to_string().as_bytes()).unwrap()
     }
 
     fn missing(tool: &str, granted: &ScopeSet) -> Option<(String, ScopeSet)> {
@@ -261,7 +261,11 @@ mod tests {
     #[test]
     fn other_methods_and_unknown_tools_are_no_scope_matter() {
         let none = ScopeSet::default();
-        let list = McpCall::read(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        let list = McpCall::read(
+            &http::HeaderMap::new(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        )
+        .unwrap();
         assert!(missing_tool_scopes(&list, &none, &policy(), &BundledScopes).is_none());
         // Unknown tools are the MCP layer's to refuse (method not found), not a scope matter.
         assert!(missing("nope", &none).is_none());

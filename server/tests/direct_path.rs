@@ -149,7 +149,7 @@ async fn send(endpoint: &McpEndpoint, case: &Case) -> Answer {
         // What the guard does before the endpoint: the caller, and the body read once (a body
         // it cannot read it refuses itself; here it goes on, for rmcp to refuse).
         request.extensions_mut().insert(caller());
-        if let Ok(call) = McpCall::read(case.body.as_bytes()) {
+        if let Ok(call) = McpCall::read(request.headers(), case.body.as_bytes()) {
             request.extensions_mut().insert(call);
         }
     }

@@ -7,10 +7,13 @@
 use std::borrow::Cow;
 
 use axum::{
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use rmcp::model::{ClientCapabilities, Implementation, JsonObject, RequestId};
+use rmcp::{
+    model::{ClientCapabilities, Implementation, JsonObject, RequestId},
+    transport::common::http_header::HEADER_MCP_PROTOCOL_VERSION,
+};
 use serde::Deserialize;
 
 /// What the guard read of an MCP POST body.
@@ -64,9 +67,11 @@ impl IntoResponse for BodyRefusal {
 
 impl McpCall {
     /// Reads one JSON-RPC message: in one pass when it is a plain 2026-07-28 request (the
-    /// commonest), else its method and tool only.
-    pub fn read(body: &[u8]) -> Result<Self, BodyRefusal> {
-        if let Ok(message) = serde_json::from_slice::<Message<'_>>(body) {
+    /// commonest), else its method and tool only. Only a request whose `MCP-Protocol-Version`
+    /// header names 2026-07-28 can be plain, so no other pays for trying the plain shape.
+    pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Self, BodyRefusal> {
+        let may_be_plain = only(headers, HEADER_MCP_PROTOCOL_VERSION) == Some(CURRENT);
+        if may_be_plain && let Ok(message) = serde_json::from_slice::<Message<'_>>(body) {
             return Ok(Self::plain(message));
         }
         match serde_json::from_slice::<Peek<'_>>(body) {
@@ -127,6 +132,17 @@ impl McpCall {
 
 const TOOLS_CALL: &str = "tools/call";
 
+/// The revision whose requests may be plain, and the only one the direct path speaks.
+pub(super) const CURRENT: &str = "2026-07-28";
+
+/// The header's value when it is there exactly once, as text.
+pub(super) fn only<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    values.next().is_none().then_some(())?;
+    value.to_str().ok()
+}
+
 /// One JSON-RPC request with no member the direct path does not know. Derived, so a member
 /// given twice fails this as it fails [`Peek`].
 #[derive(Deserialize)]
@@ -179,10 +195,18 @@ struct PeekParams<'a> {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
+    /// Reads `body` as a 2026-07-28 request sends it (with its version header).
     fn read(body: &str) -> Result<McpCall, BodyRefusal> {
-        McpCall::read(body.as_bytes())
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HEADER_MCP_PROTOCOL_VERSION,
+            HeaderValue::from_static(CURRENT),
+        );
+        McpCall::read(&headers, body.as_bytes())
     }
 
     const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
@@ -229,6 +253,10 @@ mod tests {
         let old = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}"#;
         assert_eq!(read(old).unwrap().tool(), Some("whoami"));
         assert!(read(old).unwrap().plain_request().is_none());
+        // Without the header that names 2026-07-28, nothing is plain.
+        let unversioned = McpCall::read(&HeaderMap::new(), plain.as_bytes()).unwrap();
+        assert_eq!(unversioned.tool(), Some("whoami"));
+        assert!(unversioned.plain_request().is_none());
         let v1 = plain.replace(r#""2.0""#, r#""1.0""#);
         assert!(read(&v1).unwrap().plain_request().is_none());
         assert!(
@@ -236,5 +264,16 @@ mod tests {
                 .unwrap()
                 .is_initialize()
         );
+    }
+
+    #[test]
+    fn only_refuses_repeated_headers() {
+        let mut h = HeaderMap::new();
+        h.append("mcp-method", HeaderValue::from_static("tools/list"));
+        h.append("mcp-method", HeaderValue::from_static("tools/list"));
+        assert_eq!(only(&h, "mcp-method"), None);
+        h.remove("mcp-method");
+        h.insert("mcp-method", HeaderValue::from_static("tools/list"));
+        assert_eq!(only(&h, "Mcp-Method"), Some("tools/list"));
     }
 }

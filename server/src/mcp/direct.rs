@@ -27,7 +27,7 @@ use rmcp::{
     },
 };
 
-use super::call::McpCall;
+use super::call::{CURRENT, McpCall, only};
 use crate::{access_token::Principal, tools::McpTools};
 
 /// The direct path: the tools, their list as rmcp lists it, and the hosts rmcp would accept.
@@ -58,7 +58,6 @@ impl AllowedHost {
     }
 }
 
-const CURRENT: &str = "2026-07-28";
 const JSON: &str = "application/json";
 
 impl Direct {
@@ -179,14 +178,6 @@ fn json_response(reply: &ServerJsonRpcMessage) -> Response {
     }
 }
 
-/// The header's value when it is there exactly once, as text.
-fn only<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    let mut values = headers.get_all(name).iter();
-    let value = values.next()?;
-    values.next().is_none().then_some(())?;
-    value.to_str().ok()
-}
-
 /// `Accept` names both JSON and SSE, without parameters (a `q=0` among them is rmcp's to read).
 fn accepts_json_and_sse(headers: &HeaderMap) -> bool {
     let (mut json, mut sse) = (false, false);
@@ -236,14 +227,6 @@ mod tests {
             "accept",
             "application/json, text/event-stream;q=0"
         )])));
-    }
-
-    #[test]
-    fn only_refuses_repeated_headers() {
-        let h = headers(&[("mcp-method", "tools/list"), ("mcp-method", "tools/list")]);
-        assert_eq!(only(&h, "mcp-method"), None);
-        let h = headers(&[("mcp-method", "tools/list")]);
-        assert_eq!(only(&h, "Mcp-Method"), Some("tools/list"));
     }
 
     #[test]
