@@ -519,18 +519,25 @@ fn refresh_bound_to_client(o: &Observations) -> Finding {
                     "another client refreshed the first client's refresh token (it is not bound to its client)",
                     ev,
                 ),
-                AsAnswer::Refused(said, Some(e)) if e == "invalid_grant" => {
-                    pass(format!("refused: {said}"), ev)
-                }
-                AsAnswer::Refused(said, _) => warn(
-                    format!("refused, with {said} (RFC 6749 §5.2 names invalid_grant)"),
-                    ev,
-                ),
+                AsAnswer::Refused(said, error) => refused_with(said, error, "invalid_grant", ev),
                 AsAnswer::Fault(said) => fail(said, ev),
                 AsAnswer::Unclear(finding) => finding,
             })
         }
     })
+}
+
+/// A token request refused as it must be: a pass with the code RFC 6749 §5.2 names for it,
+/// a warning with another.
+fn refused_with(said: String, error: Option<String>, named: &str, ev: Vec<Exchange>) -> Finding {
+    if error.as_deref() == Some(named) {
+        pass(format!("refused: {said}"), ev)
+    } else {
+        warn(
+            format!("refused, with {said} (RFC 6749 §5.2 names {named})"),
+            ev,
+        )
+    }
 }
 
 fn refresh_no_wider_scope(o: &Observations) -> Finding {
@@ -563,13 +570,7 @@ fn refresh_no_wider_scope(o: &Observations) -> Finding {
                     ev,
                 ),
             },
-            AsAnswer::Refused(said, Some(e)) if e == "invalid_scope" => {
-                pass(format!("refused: {said}"), ev)
-            }
-            AsAnswer::Refused(said, _) => warn(
-                format!("refused, with {said} (RFC 6749 §5.2 names invalid_scope)"),
-                ev,
-            ),
+            AsAnswer::Refused(said, error) => refused_with(said, error, "invalid_scope", ev),
             AsAnswer::Fault(said) => fail(said, ev),
             AsAnswer::Unclear(finding) => finding,
         })
