@@ -15,7 +15,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    flow::{AuthRequest, Pending, redirect_to_client, remember_sign_in},
+    flow::{AuthRequest, Pending, remember_sign_in},
     pages::PageRefusal,
     state::{Facade, random_secret},
     store::{Kind, Record, Records, now_secs},
@@ -52,12 +52,11 @@ pub async fn callback(
             request,
             error,
             description,
-        } => back(
+        } => request.back_to_client(
             &facade,
-            &request,
             &[("error", error), ("error_description", description)],
         ),
-        Outcome::Completed { request, code } => back(&facade, &request, &[("code", &code)]),
+        Outcome::Completed { request, code } => request.back_to_client(&facade, &[("code", &code)]),
     };
     if let Some(state) = returned.ended_flow {
         response.headers_mut().append(
@@ -143,16 +142,6 @@ pub async fn returned(
         outcome: complete(facade, headers, state, &params, pending).await,
         ended_flow: Some(state.to_owned()),
     }
-}
-
-/// Back to the client at the redirect URI it asked for, with `pairs` and its `state`.
-fn back(facade: &Facade, request: &AuthRequest, pairs: &[(&str, &str)]) -> Response {
-    redirect_to_client(
-        facade,
-        &request.redirect_uri,
-        pairs,
-        request.state.as_deref(),
-    )
 }
 
 /// Ends a flow that failed upstream; if the store cannot, the record expires on its own.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     browser::BrowserId,
     clients::{Client, Origin},
-    flow::{APPROVAL_TTL, Approval, AuthRequest, approval_key, redirect_to_client, to_upstream},
+    flow::{APPROVAL_TTL, Approval, AuthRequest, approval_key, to_upstream},
     pages::PageRefusal,
     state::Facade,
     store::{Kind, Records, StoreError, now_secs},
@@ -103,14 +103,12 @@ pub async fn consent(
 ) -> Response {
     match answer(&facade, client.ip(), &headers, form).await {
         Answer::Refused(refusal) => refusal.page(),
-        Answer::Denied(request) => redirect_to_client(
+        Answer::Denied(request) => request.back_to_client(
             &facade,
-            &request.redirect_uri,
             &[
                 ("error", "access_denied"),
                 ("error_description", "the user denied access"),
             ],
-            request.state.as_deref(),
         ),
         Answer::Approved(request) => to_upstream(&facade, request).await.render(&facade),
     }

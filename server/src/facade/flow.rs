@@ -144,6 +144,13 @@ pub async fn remember_sign_in(facade: &Facade, headers: &HeaderMap, request: &Au
     }
 }
 
+impl AuthRequest {
+    /// Back to the client at the redirect URI it asked for, with `pairs` and its `state`.
+    pub fn back_to_client(&self, facade: &Facade, pairs: &[(&str, &str)]) -> Response {
+        redirect_to_client(facade, &self.redirect_uri, pairs, self.state.as_deref())
+    }
+}
+
 /// Where an approved authorization goes next.
 #[derive(Debug)]
 pub enum Upstream {
@@ -214,9 +221,8 @@ impl Upstream {
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             }
-            Self::Unavailable(request) => redirect_to_client(
+            Self::Unavailable(request) => request.back_to_client(
                 facade,
-                &request.redirect_uri,
                 &[
                     ("error", "temporarily_unavailable"),
                     (
@@ -224,7 +230,6 @@ impl Upstream {
                         "the authorization server cannot store the request; try again",
                     ),
                 ],
-                request.state.as_deref(),
             ),
         }
     }
