@@ -22,10 +22,6 @@ use axum::{
 /// The realm of the Basic challenge a failed client authentication gets.
 const REALM: &str = "dev-as";
 
-fn bad(code: ErrorCode, description: impl Into<String>) -> TokenError {
-    TokenError::new(code, description)
-}
-
 /// The token endpoint.
 pub async fn token(
     State(dev): State<Arc<DevAuthServer>>,
@@ -34,7 +30,7 @@ pub async fn token(
 ) -> Response {
     let result = match form {
         Ok(OAuthForm(params)) => handle(&dev, &headers, &params),
-        Err(e) => Err(bad(ErrorCode::InvalidRequest, e.to_string())),
+        Err(e) => Err(TokenError::new(ErrorCode::InvalidRequest, e.to_string())),
     };
     match result {
         Ok(body) => token_response(body),
@@ -49,17 +45,17 @@ fn handle(
 ) -> Result<serde_json::Value, TokenError> {
     params
         .refuse_repeated()
-        .map_err(|e| bad(ErrorCode::InvalidRequest, e))?;
+        .map_err(|e| TokenError::new(ErrorCode::InvalidRequest, e))?;
     let client = authenticate(dev, &Presented::read(headers, params, REALM)?)?;
     match oauth::Grant::of(params)? {
         oauth::Grant::AuthorizationCode => {
             let code = params
                 .get("code")
-                .ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
+                .ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, "code is required"))?;
             // Checked, then spent, under one lock: a wrong client or verifier spends nothing.
             let grant = dev.with_state(|s| {
                 let issued = s.codes.get(code).ok_or_else(|| {
-                    bad(
+                    TokenError::new(
                         ErrorCode::InvalidGrant,
                         "the code is unknown, expired or already used",
                     )
@@ -79,19 +75,19 @@ fn handle(
             issue(dev, client, grant)
         }
         oauth::Grant::RefreshToken => {
-            let presented = params
-                .get("refresh_token")
-                .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
+            let presented = params.get("refresh_token").ok_or_else(|| {
+                TokenError::new(ErrorCode::InvalidRequest, "refresh_token is required")
+            })?;
             // Rotation: checked, then spent, under one lock; a refused request spends nothing.
             let grant = dev.with_state(|s| {
                 let grant = s.refresh_tokens.get(presented).ok_or_else(|| {
-                    bad(
+                    TokenError::new(
                         ErrorCode::InvalidGrant,
                         "the refresh token is unknown or already used",
                     )
                 })?;
                 if grant.client_id != client.id {
-                    return Err(bad(
+                    return Err(TokenError::new(
                         ErrorCode::InvalidGrant,
                         "the refresh token was issued to another client",
                     ));
@@ -100,7 +96,7 @@ fn handle(
                 if let Some(scope) = params.get("scope") {
                     let narrowed = ScopeSet::parse(scope);
                     if !narrowed.is_subset_of(&grant.scope) {
-                        return Err(bad(
+                        return Err(TokenError::new(
                             ErrorCode::InvalidScope,
                             "a refresh cannot widen the scope",
                         ));
@@ -124,10 +120,10 @@ pub async fn revoke(
 ) -> Response {
     let params = match form {
         Ok(OAuthForm(p)) => p,
-        Err(e) => return bad(ErrorCode::InvalidRequest, e.to_string()).into_response(),
+        Err(e) => return TokenError::new(ErrorCode::InvalidRequest, e.to_string()).into_response(),
     };
     if let Err(e) = params.refuse_repeated() {
-        return bad(ErrorCode::InvalidRequest, e).into_response();
+        return TokenError::new(ErrorCode::InvalidRequest, e).into_response();
     }
     let client = match Presented::read(&headers, &params, REALM)
         .and_then(|presented| authenticate(&dev, &presented))
@@ -136,7 +132,7 @@ pub async fn revoke(
         Err(e) => return e.into_response(),
     };
     let Some(token) = params.get("token") else {
-        return bad(ErrorCode::InvalidRequest, "token is required").into_response();
+        return TokenError::new(ErrorCode::InvalidRequest, "token is required").into_response();
     };
     dev.with_state(|s| {
         if s.refresh_tokens
@@ -162,7 +158,7 @@ fn bind_resource(
             grant.resource = Some(dev.config.resource.to_string())
         }
         (Some(_), _) => {
-            return Err(bad(
+            return Err(TokenError::new(
                 ErrorCode::InvalidTarget,
                 "resource differs from the authorization request",
             ));
@@ -238,7 +234,7 @@ fn issue(
     let sign = |claims: &serde_json::Value| {
         dev.key
             .sign(claims)
-            .map_err(|e| bad(ErrorCode::ServerError, e.to_string()))
+            .map_err(|e| TokenError::new(ErrorCode::ServerError, e.to_string()))
     };
     let mut body = serde_json::json!({
         "access_token": sign(&access)?,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     refresh,
-    reply::{bad, body, unavailable},
+    reply::{body, unavailable},
 };
 use crate::{
     facade::{
@@ -40,7 +40,7 @@ pub(super) async fn redeem(
 ) -> Result<serde_json::Value, TokenError> {
     let code = params
         .get("code")
-        .ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
+        .ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, "code is required"))?;
     let records = Records(facade.store.as_ref());
     let Some(issued) = records.get::<IssuedCode>(code).await.map_err(unavailable)? else {
         return Err(replayed_or_unknown(facade, code).await);
@@ -59,7 +59,7 @@ pub(super) async fn redeem(
         .get("resource")
         .is_some_and(|r| !facade.config.resource.matches(r))
     {
-        return Err(bad(
+        return Err(TokenError::new(
             ErrorCode::InvalidTarget,
             "resource is not this MCP server",
         ));
@@ -80,7 +80,7 @@ pub(super) async fn redeem(
         }
         return Err(match spent {
             Err(e) => unavailable(e),
-            _ => bad(ErrorCode::InvalidGrant, "the code was already used"),
+            _ => TokenError::new(ErrorCode::InvalidGrant, "the code was already used"),
         });
     }
     let marker = SpentCode {
@@ -116,12 +116,12 @@ async fn replayed_or_unknown(facade: &Facade, code: &str) -> TokenError {
             if let Some(family) = spent.family {
                 refresh::revoke(facade, &family, "an authorization code was replayed").await;
             }
-            bad(
+            TokenError::new(
                 ErrorCode::InvalidGrant,
                 "the code was already used; the refresh token issued from it is revoked",
             )
         }
-        Ok(None) => bad(
+        Ok(None) => TokenError::new(
             ErrorCode::InvalidGrant,
             "the code is unknown, expired or already used",
         ),

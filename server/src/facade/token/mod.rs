@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::{extract::State, http::HeaderMap, response::IntoResponse, response::Response};
 
 pub use refresh::{FAMILY_TTL, Family};
-use reply::{bad, unavailable};
+use reply::unavailable;
 
 use super::{
     clients::{AuthMethod, Client},
@@ -40,7 +40,7 @@ pub async fn token(
 ) -> Response {
     let result = match form {
         Ok(OAuthForm(params)) => handle(&facade, &headers, &params).await,
-        Err(e) => Err(bad(ErrorCode::InvalidRequest, e.to_string())),
+        Err(e) => Err(TokenError::new(ErrorCode::InvalidRequest, e.to_string())),
     };
     match result {
         Ok(body) => token_response(body),
@@ -55,7 +55,7 @@ async fn handle(
 ) -> Result<serde_json::Value, TokenError> {
     params
         .refuse_repeated()
-        .map_err(|e| bad(ErrorCode::InvalidRequest, e))?;
+        .map_err(|e| TokenError::new(ErrorCode::InvalidRequest, e))?;
     let client = authenticate(facade, &Presented::read(headers, params, REALM)?).await?;
     match Grant::of(params)? {
         Grant::AuthorizationCode => code::redeem(facade, &client, params).await,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    reply::{self, bad, unavailable},
+    reply::{self, unavailable},
     retry::Retry,
 };
 use crate::{
@@ -131,9 +131,9 @@ async fn presented(
 ) -> Result<Presented, TokenError> {
     let presented = params
         .get("refresh_token")
-        .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
+        .ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, "refresh_token is required"))?;
     let unknown = || {
-        bad(
+        TokenError::new(
             ErrorCode::InvalidGrant,
             "the refresh token is unknown, expired or revoked",
         )
@@ -149,14 +149,14 @@ async fn presented(
             return Ok(Presented::AnsweredBefore(answer));
         }
         revoke(facade, &handle.family, "a rotated refresh token was reused").await;
-        return Err(bad(
+        return Err(TokenError::new(
             ErrorCode::InvalidGrant,
             "the refresh token was already used; every token issued with it is revoked",
         ));
     }
     // Checked before anything is spent: a mistaken request leaves the token usable.
     if family.client_id != client.client_id {
-        return Err(bad(
+        return Err(TokenError::new(
             ErrorCode::InvalidGrant,
             "the refresh token was issued to another client",
         ));
@@ -180,7 +180,7 @@ pub(super) async fn refresh(
         .get("resource")
         .is_some_and(|r| !facade.config.resource.matches(r) || r != family.resource)
     {
-        return Err(bad(
+        return Err(TokenError::new(
             ErrorCode::InvalidTarget,
             "resource is not the one the refresh token was issued for",
         ));
@@ -202,7 +202,7 @@ pub(super) async fn refresh(
                 return Ok(answer);
             }
             tracing::warn!(error = %e, "upstream refresh failed");
-            return Err(bad(
+            return Err(TokenError::new(
                 ErrorCode::InvalidGrant,
                 "the identity provider refused the refresh",
             ));
@@ -257,7 +257,7 @@ async fn rotate(
         return rotated_meanwhile(records, client, handle)
             .await?
             .ok_or_else(|| {
-                bad(
+                TokenError::new(
                     ErrorCode::InvalidGrant,
                     "the refresh token was used by another request at the same time",
                 )
@@ -296,13 +296,13 @@ fn requested_scope(params: &Params, granted: &ScopeSet) -> Result<ScopeSet, Toke
         return Ok(granted.clone());
     };
     if !requested.is_subset_of(granted) {
-        return Err(bad(
+        return Err(TokenError::new(
             ErrorCode::InvalidScope,
             "a refresh cannot widen the scope",
         ));
     }
     if !requested.same_as(granted) {
-        return Err(bad(
+        return Err(TokenError::new(
             ErrorCode::InvalidScope,
             format!(
                 "this server cannot narrow the scope on refresh: ask for \"{granted}\" (or \

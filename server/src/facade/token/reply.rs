@@ -7,11 +7,6 @@ use crate::{
     scope::ScopeSet,
 };
 
-/// `code`, because `description`.
-pub(super) fn bad(code: ErrorCode, description: impl Into<String>) -> TokenError {
-    TokenError::new(code, description)
-}
-
 /// The store failed: 503 and a generic description; the detail goes to the log only.
 pub(super) fn unavailable(e: StoreError) -> TokenError {
     tracing::error!(error = %e, "the state store failed at the token endpoint");
