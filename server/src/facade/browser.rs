@@ -138,16 +138,18 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     found.next().is_none().then_some(first)
 }
 
+/// The headers of a browser that sends back the cookie `set` set.
+#[cfg(test)]
+pub(crate) fn with_cookie(set: &HeaderValue) -> HeaderMap {
+    let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+    let mut h = HeaderMap::new();
+    h.insert(header::COOKIE, pair.parse().unwrap());
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn with_cookie(set: &HeaderValue) -> HeaderMap {
-        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, pair.parse().unwrap());
-        h
-    }
 
     #[test]
     fn a_browser_id_is_only_what_the_server_signed() {

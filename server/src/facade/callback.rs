@@ -240,9 +240,8 @@ async fn complete(
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
+    use crate::facade::browser::with_cookie;
 
     /// A flow waiting for the upstream, and the headers of the browser that approved it.
     async fn pending(f: &Facade, state: &str) -> HeaderMap {
@@ -254,11 +253,7 @@ mod tests {
             .insert(state, &pending, now_secs() + 600)
             .await
             .unwrap();
-        let set_cookie = f.browsers.flow_cookie(state);
-        let cookie = set_cookie.to_str().unwrap().split(';').next().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
-        headers
+        with_cookie(&f.browsers.flow_cookie(state))
     }
 
     async fn back_with(f: &Facade, headers: &HeaderMap, query: &str) -> Returned {

@@ -314,15 +314,7 @@ mod tests {
         let (browser, set_cookie) = f.browsers.new_browser();
         let consent_id = seal(f, request);
         let csrf = csrf_token(f, &browser, &consent_id);
-        let cookie = set_cookie
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, cookie.parse().unwrap());
+        let mut headers = crate::facade::browser::with_cookie(&set_cookie);
         headers.insert(header::ORIGIN, "https://mcp.example.com".parse().unwrap());
         let fields = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("consent_id", &consent_id)

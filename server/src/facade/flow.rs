@@ -287,9 +287,7 @@ mod tests {
         let pending: Option<Pending> = Records(f.store.as_ref()).get(state).await.unwrap();
         assert_eq!(pending.map(|p| p.request), Some(AuthRequest::for_tests()));
         // The cookie marks this flow, and no other.
-        let cookie = flow_cookie.to_str().unwrap().split(';').next().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        let headers = crate::facade::browser::with_cookie(&flow_cookie);
         assert!(f.browsers.approved_flow(&headers, state));
         assert!(!f.browsers.approved_flow(&headers, "another-state"));
     }
